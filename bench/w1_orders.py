@@ -1,0 +1,158 @@
+"""W1: one market order per bar over N replayed bars, four topic subscribers attached.
+
+Each bar: place a market order (alternating buy and sell, so positions open, close and
+flip) priced at the bar's close, fill it, and let the cascade update the order, position
+and equity; subscribers on orders, positions, executions and equity count what they get.
+The same workload runs through backtrader (when installed: ``pip install -e .[bench]``)
+and through a minimal pure-Python cascade that only does the arithmetic, to put the figure
+in proportion on this machine.
+
+    python bench/w1_orders.py [--bars 200000] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import platform
+import statistics
+import sys
+import time
+
+import numpy as np
+
+import paperbroker as pb
+
+
+def make_bars(n: int, seed: int = 7) -> tuple[list[int], list[float]]:
+    rng = np.random.default_rng(seed)
+    close = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 0.001, n)))
+    times = (1_704_205_800_000 + 60_000 * np.arange(n)).tolist()
+    return times, close.tolist()
+
+
+def run_paperbroker(times: list[int], closes: list[float]) -> float:
+    clock = pb.SimClock(times[0])
+    broker = pb.BrokerService(execution_delay=None, clock=clock)
+    counts = [0]
+
+    def count(_payload: object) -> None:
+        counts[0] += 1
+
+    for kind in ("orders", "positions", "executions", "equity"):
+        broker.subscribe(pb.topic(kind), count)
+    buy, sell, market = pb.Side.BUY, pb.Side.SELL, pb.OrderType.MARKET
+    submit, fill, PreOrder = broker.submit, broker.fill, pb.PreOrder  # noqa: N806
+    gc.collect()
+    start = time.perf_counter()
+    for i, (t, close) in enumerate(zip(times, closes, strict=True)):
+        clock.set(t)
+        order = submit(PreOrder("SPY", market, buy if i % 2 == 0 else sell, 1.0, seenPrice=close))
+        fill(order.id)
+    elapsed = time.perf_counter() - start
+    n = len(times)
+    assert broker.execution_count == n, "every order must fill"
+    assert counts[0] == 5 * n, f"expected {5 * n} events, got {counts[0]}"
+    return elapsed / n
+
+
+def run_minimal(times: list[int], closes: list[float]) -> float:
+    """The least a cascade can do: a fill record, a netted position, equity, 4 callbacks."""
+    callbacks = [lambda _x: None] * 4
+    position = {"qty": 0.0, "avg": 0.0}
+    realized = 0.0
+    start = time.perf_counter()
+    for i, (t, close) in enumerate(zip(times, closes, strict=True)):
+        side = 1 if i % 2 == 0 else -1
+        order = {"id": i, "side": side, "qty": 1.0, "price": close, "status": 6}
+        callbacks[0](order)
+        execution = (t, close, 1.0, side)
+        callbacks[1](execution)
+        order["status"] = 2
+        callbacks[0](order)
+        old = position["qty"]
+        new = old + side
+        if old and (old > 0) != (side > 0):
+            realized += (close - position["avg"]) * (1.0 if old > 0 else -1.0)
+            if new and (new > 0) != (old > 0):
+                position["avg"] = close
+        else:
+            position["avg"] = (position["avg"] * abs(old) + close) / abs(new)
+        position["qty"] = new
+        callbacks[2](dict(position))
+        callbacks[3]((realized, (close - position["avg"]) * new))
+    return (time.perf_counter() - start) / len(times)
+
+
+def run_backtrader(times: list[int], closes: list[float]) -> float | None:
+    try:
+        import backtrader as bt
+        import pandas as pd
+    except ImportError:
+        return None
+
+    index = pd.to_datetime(np.asarray(times, dtype="int64"), unit="ms")
+    close = np.asarray(closes)
+    frame = pd.DataFrame(
+        {"open": close, "high": close, "low": close, "close": close, "volume": 1e6}, index=index
+    )
+
+    class OnePerBar(bt.Strategy):  # type: ignore[misc]
+        def __init__(self) -> None:
+            self.i = 0
+            self.fills = 0
+
+        def notify_order(self, order: object) -> None:  # a subscriber, like ours
+            if order.status == order.Completed:  # type: ignore[attr-defined]
+                self.fills += 1
+
+        def notify_trade(self, trade: object) -> None:
+            pass
+
+        def notify_cashvalue(self, cash: float, value: float) -> None:
+            pass
+
+        def next(self) -> None:
+            if self.i % 2 == 0:
+                self.buy(size=1)
+            else:
+                self.sell(size=1)
+            self.i += 1
+
+    cerebro = bt.Cerebro(stdstats=False)
+    cerebro.adddata(bt.feeds.PandasData(dataname=frame))
+    cerebro.addstrategy(OnePerBar)
+    cerebro.broker.set_coc(True)  # fill at this bar's close, as paperbroker does
+    gc.collect()
+    start = time.perf_counter()
+    strategy = cerebro.run()[0]
+    elapsed = time.perf_counter() - start
+    assert strategy.fills >= len(times) - 1, f"backtrader filled only {strategy.fills}"
+    return elapsed / len(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bars", type=int, default=200_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--bt-bars", type=int, default=50_000, help="bars for backtrader (slower)")
+    args = parser.parse_args()
+    times, closes = make_bars(args.bars)
+    print(f"W1 on {platform.python_implementation()} {platform.python_version()}, {platform.machine()}")
+    ours = min(run_paperbroker(times, closes) for _ in range(args.repeat))
+    minimal = min(run_minimal(times, closes) for _ in range(args.repeat))
+    print(f"paperbroker       {ours * 1e6:8.2f} us/order  ({args.bars} bars, best of {args.repeat})")
+    print(f"minimal cascade   {minimal * 1e6:8.2f} us/order  (arithmetic and 4 callbacks only)")
+    bt_times, bt_closes = times[: args.bt_bars], closes[: args.bt_bars]
+    bt_runs = [run_backtrader(bt_times, bt_closes) for _ in range(max(1, args.repeat - 1))]
+    if bt_runs[0] is None:
+        print("backtrader        not installed (pip install -e .[bench])")
+    else:
+        backtrader = statistics.median(r for r in bt_runs if r is not None)
+        print(f"backtrader        {backtrader * 1e6:8.2f} us/order  ({args.bt_bars} bars)")
+        print(f"paperbroker is {backtrader / ours:.1f}x faster than backtrader per order")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+"""paperbroker: a simulated broker for Jupyter notebooks.
+
+A :class:`BrokerService` takes orders, fills them, keeps positions, P&L and equity, and
+broadcasts every change on topics that widgets and your own code subscribe to.
+"""
+
+from .broker import RANDOM_DELAY, BrokerService
+from .commissions import FixedPerOrder, NoCommission, PercentOfNotional, PerUnit
+from .errors import (
+    BrokerError,
+    ConfigurationError,
+    InvalidOrder,
+    InvalidState,
+    InvalidTopic,
+    NotFound,
+    OrderRejected,
+    PersistenceError,
+    UnknownAccount,
+    UnknownOrder,
+    UnknownPosition,
+)
+from .frames import equity_frame, executions_frame, orders_frame, positions_frame
+from .models import (
+    DEFAULT_ACCOUNT,
+    Brackets,
+    BrokerConnectionStatus,
+    ConnectionStatus,
+    CurrentQuotes,
+    EquityData,
+    Execution,
+    OrderMessage,
+    OrderStatus,
+    OrderType,
+    ParentType,
+    PlacedOrder,
+    PlaceOrderResult,
+    Position,
+    PreOrder,
+    Side,
+    StopType,
+)
+from .simulator import Clock, SimClock, WallClock
+from .topics import Subscription, parse_topic, topic
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DEFAULT_ACCOUNT",
+    "RANDOM_DELAY",
+    "Brackets",
+    "BrokerConnectionStatus",
+    "BrokerError",
+    "BrokerService",
+    "Clock",
+    "ConfigurationError",
+    "ConnectionStatus",
+    "CurrentQuotes",
+    "EquityData",
+    "Execution",
+    "FixedPerOrder",
+    "InvalidOrder",
+    "InvalidState",
+    "InvalidTopic",
+    "NoCommission",
+    "NotFound",
+    "OrderMessage",
+    "OrderRejected",
+    "OrderStatus",
+    "OrderType",
+    "ParentType",
+    "PerUnit",
+    "PercentOfNotional",
+    "PersistenceError",
+    "PlaceOrderResult",
+    "PlacedOrder",
+    "Position",
+    "PreOrder",
+    "Side",
+    "SimClock",
+    "StopType",
+    "Subscription",
+    "UnknownAccount",
+    "UnknownOrder",
+    "UnknownPosition",
+    "WallClock",
+    "__version__",
+    "equity_frame",
+    "executions_frame",
+    "orders_frame",
+    "parse_topic",
+    "positions_frame",
+    "topic",
+]

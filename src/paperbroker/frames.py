@@ -1,0 +1,160 @@
+"""pandas DataFrames of a broker's orders, positions, executions and equity history.
+
+Each function returns the same columns with the same dtypes whether there are rows or not:
+times are UTC datetimes, enums are readable categories ("Buy", "Working"), ids are strings.
+Executions and equity come from columnar history, so exporting hundreds of thousands of
+rows takes milliseconds.  pandas is imported when a function is first called.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, cast
+
+from .models import DEFAULT_ACCOUNT, OrderStatus, OrderType, ParentType, Side
+
+if TYPE_CHECKING:
+    import pandas
+
+    from .broker import BrokerService
+
+__all__ = ["equity_frame", "executions_frame", "orders_frame", "positions_frame"]
+
+_SIDES = [s.label for s in (Side.SELL, Side.BUY)]  # codes 0, 1 from side values -1, 1
+
+
+def _pd() -> Any:
+    try:
+        import pandas as pd
+    except ImportError as exc:  # pragma: no cover - pandas is a dependency
+        msg = "paperbroker's DataFrame helpers need pandas: pip install pandas"
+        raise ImportError(msg) from exc
+    return pd
+
+
+def _times(pd: Any, ms: Any) -> Any:
+    import numpy as np
+
+    values = np.asarray(ms, dtype="int64").astype("datetime64[ms]")
+    return pd.DatetimeIndex(values).tz_localize("UTC")
+
+
+def _enum_column(pd: Any, enum: Any, values: list[Any]) -> Any:
+    labels = [m.label for m in enum]
+    return pd.Categorical([None if v is None else enum(v).label for v in values], categories=labels)
+
+
+def _accounts(broker: BrokerService, account_id: str | None) -> list[str]:
+    return broker.accounts() if account_id is None else [broker._account(account_id).account_id]
+
+
+def orders_frame(broker: BrokerService, account_id: str | None = DEFAULT_ACCOUNT) -> pandas.DataFrame:
+    """One row per kept order of ``account_id`` (``None``: all accounts)."""
+    pd = _pd()
+    rows = [(a, o) for a in _accounts(broker, account_id) for o in broker.orders(a)]
+    orders = [o for _, o in rows]
+    frame = pd.DataFrame(
+        {
+            "id": pd.Series([o.id for o in orders], dtype="str"),
+            "account": pd.Series([a for a, _ in rows], dtype="str"),
+            "symbol": pd.Series([o.symbol for o in orders], dtype="str"),
+            "type": _enum_column(pd, OrderType, [o.type for o in orders]),
+            "side": _enum_column(pd, Side, [o.side for o in orders]),
+            "qty": pd.Series([o.qty for o in orders], dtype="float64"),
+            "status": _enum_column(pd, OrderStatus, [o.status for o in orders]),
+            "limit_price": pd.Series([o.limitPrice for o in orders], dtype="float64"),
+            "stop_price": pd.Series([o.stopPrice for o in orders], dtype="float64"),
+            "take_profit": pd.Series([o.takeProfit for o in orders], dtype="float64"),
+            "stop_loss": pd.Series([o.stopLoss for o in orders], dtype="float64"),
+            "filled_qty": pd.Series([o.filledQty for o in orders], dtype="float64"),
+            "avg_price": pd.Series([o.avgPrice for o in orders], dtype="float64"),
+            "updated": _times(pd, [o.updateTime or 0 for o in orders]),
+            "parent_id": pd.Series([o.parentId for o in orders], dtype="str"),
+            "parent_type": _enum_column(pd, ParentType, [o.parentType for o in orders]),
+            "message": pd.Series([o.message.text if o.message else None for o in orders], dtype="str"),
+        }
+    )
+    return cast("pandas.DataFrame", frame)
+
+
+def positions_frame(broker: BrokerService, account_id: str | None = DEFAULT_ACCOUNT) -> pandas.DataFrame:
+    """One row per open position of ``account_id`` (``None``: all accounts)."""
+    pd = _pd()
+    rows = [(a, p) for a in _accounts(broker, account_id) for p in broker.positions(a)]
+    positions = [p for _, p in rows]
+    frame = pd.DataFrame(
+        {
+            "id": pd.Series([p.id for p in positions], dtype="str"),
+            "account": pd.Series([a for a, _ in rows], dtype="str"),
+            "symbol": pd.Series([p.symbol for p in positions], dtype="str"),
+            "side": _enum_column(pd, Side, [p.side for p in positions]),
+            "qty": pd.Series([p.qty for p in positions], dtype="float64"),
+            "avg_price": pd.Series([p.avgPrice for p in positions], dtype="float64"),
+            "last": pd.Series([p.last for p in positions], dtype="float64"),
+            "unrealized_pl": pd.Series([p.unrealizedPL for p in positions], dtype="float64"),
+            "realized_pl": pd.Series([p.realizedPL for p in positions], dtype="float64"),
+        }
+    )
+    return cast("pandas.DataFrame", frame)
+
+
+def _account_mask(broker: BrokerService, codes: Any, account_id: str | None) -> Any:
+    if account_id is None:
+        return None
+    broker._account(account_id)
+    code = broker._account_codes.find(account_id)
+    return codes == (-1 if code is None else code)
+
+
+def executions_frame(broker: BrokerService, account_id: str | None = DEFAULT_ACCOUNT) -> pandas.DataFrame:
+    """One row per kept execution, oldest first, with ``net_amount`` the cash it moved."""
+    import numpy as np
+
+    pd = _pd()
+    log = broker._executions
+    rows = log.table()
+    side = rows[:, 3]
+    qty = rows[:, 4]
+    price = rows[:, 5]
+    commission = rows[:, 6]
+    account = rows[:, 1].astype(np.int64)
+    first = log.first_seq()
+    frame = pd.DataFrame(
+        {
+            "time": _times(pd, rows[:, 0]),
+            "id": pd.Series([f"EXEC-{n}" for n in range(first, first + len(rows))], dtype="str"),
+            "order_id": pd.Series(log.order_ids, dtype="str"),
+            "account": pd.Categorical.from_codes(account, categories=broker._account_codes.names),
+            "symbol": pd.Categorical.from_codes(
+                rows[:, 2].astype(np.int64), categories=broker._symbols.names
+            ),
+            "side": pd.Categorical.from_codes((side > 0).astype(np.int8), categories=_SIDES),
+            "qty": qty.copy(),
+            "price": price.copy(),
+            "commission": commission.copy(),
+            "net_amount": -side * qty * price - commission,
+        }
+    )
+    mask = _account_mask(broker, account, account_id)
+    return cast("pandas.DataFrame", frame if mask is None else frame[mask].reset_index(drop=True))
+
+
+def equity_frame(broker: BrokerService, account_id: str | None = DEFAULT_ACCOUNT) -> pandas.DataFrame:
+    """One row per equity change (the first row is the opening balance)."""
+    import numpy as np
+
+    pd = _pd()
+    rows = broker._equity_log.table()
+    account = rows[:, 1].astype(np.int64)
+    frame = pd.DataFrame(
+        {
+            "time": _times(pd, rows[:, 0]),
+            "account": pd.Categorical.from_codes(account, categories=broker._account_codes.names),
+            "balance": rows[:, 2].copy(),
+            "equity": rows[:, 3].copy(),
+            "realized_pl": rows[:, 4].copy(),
+            "unrealized_pl": rows[:, 5].copy(),
+            "commission": rows[:, 6].copy(),
+        }
+    )
+    mask = _account_mask(broker, account, account_id)
+    return cast("pandas.DataFrame", frame if mask is None else frame[mask].reset_index(drop=True))

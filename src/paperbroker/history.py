@@ -1,0 +1,107 @@
+"""Bounded, columnar history of executions and equity changes.
+
+Each log keeps its numeric fields interleaved in one ``array('d')``: appending a row is a
+single ``extend`` call, and exporting hundreds of thousands of rows is one zero-copy
+``numpy.frombuffer(...).reshape(-1, width)``.  Millisecond timestamps and small integer
+codes are exact in float64 (below 2**53).  A log keeps at least its ``limit`` newest rows:
+once it holds twice that, the oldest are dropped in one go, which keeps the amortised cost
+per row O(1).  ``total`` counts every row ever appended.
+"""
+
+from __future__ import annotations
+
+from array import array
+from typing import Any
+
+__all__ = ["Codes", "EquityLog", "ExecutionLog"]
+
+
+class Codes:
+    """Interns strings (symbols, account ids) as small ints for compact columns."""
+
+    __slots__ = ("_code", "names")
+
+    def __init__(self) -> None:
+        self._code: dict[str, int] = {}
+        self.names: list[str] = []
+
+    def code(self, name: str) -> int:
+        code = self._code.get(name)
+        if code is None:
+            code = self._code[name] = len(self.names)
+            self.names.append(name)
+        return code
+
+    def find(self, name: str) -> int | None:
+        return self._code.get(name)
+
+
+class _Log:
+    """Rows of ``width`` floats in ``data``, plus optional string columns."""
+
+    __slots__ = ("data", "limit", "strings", "total", "width")
+
+    columns: tuple[str, ...] = ()
+
+    def __init__(self, limit: int | None, strings: int = 0) -> None:
+        self.limit = limit
+        self.width = len(self.columns)
+        self.total = 0
+        self.data = array("d")
+        self.strings: list[list[str]] = [[] for _ in range(strings)]
+
+    def __len__(self) -> int:
+        return len(self.data) // self.width
+
+    def added(self, rows: int = 1) -> None:
+        """Count rows the caller extended ``data`` with; trim when over twice the limit."""
+        self.total += rows
+        limit = self.limit
+        if limit is not None and len(self.data) >= 2 * limit * self.width:
+            drop = len(self) - limit
+            del self.data[: drop * self.width]
+            for column in self.strings:
+                del column[:drop]
+
+    def table(self) -> Any:
+        """The numeric rows as a read-only ``(rows, width)`` numpy view."""
+        import numpy as np
+
+        if not self.data:
+            return np.zeros((0, self.width))
+        view = np.frombuffer(self.data, dtype=np.float64).reshape(-1, self.width)
+        view.flags.writeable = False
+        return view
+
+    def first_seq(self) -> int:
+        """The 1-based sequence number of the oldest kept row."""
+        return self.total - len(self) + 1
+
+    def clear(self) -> None:
+        del self.data[:]
+        for column in self.strings:
+            del column[:]
+
+
+class ExecutionLog(_Log):
+    """One row per execution; the order id is the one string column.
+
+    Execution ids are ``EXEC-<sequence number>``, so they need no column of their own.
+    """
+
+    __slots__ = ()
+    columns = ("time", "account", "symbol", "side", "qty", "price", "commission")
+
+    def __init__(self, limit: int | None) -> None:
+        super().__init__(limit, strings=1)
+
+    @property
+    def order_ids(self) -> list[str]:
+        return self.strings[0]
+
+
+class EquityLog(_Log):
+    """One row per change of an account's equity."""
+
+    __slots__ = ()
+    columns = ("time", "account", "balance", "equity", "realized", "unrealized", "commission")

@@ -1,0 +1,169 @@
+"""Pure accounting: fills in, positions, P&L, balance and equity out.
+
+No asyncio, no broadcasting: the broker asks the ledger what a fill or a new mark price
+does and publishes the result.
+
+Rules (per account, one netted position per symbol):
+
+* a fill on the position's side, or on a flat symbol, adds at the weighted average price;
+* an opposite fill first closes up to the position's size and realizes
+  ``(fill price - avg) * closed * sign``; whatever is left of the fill opens a position on
+  the other side at the fill price (a flip);
+* ``unrealizedPL = (mark - avg) * signed qty``; the mark is the symbol's last price (the last
+  fill in classic mode, the market's price in market mode);
+* ``balance = initial balance + realized P&L - commissions``;
+  ``equity = balance + unrealized P&L``.
+"""
+
+from __future__ import annotations
+
+from .models import EquityData, Position, Side
+
+__all__ = ["Account", "Ledger", "PositionState"]
+
+# Enum members as module constants: attribute lookups on enum classes are slow on 3.11.
+_BUY = Side.BUY
+_SELL = Side.SELL
+
+# Quantities closer to zero than this are zero: 0.1 + 0.2 - 0.3 must close a position.
+QTY_EPSILON = 1e-9
+
+
+_NOTHING: list[tuple[Account, PositionState]] = []  # shared empty result: never appended to
+
+
+class PositionState:
+    """The ledger's own, mutable view of one position (``qty`` is signed)."""
+
+    __slots__ = ("avg", "mark", "qty", "realized", "side", "symbol", "unrealized")
+
+    def __init__(self, symbol: str) -> None:
+        self.symbol = symbol
+        self.qty = 0.0
+        self.side = _BUY  # of the last non-zero qty: a closed position keeps its side
+        self.avg = 0.0
+        self.realized = 0.0
+        self.unrealized = 0.0
+        self.mark: float | None = None
+
+    def snapshot(self) -> Position:
+        qty = self.qty
+        return Position(
+            self.symbol,
+            self.symbol,
+            qty if qty >= 0 else -qty,
+            self.side,
+            self.avg,
+            self.unrealized,
+            self.realized,
+            self.mark,
+        )
+
+
+class Account:
+    """One account's money and positions."""
+
+    __slots__ = ("account_id", "commission", "initial_balance", "positions", "realized", "unrealized")
+
+    def __init__(self, account_id: str, initial_balance: float) -> None:
+        self.account_id = account_id
+        self.initial_balance = initial_balance
+        self.realized = 0.0
+        self.commission = 0.0
+        self.unrealized = 0.0
+        self.positions: dict[str, PositionState] = {}
+
+    @property
+    def balance(self) -> float:
+        return self.initial_balance + self.realized - self.commission
+
+    def equity(self) -> EquityData:
+        balance = self.initial_balance + self.realized - self.commission
+        return EquityData(balance + self.unrealized, balance, self.unrealized, self.realized, self.commission)
+
+    def _set_unrealized(self, pos: PositionState, value: float) -> None:
+        self.unrealized += value - pos.unrealized
+        pos.unrealized = value
+
+
+class Ledger:
+    """All accounts, and the mark price of every symbol they trade."""
+
+    __slots__ = ("_holders", "accounts", "marks")
+
+    def __init__(self) -> None:
+        self.accounts: dict[str, Account] = {}
+        self.marks: dict[str, float] = {}
+        # symbol -> accounts holding an open position in it, for re-marking on a new price
+        self._holders: dict[str, dict[str, Account]] = {}
+
+    def open_account(self, account_id: str, initial_balance: float) -> Account:
+        account = Account(account_id, initial_balance)
+        self.accounts[account_id] = account
+        return account
+
+    def apply_fill(
+        self, account: Account, symbol: str, side: int, qty: float, price: float, commission: float
+    ) -> PositionState:
+        """Book a fill and return the position after it (``qty == 0`` when it closed).
+
+        The caller sets the symbol's mark first (:meth:`set_mark`); unrealized P&L is
+        computed at that mark, or at the fill price when the symbol has none yet.
+        """
+        pos = account.positions.get(symbol)
+        if pos is None:
+            pos = PositionState(symbol)
+            account.positions[symbol] = pos
+            self._holders.setdefault(symbol, {})[account.account_id] = account
+        old = pos.qty
+        delta = qty if side > 0 else -qty
+        new = old + delta
+        if -QTY_EPSILON < new < QTY_EPSILON:
+            new = 0.0
+        if old == 0.0 or (old > 0) == (delta > 0):
+            pos.avg = (pos.avg * abs(old) + price * qty) / abs(new)
+        else:
+            closed = min(qty, abs(old))
+            pnl = (price - pos.avg) * closed * (1.0 if old > 0 else -1.0)
+            pos.realized += pnl
+            account.realized += pnl
+            if new != 0.0 and (new > 0) != (old > 0):
+                pos.avg = price  # flipped: the remainder opens at the fill price
+        pos.qty = new
+        if new != 0.0:
+            pos.side = _BUY if new > 0 else _SELL
+        account.commission += commission
+        mark = self.marks.get(symbol, price)
+        pos.mark = mark
+        unrealized = (mark - pos.avg) * new + 0.0  # + 0.0 turns -0.0 into 0.0
+        account.unrealized += unrealized - pos.unrealized
+        pos.unrealized = unrealized
+        if new == 0.0:
+            self._forget(account, pos)
+        return pos
+
+    def set_mark(self, symbol: str, price: float) -> list[tuple[Account, PositionState]]:
+        """Mark ``symbol`` at ``price``; return the positions whose P&L changed."""
+        self.marks[symbol] = price
+        holders = self._holders.get(symbol)
+        if not holders:
+            return _NOTHING
+        changed = []
+        for account in holders.values():
+            pos = account.positions[symbol]
+            pos.mark = price
+            value = (price - pos.avg) * pos.qty
+            if value != pos.unrealized:
+                account._set_unrealized(pos, value)
+                changed.append((account, pos))
+        return changed
+
+    def _forget(self, account: Account, pos: PositionState) -> None:
+        account._set_unrealized(pos, 0.0)
+        del account.positions[pos.symbol]
+        holders = self._holders[pos.symbol]
+        del holders[account.account_id]
+        if not holders:
+            del self._holders[pos.symbol]
+        if not account.positions:
+            account.unrealized = 0.0  # drop rounding residue once the account is flat
