@@ -1,0 +1,260 @@
+"""What every live widget shares: binding to a broker, coalescing, the thread hop, replies.
+
+How an update travels::
+
+    broker event (on the broker's loop, per fill)
+        -> the widget's callback: one dict assignment into a dirty map, and the flush
+           timer armed if it is not armed yet                         O(1), no I/O
+    flush (a timer on the same loop, at most once per ``interval`` seconds)
+        -> the dirty records become one patch, sent as one comm message
+    browser
+        -> patches are queued and applied in one requestAnimationFrame
+
+A view asks for a full snapshot when it renders, so displaying a widget again, or
+reopening the notebook while the kernel runs, rebuilds it.
+
+Messages from the browser (cancel, place an order ...) may arrive on another thread
+(ipykernel 7 runs comm handlers on subshell threads): they hop to the loop the widget was
+created on with ``loop.call_soon_threadsafe``.  Every command is answered with
+``{"type": "reply", "id": ..., "ok": bool, "error": str | None}``; a command that fails
+changes nothing and its error is shown in the widget.  A widget never raises into the
+broker: its callbacks only store records, and errors while flushing are logged and shown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import anywidget
+import traitlets
+
+from ..broker import BrokerService
+from ..errors import BrokerError, ConfigurationError
+from ..models import DEFAULT_ACCOUNT
+from ..topics import Subscription, topic
+
+__all__ = ["BrokerWidget", "CommandError", "asset", "text_arg", "whole"]
+
+logger = logging.getLogger("paperbroker.widgets")
+
+STATIC = Path(__file__).parent / "static"
+
+#: The shortest flush interval: at most 20 patches per second per widget.
+MIN_INTERVAL = 0.05
+
+Command = Callable[[dict[str, Any]], "str | None"]
+
+
+def whole(value: object, name: str, low: int, high: int, meaning: str) -> int:
+    """Check an integer option; raise ConfigurationError with ``meaning`` otherwise."""
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        msg = f"{name} must be a whole number from {low} to {high} ({meaning}), got {value!r}."
+        raise ConfigurationError(msg)
+    return value
+
+
+def asset(name: str, suffix: str) -> str:
+    """The widget's ``static/<name>.<suffix>`` with the shared helpers in front.
+
+    anywidget loads an ES module from a blob URL, where relative imports cannot resolve,
+    so the helpers every component uses (``_shared.js``, ``_shared.css``) are prepended.
+    """
+    shared = (STATIC / f"_shared.{suffix}").read_text(encoding="utf-8")
+    own = (STATIC / f"{name}.{suffix}").read_text(encoding="utf-8")
+    return shared + "\n" + own
+
+
+class CommandError(BrokerError, ValueError):
+    """A message from the browser is malformed; the reply carries this sentence."""
+
+
+class BrokerWidget(anywidget.AnyWidget):
+    """Base of the live widgets: see the module docstring for the update path.
+
+    Subclasses implement :meth:`_bind` (subscribe and load the first state) and
+    :meth:`_flush_now` (turn what is dirty into one message), and may add commands to
+    ``self._commands``.
+    """
+
+    account_id = traitlets.Unicode(read_only=True).tag(sync=True)
+    #: The last widget-side failure (a flush that raised), shown in the widget.
+    error = traitlets.Unicode("").tag(sync=True)
+
+    def __init__(
+        self,
+        broker: BrokerService,
+        account_id: str = DEFAULT_ACCOUNT,
+        *,
+        interval: float = 0.1,
+        **kwargs: Any,
+    ) -> None:
+        if not isinstance(broker, BrokerService):
+            msg = f"{type(self).__name__} needs a paperbroker BrokerService, got {broker!r}."
+            raise ConfigurationError(msg)
+        if account_id not in broker.accounts():
+            broker.equity(account_id)  # raises UnknownAccount, which says how to open it
+        if (
+            isinstance(interval, bool)
+            or not isinstance(interval, (int, float))
+            or not math.isfinite(interval)
+            or not MIN_INTERVAL <= interval <= 60
+        ):
+            msg = (
+                f"interval must be seconds between {MIN_INTERVAL} and 60 (how often the widget "
+                f"sends its updates), got {interval!r}."
+            )
+            raise ConfigurationError(msg)
+        super().__init__(**kwargs)
+        self.set_trait("account_id", account_id)
+        self._broker = broker
+        self._interval = float(interval)
+        try:
+            self._loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:  # a script: no loop, so updates are sent at once
+            self._loop = None
+        self._loop_thread = threading.get_ident()
+        self._timer: asyncio.TimerHandle | bool | None = None
+        self._subs: list[Subscription] = []
+        self._commands: dict[str, Command] = {"snapshot": self._cmd_snapshot}
+        self.on_msg(self._on_msg)
+        try:
+            self._bind()
+        except BaseException:
+            self.close()
+            raise
+
+    # ------------------------------------------------------------------ for subclasses
+
+    @property
+    def broker(self) -> BrokerService:
+        """The broker this widget shows."""
+        return self._broker
+
+    def _bind(self) -> None:
+        raise NotImplementedError
+
+    def _flush_now(self) -> None:
+        """Send what changed since the last flush (one message at most)."""
+        raise NotImplementedError
+
+    def _snapshot(self) -> None:
+        """Send the full state, for a view that has just rendered."""
+
+    def _subscribe(self, kind: str, callback: Callable[[Any], None]) -> None:
+        self._subs.append(self._broker.subscribe(topic(kind, self.account_id), callback))
+
+    def _post(self, content: dict[str, Any], buffers: list[Any] | None = None) -> None:
+        """Send one custom message to the views (nothing once closed)."""
+        if self.comm is not None:
+            self.send(content, buffers)
+
+    # ------------------------------------------------------------------ coalescing
+
+    def _arm(self) -> None:
+        """Make sure a flush is coming: called by event callbacks after they mark state.
+
+        Cheap when already armed (the callers test ``self._timer is None`` first).
+        """
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            self._flush()
+        elif threading.get_ident() == self._loop_thread:
+            self._timer = loop.call_later(self._interval, self._flush)
+        else:  # an event published from another thread: arm the timer on the loop
+            self._timer = True
+            loop.call_soon_threadsafe(self._arm_on_loop)
+
+    def _arm_on_loop(self) -> None:
+        if self._timer is True and self._loop is not None:
+            self._timer = self._loop.call_later(self._interval, self._flush)
+
+    def _flush(self) -> None:
+        self._timer = None
+        if self.comm is None:
+            return
+        try:
+            self._flush_now()
+        except Exception as exc:  # a widget must never break the broker
+            logger.exception("%s failed to send an update", type(self).__name__)
+            self.error = f"Update failed: {type(exc).__name__}: {exc}"
+
+    def flush(self) -> None:
+        """Send pending updates now instead of at the next timer tick."""
+        handle = self._timer
+        if isinstance(handle, asyncio.TimerHandle):
+            handle.cancel()
+        self._flush()
+
+    # ------------------------------------------------------------------ browser messages
+
+    def _on_msg(self, _widget: object, content: object, _buffers: object) -> None:
+        """Comm handler: may run on a subshell thread, so hop to the widget's loop."""
+        loop = self._loop
+        if loop is None or loop.is_closed() or threading.get_ident() == self._loop_thread:
+            self._dispatch(content)
+        else:
+            loop.call_soon_threadsafe(self._dispatch, content)
+
+    def _dispatch(self, content: object) -> None:
+        request_id = content.get("id") if isinstance(content, dict) else None
+        if not isinstance(request_id, (int, str)) or isinstance(request_id, bool):
+            request_id = None
+        try:
+            if not isinstance(content, dict):
+                msg = f"A widget message must be a JSON object, got {content!r}."
+                raise CommandError(msg)
+            kind = content.get("type")
+            command = self._commands.get(kind) if isinstance(kind, str) else None
+            if command is None:
+                known = ", ".join(sorted(self._commands))
+                msg = f"Unknown widget command {kind!r}; this widget understands {known}."
+                raise CommandError(msg)
+            note = command(content)
+        except (BrokerError, ValueError, TypeError, KeyError) as exc:
+            self._reply(request_id, error=str(exc) or type(exc).__name__)
+        except Exception as exc:  # answer the browser, keep the kernel alive
+            logger.exception("%s command failed", type(self).__name__)
+            self._reply(request_id, error=f"Internal error: {type(exc).__name__}: {exc}")
+        else:
+            self._reply(request_id, note=note)
+
+    def _reply(self, request_id: object, *, error: str | None = None, note: str | None = None) -> None:
+        self._post({"type": "reply", "id": request_id, "ok": error is None, "error": error, "note": note})
+
+    def _cmd_snapshot(self, _content: dict[str, Any]) -> None:
+        self.flush()
+        self._snapshot()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` ran: the widget no longer listens to the broker."""
+        return self.comm is None and not self._subs
+
+    def close(self) -> None:
+        """Unsubscribe from the broker (the last subscription stops its simulator) and
+        remove the widget's views."""
+        subs, self._subs = getattr(self, "_subs", []), []
+        for sub in subs:
+            sub.close()
+        handle = getattr(self, "_timer", None)
+        if isinstance(handle, asyncio.TimerHandle):
+            handle.cancel()
+        self._timer = None
+        super().close()
+
+
+def text_arg(content: dict[str, Any], key: str, what: str) -> str:
+    """A non-empty string field of a browser message, or a CommandError naming it."""
+    value = content.get(key)
+    if not isinstance(value, str) or not value.strip():
+        msg = f"{what} must be a non-empty string, got {value!r}."
+        raise CommandError(msg)
+    return value.strip()

@@ -1,0 +1,189 @@
+// EquityChart: equity and balance over time with plotly.js.  Python sends
+//   {type: "points", from: k} + buffers [time, equity, balance] (float64)
+// meaning "your points from index k on are these".  plotly.js itself comes from the
+// kernel (the plotly Python package's bundled file), once per page: no CDN.
+
+function loadPlotly(model, requests) {
+  const cached = globalThis.__paperbrokerPlotly;
+  if (cached) return cached;
+  const promise = new Promise((resolve, reject) => {
+    const onMessage = async (msg, buffers) => {
+      if (!msg || msg.type !== "plotly-js") return;
+      model.off("msg:custom", onMessage);
+      try {
+        const source = new TextDecoder().decode(buffers[0]);
+        const wrapped =
+          "const module = { exports: {} };\nconst exports = module.exports;\n" +
+          source +
+          "\nexport default module.exports;\n";
+        const url = URL.createObjectURL(new Blob([wrapped], { type: "text/javascript" }));
+        try {
+          resolve((await import(/* webpackIgnore: true */ url)).default);
+        } finally {
+          URL.revokeObjectURL(url);
+        }
+      } catch (err) {
+        reject(err);
+      }
+    };
+    model.on("msg:custom", onMessage);
+    requests.send({ type: "plotly" });
+  });
+  promise.catch(() => {
+    if (globalThis.__paperbrokerPlotly === promise) delete globalThis.__paperbrokerPlotly;
+  });
+  globalThis.__paperbrokerPlotly = promise;
+  return promise;
+}
+
+function themeColors(el) {
+  const css = getComputedStyle(el);
+  const pick = (name, fallback) => css.getPropertyValue(name).trim() || fallback;
+  return {
+    fg: pick("--pb-fg", "#1f2328"),
+    muted: pick("--pb-muted", "#59636e"),
+    grid: pick("--pb-line", "#eef1f4"),
+    border: pick("--pb-border", "#d1d9e0"),
+    accent: pick("--pb-accent", "#1f6feb"),
+    font: pick("font-family", "sans-serif"),
+  };
+}
+
+function render({ model, el }) {
+  const requests = pbRequests(model);
+  const root = pbEl("div", "pb-chart");
+  const bar = pbEl("div", "pb-bar");
+  const last = pbEl("span", "pb-last pb-num");
+  const noticeEl = pbEl("span", "pb-notice");
+  const notice = pbNotice(noticeEl);
+  bar.append(pbEl("span", "pb-heading", model.get("title")), last, noticeEl);
+  const plot = pbEl("div", "pb-plot");
+  plot.style.height = model.get("height") + "px";
+  const loading = pbEl("div", "pb-loading", "Loading chart…");
+  plot.appendChild(loading);
+  root.append(bar, plot);
+  el.appendChild(root);
+
+  const x = [];
+  const equity = [];
+  const balance = [];
+  let Plotly = null;
+  let drawn = false;
+  let revision = 0;
+  let alive = true;
+  const maxPoints = model.get("max_points");
+
+  function layout() {
+    const c = themeColors(root);
+    return {
+      datarevision: revision,
+      margin: { l: 8, r: 64, t: 26, b: 28 },
+      paper_bgcolor: "rgba(0,0,0,0)",
+      plot_bgcolor: "rgba(0,0,0,0)",
+      font: { family: c.font, size: 11, color: c.muted },
+      showlegend: true,
+      legend: { orientation: "h", x: 0, y: 1.02, xanchor: "left", yanchor: "bottom", bgcolor: "rgba(0,0,0,0)" },
+      hovermode: "x unified",
+      xaxis: { type: "date", gridcolor: c.grid, linecolor: c.border, zeroline: false, automargin: true },
+      yaxis: {
+        side: "right",
+        gridcolor: c.grid,
+        linecolor: c.border,
+        zeroline: false,
+        tickformat: ",.2f",
+        automargin: true,
+      },
+      uirevision: "keep",
+    };
+  }
+
+  function traces() {
+    const c = themeColors(root);
+    return [
+      {
+        name: "Equity",
+        x,
+        y: equity,
+        type: "scatter",
+        mode: "lines",
+        line: { color: c.accent, width: 1.8 },
+        hovertemplate: "%{y:,.2f}<extra>Equity</extra>",
+      },
+      {
+        name: "Balance",
+        x,
+        y: balance,
+        type: "scatter",
+        mode: "lines",
+        line: { color: c.muted, width: 1, dash: "dot", shape: "hv" },
+        hovertemplate: "%{y:,.2f}<extra>Balance</extra>",
+      },
+    ];
+  }
+
+  function draw() {
+    if (!Plotly || !alive) return;
+    revision += 1;
+    if (x.length) last.textContent = pbFixed(equity[equity.length - 1], 2);
+    if (!drawn) {
+      loading.remove();
+      Plotly.newPlot(plot, traces(), layout(), { displayModeBar: false, responsive: true });
+      drawn = true;
+    } else {
+      Plotly.react(plot, traces(), layout());
+    }
+  }
+  const frames = pbScheduler(draw);
+
+  function points(msg, buffers) {
+    const start = Math.max(0, Math.min(msg.from, x.length));
+    x.length = equity.length = balance.length = start;
+    const [t, e, b] = buffers.map((buf) => new Float64Array(buf.buffer, buf.byteOffset, buf.byteLength / 8));
+    for (let i = 0; i < t.length; i++) {
+      x.push(t[i]);
+      equity.push(e[i]);
+      balance.push(b[i]);
+    }
+    if (x.length > maxPoints) {
+      const extra = x.length - maxPoints;
+      x.splice(0, extra);
+      equity.splice(0, extra);
+      balance.splice(0, extra);
+    }
+    frames.request();
+  }
+
+  model.on("msg:custom", (msg, buffers) => {
+    if (requests.handle(msg)) return;
+    if (msg && msg.type === "points") points(msg, buffers);
+  });
+  model.on("change:error", () => notice(model.get("error"), "error", 0));
+
+  // redraw with the new colours when the JupyterLab theme changes
+  const themeWatch = new MutationObserver(() => drawn && frames.request());
+  themeWatch.observe(document.body, { attributes: true, attributeFilter: ["data-jp-theme-light", "class"] });
+  const resize = new ResizeObserver(() => {
+    if (drawn && Plotly && plot.clientWidth) Plotly.Plots.resize(plot);
+  });
+  resize.observe(plot);
+
+  loadPlotly(model, requests)
+    .then((lib) => {
+      Plotly = lib;
+      frames.request();
+    })
+    .catch((err) => {
+      loading.textContent = "The chart could not load plotly.js: " + err;
+    });
+  requests.send({ type: "snapshot" });
+
+  return () => {
+    alive = false;
+    frames.cancel();
+    themeWatch.disconnect();
+    resize.disconnect();
+    if (Plotly && drawn) Plotly.purge(plot);
+  };
+}
+
+export default { render };

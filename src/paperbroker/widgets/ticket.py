@@ -1,0 +1,180 @@
+"""OrderTicket: a form that places orders; invalid and rejected orders show why.
+
+The browser sends ``{"type": "place", "id": n, "order": {...}}`` with the form's fields
+(numbers as numbers or strings, empty as null).  The ticket checks them, places the order
+on the broker's loop and shows the result in ``status``: the order placed, or the error
+message of an order that was invalid or rejected (also later, if the broker rejects it
+after placing, as market rules may).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import traitlets
+
+from ..broker import BrokerService
+from ..errors import BrokerError, ConfigurationError
+from ..models import DEFAULT_ACCOUNT, OrderStatus, OrderType, PlacedOrder, Side
+from ._base import BrokerWidget, CommandError, asset, text_arg
+
+__all__ = ["OrderTicket"]
+
+_REJECTED = OrderStatus.REJECTED
+_PRICES = {
+    "limitPrice": "Limit price",
+    "stopPrice": "Stop price",
+    "takeProfit": "Take profit",
+    "stopLoss": "Stop loss",
+    "seenPrice": "Fill price",
+}
+_MAX_SYMBOL = 64
+
+
+def _number(value: object, label: str) -> float | None:
+    """A form value as a float; None when empty; a CommandError naming the field."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, bool):
+        number = math.nan
+    elif isinstance(value, (int, float)):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value.strip().replace(",", ""))
+        except ValueError:
+            number = math.nan
+    else:
+        number = math.nan
+    if not math.isfinite(number):
+        msg = f"{label} must be a number, got {value!r}."
+        raise CommandError(msg)
+    return number
+
+
+def describe(order: PlacedOrder) -> str:
+    """``Buy 10 AAPL limit 101.5`` for a status line."""
+    qty = f"{order.qty:g}"
+    text = f"{order.side.label} {qty} {order.symbol} {order.type.label.lower()}"
+    if order.type is OrderType.MARKET:
+        return text
+    prices = [p for p in (order.stopPrice, order.limitPrice) if p is not None]
+    return text + " " + " / ".join(f"{p:g}" for p in prices)
+
+
+class OrderTicket(BrokerWidget):
+    """Place orders from a form: symbol, type, quantity, prices, brackets; Buy or Sell.
+
+    Parameters
+    ----------
+    broker, account_id
+        Where orders go.
+    symbols
+        Suggestions for the symbol field; the first is the default.
+    qty
+        The default quantity.
+    """
+
+    _esm = asset("ticket", "js")
+    _css = asset("ticket", "css")
+
+    symbols = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    symbol = traitlets.Unicode("").tag(sync=True)
+    qty = traitlets.Float(1.0).tag(sync=True)
+    #: The last outcome: ``{"kind": "ok" | "error" | "", "text": ..., "seq": n}``.
+    status = traitlets.Dict({"kind": "", "text": "", "seq": 0}).tag(sync=True)
+
+    def __init__(
+        self,
+        broker: BrokerService,
+        account_id: str = DEFAULT_ACCOUNT,
+        *,
+        symbols: Sequence[str] = (),
+        qty: float = 1.0,
+        **kwargs: Any,
+    ) -> None:
+        if isinstance(symbols, str) or not all(isinstance(s, str) and s for s in symbols):
+            msg = f"symbols must be a list of symbol strings such as ['AAPL', 'MSFT'], got {symbols!r}."
+            raise ConfigurationError(msg)
+        if isinstance(qty, bool) or not isinstance(qty, (int, float)) or not 0 < qty < math.inf:
+            msg = f"qty must be a number > 0, got {qty!r}."
+            raise ConfigurationError(msg)
+        self._mine: set[str] = set()
+        self._rejected: PlacedOrder | None = None
+        self._shown = 0
+        super().__init__(
+            broker,
+            account_id,
+            interval=0.1,
+            symbols=list(symbols),
+            symbol=symbols[0] if symbols else "",
+            qty=float(qty),
+            **kwargs,
+        )
+        self._commands["place"] = self._cmd_place
+
+    def _bind(self) -> None:
+        self._subscribe("orders", self._on_order)
+
+    def _on_order(self, order: PlacedOrder) -> None:
+        if order.status is _REJECTED and order.id in self._mine:
+            self._rejected = order
+            if self._timer is None:
+                self._arm()
+
+    def _flush_now(self) -> None:
+        order, self._rejected = self._rejected, None
+        if order is not None:
+            reason = order.message.text if order.message is not None else "no reason given"
+            self._show("error", f"{order.id} was rejected: {reason}")
+
+    def _show(self, kind: str, text: str) -> None:
+        self._shown += 1
+        self.status = {"kind": kind, "text": text, "seq": self._shown}
+
+    def place(self, side: str | int | Side, fields: dict[str, Any]) -> PlacedOrder:
+        """Place an order from form fields, as the Buy and Sell buttons do; the outcome
+        is also shown in the ticket.  Raises (and shows) the error of a bad order."""
+        try:
+            order = self._place(side, fields)
+        except (BrokerError, ValueError, TypeError, KeyError) as exc:
+            self._show("error", str(exc))
+            raise
+        self._mine.add(order.id)
+        if order.status is _REJECTED:
+            self._on_order(order)
+        else:
+            self._show("ok", f"{order.id} {order.status.label.lower()}: {describe(order)}")
+        return order
+
+    def _place(self, side: object, fields: dict[str, Any]) -> PlacedOrder:
+        if not isinstance(fields, dict):
+            msg = f"The order must be a JSON object of form fields, got {fields!r}."
+            raise CommandError(msg)
+        symbol = text_arg(fields, "symbol", "Symbol")
+        if len(symbol) > _MAX_SYMBOL:
+            msg = f"Symbol is {len(symbol)} characters long; at most {_MAX_SYMBOL} are allowed."
+            raise CommandError(msg)
+        try:
+            side_ = Side.coerce(side, "side")
+            kind = OrderType.coerce(fields.get("type") or "market", "order type")
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
+        qty = _number(fields.get("qty"), "Quantity")
+        if qty is None:
+            msg = "Quantity is empty; enter how many to trade."
+            raise CommandError(msg)
+        order: dict[str, Any] = {"symbol": symbol, "type": kind, "side": side_, "qty": qty}
+        for key, label in _PRICES.items():
+            value = _number(fields.get(key), label)
+            if value is not None:
+                order[key] = value
+        if kind is not OrderType.MARKET:
+            order.pop("seenPrice", None)
+        return self.broker.submit(order, self.account_id)
+
+    def _cmd_place(self, content: dict[str, Any]) -> str:
+        order = self.place(content.get("side"), content.get("order"))  # type: ignore[arg-type]
+        return order.id
