@@ -136,6 +136,11 @@ class BrokerWidget(anywidget.AnyWidget):
         """The broker this widget shows."""
         return self._broker
 
+    @property
+    def interval(self) -> float:
+        """Seconds between updates sent to the browser (at most one message each)."""
+        return self._interval
+
     def _bind(self) -> None:
         raise NotImplementedError
 

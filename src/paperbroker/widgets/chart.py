@@ -108,6 +108,7 @@ class EquityChart(BrokerWidget):
                 balance.append(bal)
             if len(t) > self.max_points:
                 self._halve()
+                t, equity, balance = self._t, self._equity, self._balance
 
     def _halve(self) -> None:
         # keep the newest point and every other one before it

@@ -1,0 +1,428 @@
+"""Live widgets on the kernel side, through a recording comm: what they send, when, and
+what browser commands do."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from typing import Any
+
+import comm
+import pytest
+from comm.base_comm import BaseComm
+
+import paperbroker as pb
+from paperbroker import widgets as w
+
+
+class RecordingComm(BaseComm):
+    """A comm that keeps every message the kernel would publish to the browser."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.sent: list[tuple[str, dict[str, Any], list[Any]]] = []
+        super().__init__(*args, **kwargs)
+
+    def publish_msg(
+        self, msg_type: str, data: Any = None, metadata: Any = None, buffers: Any = None, **keys: Any
+    ) -> None:
+        self.sent.append((msg_type, data or {}, list(buffers or [])))
+
+
+@pytest.fixture(autouse=True)
+def recording_comm(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(comm, "create_comm", RecordingComm)
+
+
+def comm_msgs(widget: Any) -> list[dict[str, Any]]:
+    """Every comm_msg the widget sent to the browser (state updates and custom)."""
+    return [data for kind, data, _ in widget.comm.sent if kind == "comm_msg"]
+
+
+def custom(widget: Any, kind: str | None = None) -> list[dict[str, Any]]:
+    out = [d["content"] for d in comm_msgs(widget) if d.get("method") == "custom"]
+    return [c for c in out if kind is None or c.get("type") == kind]
+
+
+def replies(widget: Any) -> list[dict[str, Any]]:
+    return custom(widget, "reply")
+
+
+def browser(widget: Any, content: Any) -> None:
+    """Deliver a message as the browser would (the comm handler)."""
+    widget.comm.handle_msg({"content": {"data": {"method": "custom", "content": content}}, "buffers": []})
+
+
+def state(broker: pb.BrokerService) -> tuple[Any, ...]:
+    return (
+        [o.to_dict() for o in broker.orders()],
+        [p.to_dict() for p in broker.positions()],
+        broker.equity().to_dict(),
+        broker.execution_count,
+    )
+
+
+async def settle(*widgets: Any) -> None:
+    """Let pending flush timers fire (they are at most one interval away)."""
+    await asyncio.sleep(0.3)
+    for widget in widgets:
+        widget.flush()
+
+
+@pytest.fixture
+def broker() -> pb.BrokerService:
+    return pb.BrokerService(execution_delay=None, seed=3)
+
+
+def trade(broker: pb.BrokerService, i: int) -> None:
+    symbol = ("AAPL", "MSFT", "EURUSD")[i % 3]
+    price = 100.0 + (i % 17)
+    order = (
+        broker.buy(symbol, 1 + i % 4, price=price) if i % 2 else broker.sell(symbol, 1 + i % 3, price=price)
+    )
+    broker.fill(order.id)
+
+
+# ---------------------------------------------------------------- coalescing
+
+
+async def test_ten_thousand_fills_send_a_bounded_number_of_messages(broker):
+    board = w.dashboard(broker)
+    parts = board.parts
+    before = {id(p): len(comm_msgs(p)) for p in parts}
+    started = time.monotonic()
+    for i in range(10_000):
+        trade(broker, i)
+        if i % 500 == 499:
+            await asyncio.sleep(0)  # let the loop breathe, as a running simulator would
+    await asyncio.sleep(0.3)
+    elapsed = time.monotonic() - started
+    for part in parts:
+        sent = len(comm_msgs(part)) - before[id(part)]
+        bound = elapsed / part.interval + 2
+        least = 0 if isinstance(part, w.OrderTicket) else 1  # the ticket only reports rejections
+        assert least <= sent <= bound, (type(part).__name__, sent, bound)
+    # and the coalesced state is the broker's
+    assert len(board.executions.rows()) == 10_000
+    assert len(board.orders.rows()) == 10_000
+    assert {r["id"]: r["qty"] for r in board.positions.rows()} == {p.id: p.qty for p in broker.positions()}
+    assert board.summary.values["equity"] == pytest.approx(broker.equity().equity)
+    assert board.chart.points()["equity"][-1] == pytest.approx(broker.equity().equity)
+    board.close()
+
+
+async def test_one_patch_per_flush_with_the_last_state_of_each_row(broker):
+    table = w.OrdersTable(broker)
+    order = broker.buy("AAPL", 10, limit=99.0)
+    broker.fill(order.id, qty=4)
+    broker.fill(order.id, qty=6)
+    other = broker.sell("MSFT", 1, limit=300.0)
+    await settle(table)
+    patches = custom(table, "patch")
+    assert len(patches) == 1
+    rows = {row[0]: row for row in patches[0]["upsert"]}
+    assert set(rows) == {order.id, other.id}
+    status = [c.key for c in w.OrdersTable.COLUMNS].index("status") + 1
+    filled = [c.key for c in w.OrdersTable.COLUMNS].index("filledQty") + 1
+    assert rows[order.id][status] == pb.OrderStatus.FILLED and rows[order.id][filled] == 10
+    table.close()
+
+
+async def test_closed_position_row_is_removed(broker):
+    table = w.PositionsTable(broker)
+    broker.fill(broker.buy("AAPL", 5, price=100.0).id)
+    await settle(table)
+    broker.fill(broker.sell("AAPL", 5, price=101.0).id)
+    await settle(table)
+    assert custom(table, "patch")[-1]["remove"] == ["AAPL"]
+    assert table.rows() == []
+    table.close()
+
+
+async def test_tables_keep_the_newest_max_rows(broker):
+    table = w.ExecutionsTable(broker, max_rows=50)
+    for i in range(200):
+        trade(broker, i)
+    await settle(table)
+    kept = [r["id"] for r in table.rows()]
+    assert kept == [e.id for e in broker.executions()[-50:]]
+    table.close()
+
+
+async def test_snapshot_request_rebuilds_a_view(broker):
+    broker.fill(broker.buy("AAPL", 5, price=100.0).id)
+    table = w.PositionsTable(broker)
+    broker.fill(broker.buy("MSFT", 2, price=300.0).id)
+    browser(table, {"type": "snapshot", "id": "v1:1"})
+    snapshot = custom(table, "snapshot")[-1]
+    assert sorted(row[0] for row in snapshot["rows"]) == ["AAPL", "MSFT"]
+    assert replies(table)[-1] == {"type": "reply", "id": "v1:1", "ok": True, "error": None, "note": None}
+    table.close()
+
+
+async def test_equity_chart_window_is_bounded_and_spans_the_session():
+    clock = pb.SimClock()
+    broker = pb.BrokerService(execution_delay=None, clock=clock)
+    chart = w.EquityChart(broker, max_points=100)
+    start = clock.now_ms()
+    for i in range(3000):
+        clock.advance(1000)
+        trade(broker, i)
+    points = chart.points()
+    assert 50 <= len(points["time"]) <= 100
+    assert points["time"].dtype.name == "float64"
+    assert points["time"][0] == start and points["time"][-1] == clock.now_ms()
+    assert points["equity"][-1] == pytest.approx(broker.equity().equity)
+    last = custom(chart, "points")[-1]
+    assert comm_msgs(chart)[-1]["content"] is last
+    chart.close()
+
+
+async def test_equity_chart_sends_plotly_from_the_package(broker):
+    chart = w.EquityChart(broker)
+    browser(chart, {"type": "plotly", "id": 1})
+    sent = [(d, b) for kind, d, b in chart.comm.sent if kind == "comm_msg" and d.get("method") == "custom"]
+    content, buffers = next((d["content"], b) for d, b in sent if d["content"]["type"] == "plotly-js")
+    assert content == {"type": "plotly-js"}
+    assert b"Plotly" in bytes(buffers[0][:2000]) or b"plotly" in bytes(buffers[0][:2000])
+    chart.close()
+
+
+async def test_account_summary_follows_equity(broker):
+    summary = w.AccountSummary(broker)
+    broker.fill(broker.buy("AAPL", 10, price=100.0).id)
+    broker.fill(broker.sell("AAPL", 4, price=110.0).id)
+    await settle(summary)
+    values = summary.values
+    assert values["realizedPL"] == 40.0 and values["unrealizedPL"] == 60.0
+    assert values["returnPct"] == pytest.approx(100 / 100_000 * 100)
+    labels = [label for _, label, _ in summary.fields]
+    assert labels[:4] == ["Equity", "Balance", "Unrealized P&L", "Realized P&L"]
+    summary.close()
+
+
+# ---------------------------------------------------------------- lifecycle
+
+
+async def test_widgets_subscribe_on_creation_and_closing_the_last_stops_the_simulator():
+    broker = pb.BrokerService(execution_delay=0.05)
+    board = w.dashboard(broker)
+    extra = w.PositionsTable(broker)
+    assert broker.simulator_running
+    assert len(broker.subscriptions()) > 0
+    board.close()
+    assert broker.simulator_running  # the positions table still listens
+    assert all(part.closed for part in board.parts)
+    extra.close()
+    assert broker.subscriptions() == []
+    await asyncio.sleep(0)
+    assert not broker.simulator_running
+
+
+async def test_a_closed_widget_sends_nothing(broker):
+    table = w.ExecutionsTable(broker)
+    sent = list(table.comm.sent)
+    rec = table.comm
+    table.close()
+    trade(broker, 1)
+    await asyncio.sleep(0.2)
+    assert [m for m in rec.sent if m[0] == "comm_msg"] == [m for m in sent if m[0] == "comm_msg"]
+
+
+def test_bad_widget_options_are_refused(broker):
+    with pytest.raises(pb.ConfigurationError, match="interval"):
+        w.OrdersTable(broker, interval=0.001)
+    with pytest.raises(pb.ConfigurationError, match="height"):
+        w.PositionsTable(broker, height=10)
+    with pytest.raises(pb.ConfigurationError, match="BrokerService"):
+        w.AccountSummary("not a broker")  # type: ignore[arg-type]
+    with pytest.raises(pb.UnknownAccount):
+        w.EquityChart(broker, "NOBODY")
+    with pytest.raises(pb.ConfigurationError, match="symbols"):
+        w.OrderTicket(broker, symbols="AAPL")  # type: ignore[arg-type]
+    assert broker.subscriptions() == []
+
+
+def test_importing_paperbroker_does_not_import_widgets():
+    import subprocess
+    import sys
+
+    code = "import sys, paperbroker; print('ipywidgets' in sys.modules, 'anywidget' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False False"
+
+
+# ---------------------------------------------------------------- commands
+
+
+async def test_row_actions_cancel_close_and_reverse(broker):
+    orders = w.OrdersTable(broker)
+    positions = w.PositionsTable(broker)
+    working = broker.buy("AAPL", 3, limit=90.0)
+    broker.fill(broker.buy("MSFT", 2, price=300.0).id)
+    await settle(orders, positions)
+    browser(orders, {"type": "action", "id": 1, "name": "cancel", "key": working.id})
+    assert replies(orders)[-1] == {
+        "type": "reply",
+        "id": 1,
+        "ok": True,
+        "error": None,
+        "note": f"Cancelled {working.id}.",
+    }
+    assert broker.order(working.id).status is pb.OrderStatus.CANCELED
+    browser(positions, {"type": "action", "id": 2, "name": "reverse", "key": "MSFT"})
+    assert replies(positions)[-1]["ok"]
+    reverse = broker.orders()[-1]
+    assert (reverse.symbol, reverse.side, reverse.qty) == ("MSFT", pb.Side.SELL, 4)
+    browser(positions, {"type": "action", "id": 3, "name": "close", "key": "MSFT"})
+    close = broker.orders()[-1]
+    assert (close.side, close.qty, replies(positions)[-1]["ok"]) == (pb.Side.SELL, 2, True)
+    orders.close()
+    positions.close()
+
+
+BAD_TABLE_COMMANDS = [
+    ("not a dict", "JSON object"),
+    ({"type": "explode", "id": 1}, "Unknown widget command"),
+    ({"type": 5, "id": 1}, "Unknown widget command"),
+    ({"type": "action", "id": 1, "name": "liquidate", "key": "ORDER-1"}, "no row action"),
+    ({"type": "action", "id": 1, "name": "cancel"}, "row key"),
+    ({"type": "action", "id": 1, "name": "cancel", "key": "ORDER-999"}, "not a row"),
+    ({"type": "action", "id": 1, "name": "cancel", "key": "ORDER-2"}, "already filled"),
+]
+
+
+@pytest.mark.parametrize(("content", "message"), BAD_TABLE_COMMANDS)
+async def test_bad_table_commands_reply_an_error_and_change_nothing(broker, content, message):
+    table = w.OrdersTable(broker)
+    broker.buy("AAPL", 1, limit=90.0)
+    broker.fill(broker.buy("AAPL", 1, price=100.0).id)
+    await settle(table)
+    before = state(broker)
+    browser(table, content)
+    reply = replies(table)[-1]
+    assert reply["ok"] is False and message in reply["error"]
+    assert state(broker) == before
+    table.close()
+
+
+BAD_ORDERS = [
+    ({"symbol": "AAPL", "type": "market", "qty": "abc", "seenPrice": 100}, "Quantity must be a number"),
+    ({"symbol": "AAPL", "type": "market", "qty": None, "seenPrice": 100}, "Quantity is empty"),
+    ({"symbol": "AAPL", "type": "market", "qty": -1, "seenPrice": 100}, "qty must be"),
+    ({"symbol": "", "type": "market", "qty": 1, "seenPrice": 100}, "Symbol must be"),
+    ({"symbol": "A" * 100, "type": "market", "qty": 1, "seenPrice": 100}, "at most 64"),
+    ({"symbol": "AAPL", "type": "banana", "qty": 1}, "not a valid order type"),
+    ({"symbol": "AAPL", "type": "limit", "qty": 1}, "limitPrice"),
+    ({"symbol": "AAPL", "type": "limit", "qty": 1, "limitPrice": "1e999"}, "Limit price must be"),
+    ({"symbol": "NEWCO", "type": "market", "qty": 1}, "No price is known"),
+    ("not an order", "JSON object"),
+]
+
+
+@pytest.mark.parametrize(("order", "message"), BAD_ORDERS)
+async def test_bad_orders_show_their_error_in_the_ticket_and_change_nothing(broker, order, message):
+    ticket = w.OrderTicket(broker, symbols=["AAPL"])
+    before = state(broker)
+    browser(ticket, {"type": "place", "id": 7, "side": "buy", "order": order})
+    reply = replies(ticket)[-1]
+    assert reply["id"] == 7 and reply["ok"] is False and message in reply["error"]
+    assert ticket.status["kind"] == "error" and message in ticket.status["text"]
+    assert state(broker) == before
+    ticket.close()
+
+
+async def test_bad_side_is_refused(broker):
+    ticket = w.OrderTicket(broker)
+    browser(ticket, {"type": "place", "id": 1, "side": "hold", "order": {"symbol": "X", "qty": 1}})
+    assert "not a valid side" in replies(ticket)[-1]["error"]
+    assert broker.orders() == []
+    ticket.close()
+
+
+async def test_ticket_places_orders_and_reports_them(broker):
+    ticket = w.OrderTicket(broker, symbols=["AAPL"])
+    browser(
+        ticket,
+        {
+            "type": "place",
+            "id": 1,
+            "side": "sell",
+            "order": {
+                "symbol": " AAPL ",
+                "type": "stop_limit",
+                "qty": "5",
+                "limitPrice": "99.5",
+                "stopPrice": 100,
+                "takeProfit": "90",
+                "stopLoss": None,
+                "seenPrice": "123",
+            },
+        },
+    )
+    reply = replies(ticket)[-1]
+    assert reply["ok"] and reply["note"] == "ORDER-1"
+    order = broker.order("ORDER-1")
+    assert (order.symbol, order.side, order.type, order.qty) == (
+        "AAPL",
+        pb.Side.SELL,
+        pb.OrderType.STOP_LIMIT,
+        5,
+    )
+    assert (order.limitPrice, order.stopPrice, order.takeProfit, order.stopLoss) == (99.5, 100.0, 90.0, None)
+    assert ticket.status["kind"] == "ok" and "ORDER-1" in ticket.status["text"]
+    ticket.close()
+
+
+async def test_commands_from_a_foreign_thread_hop_to_the_loop(broker):
+    ticket = w.OrderTicket(broker)
+    seen: list[int] = []
+    broker.subscribe(pb.topic("orders"), lambda order: seen.append(threading.get_ident()))
+    message = {
+        "type": "place",
+        "id": 1,
+        "side": "buy",
+        "order": {"symbol": "AAPL", "qty": 1, "seenPrice": 10},
+    }
+    worker = threading.Thread(target=browser, args=(ticket, message))
+    worker.start()
+    worker.join()
+    assert broker.orders() == []  # queued on the loop, not run on the comm thread
+    await asyncio.sleep(0.05)
+    assert [o.symbol for o in broker.orders()] == ["AAPL"]
+    assert seen == [threading.get_ident()]
+    assert replies(ticket)[-1]["ok"]
+    ticket.close()
+
+
+async def test_events_published_from_a_foreign_thread_are_flushed_on_the_loop(broker):
+    table = w.ExecutionsTable(broker)
+    order = broker.buy("AAPL", 1, price=10.0)
+    await asyncio.to_thread(broker.fill, order.id)
+    await settle()
+    patches = custom(table, "patch")
+    assert len(patches) == 1 and patches[0]["upsert"][0][0] == broker.executions()[0].id
+    table.close()
+
+
+async def test_a_failing_flush_is_shown_and_the_broker_carries_on(broker, monkeypatch):
+    table = w.ExecutionsTable(broker)
+
+    def broken(record: Any) -> list[Any]:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(table, "_row", broken)
+    trade(broker, 1)
+    await settle(table)
+    assert "boom" in table.error
+    trade(broker, 2)  # the broker is unaffected
+    assert broker.execution_count == 2 and broker.subscriber_errors == 0
+    table.close()
+
+
+def test_without_a_running_loop_updates_are_sent_at_once(broker):
+    table = w.ExecutionsTable(broker)
+    trade(broker, 1)
+    trade(broker, 2)
+    assert len(custom(table, "patch")) == 2
+    table.close()
