@@ -1,0 +1,87 @@
+"""The documentation in docs/: it builds with warnings as errors, and its examples run.
+
+Every ```pycon block of a page is a doctest; the blocks of one page share their names, in
+order, so a page's worked examples are checked against the package as it is.
+"""
+
+from __future__ import annotations
+
+import doctest
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import paperbroker as pb
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+PAGES = sorted(p for p in DOCS.rglob("*.md") if "_build" not in p.parts and "notebooks" not in p.parts)
+PYCON = re.compile(r"^```pycon\n(.*?)^```", re.MULTILINE | re.DOTALL)
+EXAMPLE_PAGES = [p for p in PAGES if PYCON.search(p.read_text(encoding="utf-8"))]
+
+
+def _require(*modules: str) -> None:
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        if os.environ.get("CI"):
+            pytest.fail(f"{', '.join(missing)} not installed; the test extra includes the docs extra")
+        pytest.skip(f"needs {', '.join(missing)} (pip install -e '.[docs]')")
+
+
+@pytest.fixture(scope="module")
+def html(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    _require("sphinx", "myst_nb", "furo")
+    out = tmp_path_factory.mktemp("docs")
+    command = ["-W", "--keep-going", "-q", "-b", "html", "-d", out / "doctrees", DOCS, out / "html"]
+    result = subprocess.run(
+        [sys.executable, "-m", "sphinx", *map(str, command)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, f"sphinx-build failed or warned:\n{result.stderr}\n{result.stdout}"
+    return out / "html"
+
+
+def test_docs_build_without_warnings(html: Path) -> None:
+    for page in ("index", "getting-started", "concepts/accounting", "api", "benchmarks"):
+        assert (html / f"{page}.html").is_file(), page
+
+
+def test_every_notebook_is_rendered_with_its_outputs(html: Path) -> None:
+    notebooks = sorted((ROOT / "notebooks").glob("*.ipynb"))
+    assert notebooks
+    for notebook in notebooks:
+        page = html / "notebooks" / f"{notebook.stem}.html"
+        assert page.is_file(), f"{notebook.name} is not in the docs"
+        assert "cell_output" in page.read_text(encoding="utf-8"), f"{notebook.name} shows no outputs"
+
+
+def test_api_reference_covers_every_public_name(html: Path) -> None:
+    text = (html / "api.html").read_text(encoding="utf-8")
+    missing = [
+        name for name in pb.__all__ if name != "__version__" and f'id="paperbroker.{name}"' not in text
+    ]
+    assert not missing, f"not in the API reference: {missing}"
+
+
+@pytest.mark.parametrize("page", EXAMPLE_PAGES, ids=lambda p: p.relative_to(DOCS).as_posix())
+def test_examples_run(page: Path) -> None:
+    text = page.read_text(encoding="utf-8")
+    parser = doctest.DocTestParser()
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+    names: dict[str, object] = {}  # shared by the page's blocks, in order
+    failures: list[str] = []
+    for block in PYCON.finditer(text):
+        line = text.count("\n", 0, block.start(1))
+        test = parser.get_doctest(block.group(1), names, page.name, str(page), line)
+        test.globs = names  # get_doctest copies the dict; the next block needs this one's names
+        runner.run(test, out=failures.append, clear_globs=False)
+    assert runner.failures == 0, "".join(failures)
