@@ -20,6 +20,8 @@ from .errors import (
     UnknownPosition,
 )
 from .frames import equity_frame, executions_frame, orders_frame, positions_frame
+from .market import BarReplay, ManualQuotes, MarketSource, QuoteReplay, RandomWalk
+from .matching import FixedSlippage, NoSlippage, PercentSlippage
 from .models import (
     DEFAULT_ACCOUNT,
     Brackets,
@@ -28,6 +30,7 @@ from .models import (
     CurrentQuotes,
     EquityData,
     Execution,
+    OrderDuration,
     OrderMessage,
     OrderStatus,
     OrderType,
@@ -36,9 +39,11 @@ from .models import (
     PlaceOrderResult,
     Position,
     PreOrder,
+    Quote,
     Side,
     StopType,
 )
+from .risk import RiskRules, SymbolRules
 from .simulator import Clock, SimClock, WallClock
 from .topics import Subscription, parse_topic, topic
 
@@ -47,6 +52,7 @@ __version__ = "0.1.0"
 __all__ = [
     "DEFAULT_ACCOUNT",
     "RANDOM_DELAY",
+    "BarReplay",
     "Brackets",
     "BrokerConnectionStatus",
     "BrokerError",
@@ -58,11 +64,16 @@ __all__ = [
     "EquityData",
     "Execution",
     "FixedPerOrder",
+    "FixedSlippage",
     "InvalidOrder",
     "InvalidState",
     "InvalidTopic",
+    "ManualQuotes",
+    "MarketSource",
     "NoCommission",
+    "NoSlippage",
     "NotFound",
+    "OrderDuration",
     "OrderMessage",
     "OrderRejected",
     "OrderStatus",
@@ -70,15 +81,21 @@ __all__ = [
     "ParentType",
     "PerUnit",
     "PercentOfNotional",
+    "PercentSlippage",
     "PersistenceError",
     "PlaceOrderResult",
     "PlacedOrder",
     "Position",
     "PreOrder",
+    "Quote",
+    "QuoteReplay",
+    "RandomWalk",
+    "RiskRules",
     "Side",
     "SimClock",
     "StopType",
     "Subscription",
+    "SymbolRules",
     "UnknownAccount",
     "UnknownOrder",
     "UnknownPosition",

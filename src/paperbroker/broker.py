@@ -1,35 +1,42 @@
 """BrokerService: takes orders, fills them, keeps the books, broadcasts every change.
 
 The service is a thin coordinator over an :class:`~paperbroker.orders.OrderBook`, a
-:class:`~paperbroker.ledger.Ledger`, a :class:`~paperbroker.topics.TopicHub` and a
-:class:`~paperbroker.simulator.Simulator`.  Each fill runs one cascade, always in this
-order: execution -> order -> position -> equity, each broadcast on its topic.
+:class:`~paperbroker.ledger.Ledger`, a :class:`~paperbroker.topics.TopicHub`, a
+:class:`~paperbroker.simulator.Simulator`, and optionally a market
+(:class:`~paperbroker.venue.Venue`: price source + matcher), risk rules
+(:class:`~paperbroker.risk.RiskBook`) and brackets (:class:`~paperbroker.brackets.Brackets`).
+Each fill runs one cascade, always in this order: execution -> order -> position -> equity,
+each broadcast on its topic.
 
 Every operation has a synchronous form for scripts, notebooks and widgets (``buy``,
-``submit``, ``cancel``, ``fill`` ...) and the TradingView-style async form (``place_order``,
-``cancel_order``, ``simulate_execution`` ...) that awaits nothing but lets the first call on
-a running loop start the simulator.
+``submit``, ``cancel``, ``fill``, ``run`` ...) and the TradingView-style async form
+(``place_order``, ``cancel_order``, ``simulate_execution`` ...; see
+:mod:`paperbroker.views`) that awaits nothing but lets the first call on a running loop
+start the simulator.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
+from .brackets import Brackets, check_sides
 from .commissions import as_commission_model
 from .errors import (
     BrokerError,
     ConfigurationError,
     InvalidOrder,
     InvalidState,
+    OrderRejected,
     UnknownAccount,
-    UnknownPosition,
 )
 from .history import Codes, EquityLog, ExecutionLog
 from .ledger import QTY_EPSILON, Account, Ledger, PositionState
+from .market import MarketSource
+from .matching import as_slippage
 from .models import (
     DEFAULT_ACCOUNT,
     BrokerConnectionStatus,
@@ -37,35 +44,34 @@ from .models import (
     CurrentQuotes,
     EquityData,
     Execution,
+    OrderMessage,
     OrderStatus,
     OrderType,
+    ParentType,
     PlacedOrder,
-    PlaceOrderResult,
-    Position,
     PreOrder,
     Side,
+    StopType,
 )
+from .models import Brackets as BracketPrices
 from .orders import OrderBook, check_order, check_price, check_qty, checked_fields
-from .simulator import Clock, Simulator, WallClock
+from .risk import RiskBook, RiskRules
+from .simulator import RANDOM_DELAY, Clock, SimClock, Simulator, Stepping, WallClock
 from .topics import Subscription, TopicHub
+from .venue import Venue
+from .views import BrokerViews
 
 __all__ = ["RANDOM_DELAY", "BrokerService"]
 
 # Enum members as module constants: attribute lookups on enum classes are slow on 3.11.
 _WORKING = OrderStatus.WORKING
 _FILLED = OrderStatus.FILLED
+_INACTIVE = OrderStatus.INACTIVE
 _MARKET = OrderType.MARKET
 _STOP = OrderType.STOP
 _BUY = Side.BUY
+_NO_MARKS: list[tuple[Account, PositionState]] = []
 
-
-class _RandomDelay:
-    def __repr__(self) -> str:
-        return "RANDOM_DELAY"
-
-
-#: The default ``execution_delay``: a random 1-2 s between fills, as in the design document.
-RANDOM_DELAY: Any = _RandomDelay()
 
 _CANCELLABLE = (_WORKING, OrderStatus.INACTIVE, OrderStatus.PLACING)
 _MODIFIABLE_FIELDS = (
@@ -89,32 +95,103 @@ _SNAKE = {
 }
 
 
-class BrokerService:
+class _BracketHost:
+    """The broker as :class:`~paperbroker.brackets.Brackets` sees it."""
+
+    __slots__ = ("_b",)
+
+    def __init__(self, broker: BrokerService) -> None:
+        self._b = broker
+
+    def new_child(
+        self,
+        account_id: str,
+        symbol: str,
+        kind: OrderType,
+        side: Side,
+        qty: float,
+        price: float,
+        parent_id: str,
+        parent_type: ParentType,
+        trailing_pips: float | None,
+    ) -> PlacedOrder:
+        b = self._b
+        limit, stop = (price, None) if kind is OrderType.LIMIT else (None, price)
+        stop_type = None if stop is None else StopType.TRAILING_STOP if trailing_pips else StopType.STOP_LOSS
+        child = b._new_order(
+            account_id,
+            (symbol, kind, side, qty, limit, stop, None, None, None, trailing_pips, stop_type),
+            _INACTIVE,
+        )
+        child.parentId, child.parentType = parent_id, parent_type
+        if parent_type is ParentType.ORDER:
+            b._publish_order(child, account_id)
+        return child
+
+    def activate(self, order: PlacedOrder, account_id: str) -> None:
+        b = self._b
+        b._book.set_status(order, _WORKING)
+        order.updateTime = b.clock.now_ms()
+        if b._venue is not None:
+            b._venue.add(order, b._trail_distance(order), immediate=False)
+        b._publish_order(order, account_id)
+
+    def cancel_with(self, order: PlacedOrder, reason: str) -> None:
+        self._b._cancel_with(order, reason)
+
+    def resized(self, order: PlacedOrder, account_id: str) -> None:
+        order.updateTime = self._b.clock.now_ms()
+        self._b._publish_order(order, account_id)
+
+    def reprice(self, order: PlacedOrder, account_id: str, price: float, trailing_pips: float | None) -> None:
+        b = self._b
+        if order.type is OrderType.LIMIT:
+            order.limitPrice = price
+        else:
+            order.stopPrice = price
+            order.trailingStopPips = trailing_pips
+            order.stopType = StopType.TRAILING_STOP if trailing_pips else StopType.STOP_LOSS
+        order.updateTime = b.clock.now_ms()
+        if b._venue is not None and order.status is _WORKING:
+            b._venue.reindex(order, b._trail_distance(order))
+        b._publish_order(order, account_id)
+
+
+class BrokerService(BrokerViews, Stepping):
     """A simulated broker.
 
     Parameters
     ----------
     execution_delay
-        Seconds between simulated fills in classic mode: a number for a fixed interval,
-        the default ``RANDOM_DELAY`` for a random 1-2 s, or ``None`` for manual mode, where
-        nothing fills on its own (call :meth:`fill` or :meth:`execute_all_working_orders`).
+        Seconds between simulated steps: a number for a fixed interval, the default
+        ``RANDOM_DELAY`` (classic mode: a random 1-2 s; market mode: 1 s), or ``None`` for
+        manual mode, where nothing happens on its own (call :meth:`fill`, :meth:`step`,
+        :meth:`run` ...).
     initial_balance
         Starting cash of the default account (and of accounts opened without one).
     seed
         Seed of the broker's one random generator: the same seed and inputs give the same
-        orders, fills and equity curve.
+        orders, fills and equity curve, in any process.
     commission
         ``None`` (free) or a model from :mod:`paperbroker.commissions`.
     history_limit
         How many executions, equity rows and finished orders to keep (the newest); totals
         stay exact.  ``None`` keeps everything.
     clock
-        Where times come from: the wall clock by default, or a :class:`SimClock`.
+        Where times come from: the wall clock by default, or a :class:`SimClock` (market
+        mode always uses a SimClock, made for you when not given).
+    market
+        A price source (:class:`RandomWalk`, :class:`BarReplay`, :class:`QuoteReplay`,
+        :class:`ManualQuotes`): market mode, where orders fill against its prices.
+    slippage
+        Market mode: ``None``, :class:`FixedSlippage` or :class:`PercentSlippage`.
+    risk
+        :class:`RiskRules` to refuse orders (buying power, limits ...); ``None``: no rules.
 
     Events (topic type, payload): ``orders`` PlacedOrder on every state change;
     ``executions`` Execution; ``positions`` Position (``qty=0`` once on close);
-    ``equity`` EquityData; ``pl`` Position when a new mark moves its P&L;
-    ``broker-connection`` BrokerConnectionStatus on subscribe.
+    ``equity`` EquityData; ``pl`` Position when a new mark moves its P&L; ``quotes`` Quote
+    (market mode); ``broker-connection`` BrokerConnectionStatus on subscribe.
     """
 
     def __init__(
@@ -126,6 +203,9 @@ class BrokerService:
         commission: Any = None,
         history_limit: int | None = 100_000,
         clock: Clock | None = None,
+        market: MarketSource | None = None,
+        slippage: Any = None,
+        risk: RiskRules | None = None,
     ) -> None:
         self._delay = _check_delay(execution_delay)
         self._initial_balance = _check_balance(initial_balance)
@@ -136,6 +216,14 @@ class BrokerService:
             raise ConfigurationError(msg)
         if clock is not None and not isinstance(clock, Clock):
             msg = f"clock must be a paperbroker Clock (WallClock or SimClock), got {clock!r}."
+            raise ConfigurationError(msg)
+        if risk is not None and not isinstance(risk, RiskRules):
+            msg = f"risk must be RiskRules(...) or None, got {risk!r}."
+            raise ConfigurationError(msg)
+        if market is not None:
+            clock = _market_clock(market, clock)
+        elif slippage is not None:
+            msg = "slippage applies to market mode only; pass market=... as well, or leave slippage out."
             raise ConfigurationError(msg)
         try:
             self.rng = np.random.default_rng(seed)
@@ -156,7 +244,15 @@ class BrokerService:
         self._exec_subs = self._hub._index["executions"]
         self._pos_subs = self._hub._index["positions"]
         self._equity_subs = self._hub._index["equity"]
-        self._simulator = Simulator(self._classic_step, self._next_interval)
+        self._simulator = Simulator(self._step_once, self._next_interval)
+        self._risk = None if risk is None else RiskBook(risk)
+        self._brackets = Brackets(_BracketHost(self))
+        self._venue = None if market is None else Venue(self, market, as_slippage(slippage))
+        self._day_orders: dict[str, PlacedOrder] = {}
+        self._last_equity: dict[str, tuple[int, int]] = {}  # market mode: account -> (time, row)
+        # order events need bookkeeping beyond the book (market, risk, brackets, day orders)
+        self._hooks = market is not None or risk is not None
+        self._session_end = self.clock.next_session_end(self.clock.now_ms())
         # bound methods and tables used on every fill, looked up once
         self._exec_rows = self._executions.data.extend
         self._exec_order_ids = self._executions.order_ids.append
@@ -180,8 +276,10 @@ class BrokerService:
         balance = self._initial_balance if initial_balance is None else _check_balance(initial_balance)
         account = self._ledger.open_account(account_id, balance)
         self._account_codes.code(account_id)
+        if self._risk is not None:
+            self._risk.new_session({account_id: balance})
         self._publish_equity(account)
-        return account.equity()
+        return self.equity(account_id)
 
     def accounts(self) -> list[str]:
         """The ids of all accounts, the default one first."""
@@ -201,22 +299,41 @@ class BrokerService:
     # ------------------------------------------------------------------ orders (sync)
 
     def submit(self, order: PreOrder | dict[str, Any], account_id: str = DEFAULT_ACCOUNT) -> PlacedOrder:
-        """Place an order and return it (status Working)."""
-        symbol, kind, side, qty, limit, stop, tp, sl, gs, trailing, stop_type, seen, quotes, _ = (
-            checked_fields(order)
-        )
+        """Place an order and return it (status Working).
+
+        Raises InvalidOrder for a malformed order (nothing changes) and OrderRejected when
+        a risk rule refuses it (the order is kept and broadcast with status Rejected).
+        """
+        fields = checked_fields(order)
         if account_id not in self._ledger.accounts:
             self._account(account_id)  # raises UnknownAccount with the explanation
-        if kind is _MARKET and limit is None:
-            limit = self._market_price(symbol, side, seen, quotes)
+        now = self.clock.now_ms()
+        if now >= self._session_end:
+            self._roll_session(now)
+        if self._hooks or fields[6] is not None or fields[7] is not None or fields[9] is not None:
+            return self._admit(fields, account_id)
+        if fields[14] is not None and fields[14].type != "GTC":
+            return self._admit(fields, account_id)
+        if fields[1] is _MARKET and fields[4] is None:
+            fields = (
+                *fields[:4],
+                self._market_price(fields[0], fields[2], fields[11], fields[12]),
+                *fields[5:],
+            )
+        placed = self._new_order(account_id, fields, _WORKING)
+        return self._publish_order(placed, account_id)
+
+    def _new_order(self, account_id: str, fields: tuple[Any, ...], status: OrderStatus) -> PlacedOrder:
+        """Create an order from ``checked_fields`` values and add it to the book."""
         self._order_seq += 1
+        symbol, kind, side, qty, limit, stop, tp, sl, gs, trailing, stop_type = fields[:11]
         placed = PlacedOrder(
             f"ORDER-{self._order_seq}",
             symbol,
             kind,
             side,
             qty,
-            _WORKING,
+            status,
             limit,
             stop,
             tp,
@@ -228,68 +345,69 @@ class BrokerService:
             None,
             self.clock.now_ms(),
         )
+        if len(fields) > 14:
+            placed.duration = fields[14]
         self._book.add(placed, account_id)
-        return self._publish_order(placed, account_id)
+        return placed
 
-    def buy(
-        self,
-        symbol: str,
-        qty: float,
-        *,
-        price: float | None = None,
-        limit: float | None = None,
-        stop: float | None = None,
-        take_profit: float | None = None,
-        stop_loss: float | None = None,
-        account_id: str = DEFAULT_ACCOUNT,
-    ) -> PlacedOrder:
-        """Buy ``qty`` of ``symbol``: market by default, limit with ``limit=``, stop with
-        ``stop=``, stop-limit with both.  ``price`` is the price a market order fills at in
-        classic mode (default: the symbol's last price)."""
-        return self._side_order(_BUY, symbol, qty, price, limit, stop, take_profit, stop_loss, account_id)
-
-    def sell(
-        self,
-        symbol: str,
-        qty: float,
-        *,
-        price: float | None = None,
-        limit: float | None = None,
-        stop: float | None = None,
-        take_profit: float | None = None,
-        stop_loss: float | None = None,
-        account_id: str = DEFAULT_ACCOUNT,
-    ) -> PlacedOrder:
-        """Sell ``qty`` of ``symbol``; the same options as :meth:`buy`."""
-        return self._side_order(
-            Side.SELL, symbol, qty, price, limit, stop, take_profit, stop_loss, account_id
-        )
-
-    def _side_order(
-        self,
-        side: Side,
-        symbol: str,
-        qty: float,
-        price: float | None,
-        limit: float | None,
-        stop: float | None,
-        take_profit: float | None,
-        stop_loss: float | None,
-        account_id: str,
-    ) -> PlacedOrder:
-        if limit is not None and stop is not None:
-            kind = OrderType.STOP_LIMIT
-        elif limit is not None:
-            kind = OrderType.LIMIT
-        elif stop is not None:
-            kind = _STOP
+    def _admit(self, fields: tuple[Any, ...], account_id: str) -> PlacedOrder:
+        """The full path of :meth:`submit`: market, time in force, brackets, risk rules."""
+        symbol, kind, side, qty, limit, stop, tp, sl = fields[:8]
+        duration = fields[14]
+        venue = self._venue
+        tif = duration.type if duration is not None else "GTC"
+        if venue is not None:
+            venue.check_symbol(symbol)
+            ref = venue.price(symbol, side is _BUY) if kind is _MARKET else None
+            ref = ref or limit or fields[11]
         else:
-            kind = _MARKET
-        if price is not None and kind is not _MARKET:
-            msg = "price= is the fill price of a market order; for a limit order use limit=."
-            raise InvalidOrder(msg)
-        pre = PreOrder(symbol, kind, side, qty, limit, stop, take_profit, stop_loss, seenPrice=price)
-        return self.submit(pre, account_id)
+            if tif in ("IOC", "FOK"):
+                msg = f"{tif} needs a market to fill against at once; build the broker with market=..."
+                raise InvalidOrder(msg)
+            if kind is _MARKET and limit is None:
+                limit = self._market_price(symbol, side, fields[11], fields[12])
+                fields = (*fields[:4], limit, *fields[5:])
+            ref = limit
+        if kind is not _MARKET:
+            ref = limit if limit is not None else stop
+        check_sides(side, ref, tp, sl, f"this {side.label.lower()} order")
+        self._hooks = True
+        opening = 0.0
+        if self._risk is not None:
+            account = self._ledger.accounts[account_id]
+            pos = account.positions.get(symbol)
+            prices = {"limitPrice": limit, "stopPrice": stop, "takeProfit": tp, "stopLoss": sl}
+            reason, opening = self._risk.check(
+                account_id,
+                account.equity().equity,
+                symbol,
+                int(side),
+                qty,
+                ref,
+                pos.qty if pos is not None else 0.0,
+                prices,
+            )
+            if reason is not None:
+                self._reject(account_id, fields, reason)
+        placed = self._new_order(account_id, fields, _WORKING)
+        snapshot = self._publish_order(placed, account_id)
+        if self._risk is not None:
+            self._risk.accept(placed.id, account_id, symbol, int(side), qty, opening * (ref or 0.0))
+        if tif == "DAY":
+            self._day_orders[placed.id] = placed
+        if tp is not None or sl is not None or placed.trailingStopPips is not None:
+            self._brackets.attach(placed, account_id, ref, self._grid(symbol))
+        if venue is not None:
+            venue.add(placed, None, immediate=True)
+            if placed.status is not _WORKING:
+                return placed.copy()
+        return snapshot
+
+    def _reject(self, account_id: str, fields: tuple[Any, ...], reason: str) -> NoReturn:
+        placed = self._new_order(account_id, fields, OrderStatus.REJECTED)
+        placed.message = OrderMessage("error", reason)
+        self._publish_order(placed, account_id)
+        raise OrderRejected(reason, order_id=placed.id)
 
     def modify(self, order_id: str, order: PreOrder | None = None, **changes: Any) -> PlacedOrder:
         """Change a working order's qty, prices or brackets.
@@ -329,13 +447,32 @@ class BrokerService:
             raise InvalidOrder(msg)
         if clean.type is _MARKET and clean.limitPrice is None:
             clean.limitPrice = placed.limitPrice
+        account_id = self._book.account_of(order_id)
+        if clean.type is not _MARKET or self._venue is None:
+            check_sides(
+                placed.side, clean.limitPrice or clean.stopPrice, clean.takeProfit, clean.stopLoss, order_id
+            )
         placed.type = clean.type
         for name in _MODIFIABLE_FIELDS:
             setattr(placed, name, getattr(clean, name))
         placed.updateTime = self.clock.now_ms()
         if placed.qty - placed.filledQty <= QTY_EPSILON:
             self._book.set_status(placed, _FILLED)
-        return self._publish_order(placed, self._book.account_of(order_id))
+            if self._hooks:
+                self._order_done(placed)
+        snapshot = self._publish_order(placed, account_id)
+        if self._hooks and placed.status is not _FILLED:
+            self._modified(placed, account_id)
+        return snapshot
+
+    def _modified(self, order: PlacedOrder, account_id: str) -> None:
+        if order.parentType is None and (
+            self._brackets.children_of(order.id) or order.takeProfit or order.stopLoss
+        ):
+            ref = order.limitPrice or order.stopPrice
+            self._brackets.parent_changed(order, account_id, ref, self._grid(order.symbol))
+        if self._venue is not None and order.status is _WORKING:
+            self._venue.reindex(order, self._trail_distance(order))
 
     def cancel(self, order_id: str) -> PlacedOrder:
         """Cancel a working order; a filled, cancelled or rejected order cannot be cancelled."""
@@ -346,30 +483,36 @@ class BrokerService:
                 "only working orders can be cancelled."
             )
             raise InvalidState(msg)
-        self._book.set_status(placed, OrderStatus.CANCELED)
-        placed.updateTime = self.clock.now_ms()
-        return self._publish_order(placed, self._book.account_of(order_id))
+        return self._cancel_with(placed, None)
 
-    def flatten(
-        self, position_id: str, amount: float | None = None, *, account_id: str = DEFAULT_ACCOUNT
-    ) -> PlacedOrder:
-        """Place a market order that closes the position (or ``amount`` of it)."""
-        pos = self._position_state(position_id, account_id)
-        qty = abs(pos.qty)
-        if amount is not None:
-            amount = check_qty(amount, "amount")
-            if amount > qty + QTY_EPSILON:
-                msg = f"Cannot close {amount} of position {position_id}: it holds only {qty}."
-                raise InvalidOrder(msg)
-            qty = min(amount, qty)
-        pre = PreOrder(pos.symbol, _MARKET, pos.side.opposite, qty, isClose=True)
-        return self.submit(pre, account_id)
+    def _cancel_with(self, order: PlacedOrder, reason: str | None) -> PlacedOrder:
+        """Cancel ``order`` (with ``reason`` as its message), broadcast it, then its effects."""
+        self._book.set_status(order, OrderStatus.CANCELED)
+        if reason is not None:
+            order.message = OrderMessage("information", reason)
+        order.updateTime = self.clock.now_ms()
+        snapshot = self._publish_order(order, self._book.account_of(order.id))
+        if self._hooks:
+            self._order_done(order)
+        return snapshot
 
-    def reverse(self, position_id: str, *, account_id: str = DEFAULT_ACCOUNT) -> PlacedOrder:
-        """Place a market order of twice the position's size on the other side."""
-        pos = self._position_state(position_id, account_id)
-        pre = PreOrder(pos.symbol, _MARKET, pos.side.opposite, 2 * abs(pos.qty))
-        return self.submit(pre, account_id)
+    def _order_done(self, order: PlacedOrder) -> None:
+        """``order`` stopped working: drop it from the matcher, risk book and day orders."""
+        if self._venue is not None:
+            self._venue.matcher.remove(order.id)
+        if self._risk is not None:
+            self._risk.release(order.id)
+        self._day_orders.pop(order.id, None)
+        if order.status is not _FILLED and self._brackets.count:
+            self._brackets.done(order)
+
+    def _roll_session(self, now: int) -> None:
+        """The clock passed a session end: expire day orders, restart the daily loss count."""
+        self._session_end = self.clock.next_session_end(now)
+        for order in list(self._day_orders.values()):
+            self._cancel_with(order, "The day order expired at the end of the session.")
+        if self._risk is not None:
+            self._risk.new_session({a: acc.equity().equity for a, acc in self._ledger.accounts.items()})
 
     def fill(self, order_id: str, qty: float | None = None, price: float | None = None) -> Execution:
         """Fill a working order now: all that remains, or ``qty`` of it, at ``price``
@@ -391,13 +534,61 @@ class BrokerService:
             qty = min(qty, remaining)
         if price is None:
             price = order.stopPrice if order.type is _STOP else order.limitPrice
+            if price is None and self._venue is not None:
+                price = self._venue.price(order.symbol, order.side is _BUY)
+            if price is None:
+                msg = f"There is no price to fill {order_id} at yet; give price= or step the market first."
+                raise InvalidState(msg)
         else:
             price = check_price(price, "price")
-        return self._execute(order, qty, price)  # type: ignore[arg-type]
+        now = self.clock.now_ms()
+        if now >= self._session_end:
+            self._roll_session(now)
+            if order.status is not _WORKING:
+                msg = f"Order {order_id} expired at the end of its session; it can no longer fill."
+                raise InvalidState(msg)
+        return self._execute(order, qty, price)
 
     def fill_all(self) -> list[Execution]:
         """Fill every working order now, oldest first."""
         return [self.fill(order.id) for order in self._book.working()]
+
+    def edit_brackets(
+        self,
+        position_id: str,
+        brackets: BracketPrices | None = None,
+        *,
+        take_profit: float | None = None,
+        stop_loss: float | None = None,
+        trailing_stop_pips: float | None = None,
+        account_id: str = DEFAULT_ACCOUNT,
+    ) -> list[PlacedOrder]:
+        """Set a position's take-profit, stop-loss or trailing stop; ``None`` removes one.
+
+        Pass a :class:`Brackets` or the keywords.  Returns the position's working brackets.
+        """
+        if brackets is not None:
+            take_profit, stop_loss = brackets.takeProfit, brackets.stopLoss
+            trailing_stop_pips = brackets.trailingStopPips
+        tp = None if take_profit is None else check_price(take_profit, "takeProfit")
+        sl = None if stop_loss is None else check_price(stop_loss, "stopLoss")
+        pips = None if trailing_stop_pips is None else check_qty(trailing_stop_pips, "trailingStopPips")
+        position = self._position_state(position_id, account_id).snapshot()
+        mark = position.last if position.last is not None else position.avgPrice
+        check_sides(position.side, mark, tp, sl, f"position {position_id}")
+        self._hooks = True
+        found = self._brackets.edit_position(account_id, position, tp, sl, pips, self._grid(position.symbol))
+        return [o.copy() for o in found]
+
+    def _grid(self, symbol: str) -> tuple[float, float]:
+        """(pip size, tick size) of ``symbol``: from the risk rules, else the market's tick."""
+        tick = self._venue.tick_size(symbol) if self._venue is not None else 0.01
+        pip = self._risk.pip_size(symbol, tick) if self._risk is not None else tick
+        return pip, tick
+
+    def _trail_distance(self, order: PlacedOrder) -> float | None:
+        pips = order.trailingStopPips
+        return None if pips is None else pips * self._grid(order.symbol)[0]
 
     # ------------------------------------------------------------------ the cascade
 
@@ -440,12 +631,23 @@ class BrokerService:
         order.updateTime = now
         if order.qty - filled <= QTY_EPSILON:
             self._book.finish(order, _FILLED)
+            if self._hooks:
+                self._order_done(order)
         subs = self._orders_subs.get(account_id)
         if subs:
             deliver(subs, order.copy())
-        # 3. position, marked first so that the equity below is current
-        remarked = self._ledger.set_mark(symbol, price)
-        pos = self._ledger.apply_fill(account, symbol, side, qty, price, commission)
+        # 3. position, marked first so that the equity below is current (in market mode
+        #    the market's last price is the mark, set by the tick)
+        ledger = self._ledger
+        if self._venue is None or symbol not in ledger.marks:
+            remarked = ledger.set_mark(symbol, price)
+        else:
+            remarked = _NO_MARKS
+        pos = ledger.apply_fill(account, symbol, side, qty, price, commission)
+        risk = self._risk
+        if risk is not None:
+            risk.filled(order_id, qty)
+            risk.position(account_id, symbol, pos.qty, pos.mark)
         subs = self._pos_subs.get(account_id)
         if subs:
             deliver(subs, pos.snapshot())
@@ -455,6 +657,8 @@ class BrokerService:
             for other, other_pos in remarked:
                 if other is not account:
                     self._publish_mark(other, other_pos)
+        if self._brackets.count:
+            self._brackets.after_fill(order, account_id, pos.snapshot())
         return execution
 
     def _publish_order(self, order: PlacedOrder, account_id: str) -> PlacedOrder:
@@ -471,28 +675,57 @@ class BrokerService:
         unrealized = account.unrealized
         balance = account.initial_balance + realized - commission
         account_id = account.account_id
-        self._equity_rows(
-            (
-                self.clock.now_ms() if now is None else now,
-                self._account_code[account_id],
-                balance,
-                balance + unrealized,
-                realized,
-                unrealized,
-                commission,
-            )
+        row = (
+            self.clock.now_ms() if now is None else now,
+            self._account_code[account_id],
+            balance,
+            balance + unrealized,
+            realized,
+            unrealized,
+            commission,
         )
-        self._equity_log.added()
+        if self._venue is None or not self._overwrite_equity_row(account_id, row):
+            self._equity_rows(row)
+            self._equity_log.added()
         subs = self._equity_subs.get(account_id)
         if subs:
-            self._hub._deliver(
-                subs, EquityData(balance + unrealized, balance, unrealized, realized, commission)
-            )
+            data = EquityData(balance + unrealized, balance, unrealized, realized, commission)
+            if self._risk is not None:
+                data.marginUsed, data.buyingPower = self._risk.margin(account_id, data.equity)
+            self._hub._deliver(subs, data)
+
+    def _overwrite_equity_row(self, account_id: str, row: tuple[float, ...]) -> bool:
+        """Market mode keeps one equity row per account per tick: the last one wins."""
+        log = self._equity_log
+        last = self._last_equity.get(account_id)
+        if last is not None and last[0] == row[0]:
+            pos = last[1] - (log.total - len(log))
+            if pos >= 0:
+                log.data[pos * log.width : (pos + 1) * log.width] = type(log.data)("d", row)
+                return True
+        self._last_equity[account_id] = (int(row[0]), log.total)
+        return False
 
     def _publish_mark(self, account: Account, pos: PositionState) -> None:
         """A new mark moved ``pos``'s P&L: broadcast it on ``pl`` and the account's equity."""
+        if self._risk is not None:
+            self._risk.position(account.account_id, pos.symbol, pos.qty, pos.mark)
         self._hub.publish("pl", account.account_id, pos.snapshot())
         self._publish_equity(account)
+
+    def _publish_marks(self, changed: list[tuple[Account, PositionState]]) -> None:
+        """New marks moved these positions: ``pl`` for each, then one ``equity`` per account."""
+        accounts: dict[str, Account] = {}
+        publish = self._hub.publish
+        risk = self._risk
+        for account, pos in changed:
+            if pos.qty:
+                if risk is not None:
+                    risk.position(account.account_id, pos.symbol, pos.qty, pos.mark)
+                publish("pl", account.account_id, pos.snapshot())
+                accounts[account.account_id] = account
+        for account in accounts.values():
+            self._publish_equity(account)
 
     # ------------------------------------------------------------------ prices
 
@@ -512,70 +745,6 @@ class BrokerService:
             "give limitPrice or seenPrice (buy(..., price=...)) or currentQuotes."
         )
         raise InvalidOrder(msg)
-
-    # ------------------------------------------------------------------ snapshots
-
-    def orders(self, account_id: str = DEFAULT_ACCOUNT, *, status: Any = None) -> list[PlacedOrder]:
-        """The account's orders (working and the newest finished), oldest first."""
-        self._account(account_id)
-        wanted = None if status is None else OrderStatus.coerce(status, "order status")
-        return [o.copy() for o in self._book.of_account(account_id) if wanted is None or o.status is wanted]
-
-    def order(self, order_id: str) -> PlacedOrder:
-        """One order by id."""
-        return self._book.get(order_id).copy()
-
-    def positions(self, account_id: str = DEFAULT_ACCOUNT) -> list[Position]:
-        """The account's open positions."""
-        return [p.snapshot() for p in self._account(account_id).positions.values()]
-
-    def position(self, position_id: str, account_id: str = DEFAULT_ACCOUNT) -> Position:
-        """One open position by id (the symbol)."""
-        return self._position_state(position_id, account_id).snapshot()
-
-    def _position_state(self, position_id: object, account_id: str) -> PositionState:
-        account = self._account(account_id)
-        pos = account.positions.get(position_id) if isinstance(position_id, str) else None
-        if pos is None:
-            open_ids = ", ".join(account.positions) or "none"
-            msg = f"Account {account_id} has no open position {position_id!r} (open: {open_ids})."
-            raise UnknownPosition(msg)
-        return pos
-
-    def executions(self, symbol: str | None = None, account_id: str = DEFAULT_ACCOUNT) -> list[Execution]:
-        """The account's kept executions, oldest first, optionally of one symbol."""
-        self._account(account_id)
-        log = self._executions
-        account_code = self._account_codes.find(account_id)
-        symbol_code = None if symbol is None else self._symbols.find(symbol)
-        if account_code is None or (symbol is not None and symbol_code is None):
-            return []
-        names = self._symbols.names
-        first = log.first_seq()
-        rows = log.table().tolist()
-        return [
-            Execution(
-                names[int(row[2])],
-                row[5],
-                row[4],
-                Side(int(row[3])),
-                int(row[0]),
-                row[6],
-                f"EXEC-{first + i}",
-                log.order_ids[i],
-            )
-            for i, row in enumerate(rows)
-            if row[1] == account_code and (symbol_code is None or row[2] == symbol_code)
-        ]
-
-    def equity(self, account_id: str = DEFAULT_ACCOUNT) -> EquityData:
-        """The account's balance, equity and P&L now."""
-        return self._account(account_id).equity()
-
-    @property
-    def execution_count(self) -> int:
-        """Executions ever made, including those dropped from the kept history."""
-        return self._executions.total
 
     # ------------------------------------------------------------------ topics
 
@@ -607,81 +776,8 @@ class BrokerService:
             ConnectionStatus.CONNECTED, "Connected to paperbroker", None, self.clock.now_ms()
         )
 
-    # ------------------------------------------------------------------ simulator
-
-    @property
-    def simulator_running(self) -> bool:
-        """True while the background task runs (it needs a subscriber and a running loop)."""
-        return self._simulator.running
-
-    @property
-    def simulator(self) -> Simulator:
-        """The background task's state: ``errors``, ``last_error``, ``steps``."""
-        return self._simulator
-
-    def _subscribers_changed(self, count: int) -> None:
-        if count == 0:
-            self._simulator.stop()
-        else:
-            self._ensure_simulator()
-
-    def _ensure_simulator(self) -> None:
-        if self._delay is not None and len(self._hub) and not self._simulator.running:
-            self._simulator.start()
-
-    def _next_interval(self) -> float:
-        if self._delay is RANDOM_DELAY:
-            return float(self.rng.uniform(1.0, 2.0))
-        return float(self._delay)
-
-    def _classic_step(self) -> None:
-        n = self._book.working_count()
-        if n:
-            order = self._book.working_at(int(self.rng.integers(n)))
-            self.fill(order.id)
-
-    def shutdown(self) -> None:
-        """Stop the simulator and close every subscription."""
-        for sub in self._hub.subscriptions():
-            sub.close()
-        self._simulator.stop()
-
-    # ------------------------------------------------------------------ async API
-
-    async def place_order(
-        self, order: PreOrder | dict[str, Any], account_id: str = DEFAULT_ACCOUNT
-    ) -> PlaceOrderResult:
-        self._ensure_simulator()
-        return PlaceOrderResult(self.submit(order, account_id).id)
-
-    async def modify_order(self, order_id: str, order: PreOrder | None = None, **changes: Any) -> PlacedOrder:
-        self._ensure_simulator()
-        return self.modify(order_id, order, **changes)
-
-    async def cancel_order(self, order_id: str) -> PlacedOrder:
-        self._ensure_simulator()
-        return self.cancel(order_id)
-
-    async def close_position(
-        self, position_id: str, amount: float | None = None, *, account_id: str = DEFAULT_ACCOUNT
-    ) -> PlacedOrder:
-        self._ensure_simulator()
-        return self.flatten(position_id, amount, account_id=account_id)
-
-    async def reverse_position(self, position_id: str, *, account_id: str = DEFAULT_ACCOUNT) -> PlacedOrder:
-        self._ensure_simulator()
-        return self.reverse(position_id, account_id=account_id)
-
-    async def simulate_execution(self, order_id: str) -> Execution:
-        """Fill one working order now, completely, at its own price."""
-        return self.fill(order_id)
-
-    async def execute_all_working_orders(self) -> int:
-        """Fill every working order now; returns how many filled."""
-        return len(self.fill_all())
-
     def __repr__(self) -> str:
-        mode = "manual" if self._delay is None else "classic"
+        mode = "market" if self._venue is not None else "manual" if self._delay is None else "classic"
         eq = self._ledger.accounts[DEFAULT_ACCOUNT].equity()
         state = "running" if self.simulator_running else "idle"
         return (
@@ -717,3 +813,26 @@ def _check_balance(value: object) -> float:
         msg = f"initial_balance must be a finite amount >= 0, got {value!r}."
         raise ConfigurationError(msg)
     return float(value)
+
+
+def _market_clock(market: object, clock: Clock | None) -> SimClock:
+    """The simulated clock a market runs on: ``clock`` checked, or a new one at its start."""
+    if not isinstance(market, MarketSource):
+        msg = (
+            f"market must be a price source such as pb.RandomWalk(...), pb.BarReplay(frame) or "
+            f"pb.ManualQuotes(...), got {market!r}."
+        )
+        raise ConfigurationError(msg)
+    start = market.start_ms()
+    if clock is None:
+        return SimClock() if start is None else SimClock(start)
+    if not isinstance(clock, SimClock):
+        msg = "Market mode runs on a simulated clock: pass clock=pb.SimClock(...) or leave clock out."
+        raise ConfigurationError(msg)
+    if start is not None and clock.now_ms() > start:
+        msg = (
+            f"The clock is at {clock.now_ms()} ms, after the replay's first time {start} ms; start "
+            "the SimClock at or before the data, or leave clock out."
+        )
+        raise ConfigurationError(msg)
+    return clock

@@ -26,6 +26,7 @@ __all__ = [
     "CurrentQuotes",
     "EquityData",
     "Execution",
+    "OrderDuration",
     "OrderMessage",
     "OrderStatus",
     "OrderType",
@@ -34,6 +35,7 @@ __all__ = [
     "PlacedOrder",
     "Position",
     "PreOrder",
+    "Quote",
     "Side",
     "StopType",
 ]
@@ -217,6 +219,21 @@ class OrderMessage(_Record):
 
 @_record
 @dataclass(slots=True, repr=False)
+class OrderDuration(_Record):
+    """Time in force, as TradingView sends it: ``OrderDuration("DAY")``.
+
+    ``type`` is one of ``"DAY"`` (expires at the session end of the broker's clock),
+    ``"GTC"`` (good till cancelled, the default), ``"IOC"`` (immediate or cancel: what
+    cannot fill at the first chance is cancelled) and ``"FOK"`` (fill or kill: all of it
+    at the first chance, or nothing).  ``datetime`` is part of the protocol and unused.
+    """
+
+    type: str
+    datetime: int | None = None
+
+
+@_record
+@dataclass(slots=True, repr=False)
 class PreOrder(_Record):
     """An order as a front end or a script asks for it.
 
@@ -238,6 +255,7 @@ class PreOrder(_Record):
     seenPrice: float | None = None  # noqa: N815
     currentQuotes: CurrentQuotes | None = None  # noqa: N815
     isClose: bool | None = None  # noqa: N815
+    duration: OrderDuration | str | None = None
 
 
 @_record
@@ -264,6 +282,7 @@ class PlacedOrder(_Record):
     parentId: str | None = None  # noqa: N815
     parentType: ParentType | None = None  # noqa: N815
     message: OrderMessage | None = None
+    duration: OrderDuration | None = None
 
     @property
     def remaining(self) -> float:
@@ -316,13 +335,50 @@ class Execution(_Record):
 @dataclass(slots=True, repr=False)
 class EquityData(_Record):
     """An account's money: ``balance`` = initial + realized - commission;
-    ``equity`` = balance + unrealized."""
+    ``equity`` = balance + unrealized.
+
+    With risk rules (``BrokerService(risk=RiskRules(...))``) ``marginUsed`` is the equity
+    tied up by open positions and ``buyingPower`` the notional new orders may still use;
+    without risk rules both are ``None`` (left out of the JSON: no limit).
+    """
 
     equity: float
     balance: float
     unrealizedPL: float  # noqa: N815
     realizedPL: float  # noqa: N815
     commission: float = 0.0
+    marginUsed: float | None = None  # noqa: N815
+    buyingPower: float | None = None  # noqa: N815
+
+
+@_record
+@dataclass(slots=True, repr=False)
+class Quote(_Record):
+    """A symbol's market at ``time``: best bid and ask with their sizes, and the last price.
+
+    ``bidSize``/``askSize`` are ``None`` when the market has unlimited size.  A bar replay
+    also fills ``open``, ``high``, ``low`` and ``volume`` (``last`` is the close).
+    """
+
+    symbol: str
+    bid: float
+    ask: float
+    bidSize: float | None  # noqa: N815
+    askSize: float | None  # noqa: N815
+    last: float
+    time: int
+    open: float | None = None
+    high: float | None = None
+    low: float | None = None
+    volume: float | None = None
+
+    @property
+    def mid(self) -> float:
+        return (self.bid + self.ask) / 2.0
+
+    @property
+    def spread(self) -> float:
+        return self.ask - self.bid
 
 
 @_record

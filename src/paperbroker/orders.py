@@ -19,6 +19,7 @@ from .errors import InvalidOrder, UnknownOrder
 from .models import (
     DONE_STATUSES,
     CurrentQuotes,
+    OrderDuration,
     OrderStatus,
     OrderType,
     PlacedOrder,
@@ -27,7 +28,19 @@ from .models import (
     StopType,
 )
 
-__all__ = ["OrderBook", "check_order", "check_price", "check_qty", "checked_fields"]
+__all__ = [
+    "DURATIONS",
+    "OrderBook",
+    "check_duration",
+    "check_order",
+    "check_price",
+    "check_qty",
+    "checked_fields",
+]
+
+#: The time-in-force values an order's ``duration`` may have (TradingView duration strings).
+DURATIONS = ("DAY", "GTC", "IOC", "FOK")
+_DURATION_OF = {name: OrderDuration(name) for name in DURATIONS}
 
 # Enum members as module constants: attribute lookups on enum classes are slow on 3.11.
 _WORKING = OrderStatus.WORKING
@@ -99,6 +112,31 @@ def _as_preorder(order: object) -> PreOrder:
     raise InvalidOrder(msg)
 
 
+def check_duration(value: object) -> OrderDuration | None:
+    """Normalise a duration (``"day"``, ``OrderDuration("GTC")``, ``{"type": "IOC"}``)."""
+    if value is None:
+        return None
+    kind: object = value
+    when: object = None
+    if isinstance(value, OrderDuration):
+        kind, when = value.type, value.datetime
+    elif isinstance(value, Mapping):
+        kind, when = value.get("type"), value.get("datetime")
+    key = kind.strip().upper() if isinstance(kind, str) else None
+    if key not in _DURATION_OF:
+        msg = (
+            f"duration {value!r} is not a time in force this broker knows; use one of {', '.join(DURATIONS)}."
+        )
+        raise InvalidOrder(msg)
+    if when is not None:
+        msg = (
+            f"duration {key} with a datetime ({when!r}) is not supported; leave datetime out "
+            "(DAY orders expire at the session end of the broker's clock)."
+        )
+        raise InvalidOrder(msg)
+    return _DURATION_OF[key].copy()
+
+
 def _opt_price(value: object, name: str) -> float | None:
     return None if value is None else check_price(value, name)
 
@@ -155,6 +193,9 @@ def checked_fields(order: object) -> tuple[Any, ...]:
             msg = f"currentQuotes are crossed: ask {ask} is below bid {bid}; swap them."
             raise InvalidOrder(msg)
         quotes = CurrentQuotes(ask, bid)
+    duration = pre.duration
+    if duration is not None:
+        duration = check_duration(duration)
     return (
         symbol,
         kind,
@@ -170,6 +211,7 @@ def checked_fields(order: object) -> tuple[Any, ...]:
         seen,
         quotes,
         is_close,
+        duration,
     )
 
 

@@ -1,4 +1,8 @@
-"""The broker's clock and its single background task.
+"""The broker's clock, its trading sessions and its single background task.
+
+A :class:`Clock` tells the time in Unix milliseconds and where each trading session ends
+(``session_end``, a time of day in ``timezone``; every calendar day is a session).  Day
+orders expire and the daily loss limit starts over when the clock passes a session end.
 
 :class:`Simulator` owns at most one asyncio task.  Each round it sleeps for the interval
 the broker asks for, then calls the broker's step; an exception in a step is logged,
@@ -10,21 +14,84 @@ unexpected end.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["Clock", "SimClock", "Simulator", "WallClock"]
+from .errors import ConfigurationError, InvalidState
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from .orders import OrderBook
+    from .topics import TopicHub
+    from .venue import Venue
+
+__all__ = ["RANDOM_DELAY", "Clock", "SimClock", "Simulator", "Stepping", "WallClock", "progress_steps"]
 
 logger = logging.getLogger("paperbroker")
 
+_DAY_MS = 86_400_000
+
+
+def _session_time(value: object) -> dt.time:
+    if isinstance(value, dt.time):
+        return value.replace(tzinfo=None)
+    if isinstance(value, str):
+        try:
+            return dt.time.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    msg = f"session_end must be a time of day such as '16:00' or datetime.time(16, 0), got {value!r}."
+    raise ConfigurationError(msg)
+
+
+def _timezone(value: object) -> dt.tzinfo:
+    if isinstance(value, dt.tzinfo):
+        return value
+    if isinstance(value, str):
+        if value.upper() == "UTC":
+            return dt.timezone.utc
+        try:
+            from zoneinfo import ZoneInfo
+
+            return ZoneInfo(value)
+        except (ImportError, ValueError, OSError):
+            pass
+    msg = (
+        f"timezone must be 'UTC', an IANA name such as 'America/New_York' (with tz data "
+        f"installed) or a datetime.tzinfo, got {value!r}."
+    )
+    raise ConfigurationError(msg)
+
 
 class Clock(ABC):
-    """Where the broker reads the time, in Unix milliseconds."""
+    """Where the broker reads the time, in Unix milliseconds, and where sessions end.
+
+    ``session_end`` is the time of day (in ``timezone``) at which day orders expire; the
+    default 21:00 UTC is 16:00 in New York in winter.
+    """
+
+    def __init__(self, *, session_end: object = "21:00", timezone: object = "UTC") -> None:
+        self.session_end = _session_time(session_end)
+        self.timezone = _timezone(timezone)
 
     @abstractmethod
     def now_ms(self) -> int: ...
+
+    def next_session_end(self, after_ms: int) -> int:
+        """The first session end strictly after ``after_ms`` (Unix ms)."""
+        tz = self.timezone
+        day = dt.datetime.fromtimestamp(after_ms / 1000.0, tz).date()
+        for offset in range(3):
+            local = dt.datetime.combine(day + dt.timedelta(days=offset), self.session_end, tz)
+            end = int(local.timestamp() * 1000)
+            if end > after_ms:
+                return end
+        return after_ms + _DAY_MS  # pragma: no cover - unreachable for real time zones
 
 
 class WallClock(Clock):
@@ -40,11 +107,15 @@ class WallClock(Clock):
 class SimClock(Clock):
     """A clock that moves only when told: deterministic timestamps for tests and replays.
 
-    ``SimClock(start_ms)`` starts at ``start_ms`` (default 2024-01-02 14:30 UTC);
-    :meth:`advance` moves it forward and :meth:`set` jumps to a later time.
+    ``SimClock(start_ms)`` starts at ``start_ms`` (default 2024-01-02 14:30 UTC, the New
+    York open); :meth:`advance` moves it forward and :meth:`set` jumps to a later time.
+    ``session_end`` and ``timezone`` are as for :class:`Clock`.
     """
 
-    def __init__(self, start_ms: int = 1_704_205_800_000) -> None:
+    def __init__(
+        self, start_ms: int = 1_704_205_800_000, *, session_end: object = "21:00", timezone: object = "UTC"
+    ) -> None:
+        super().__init__(session_end=session_end, timezone=timezone)
         self._now = int(start_ms)
 
     def now_ms(self) -> int:
@@ -118,3 +189,186 @@ class Simulator:
             self.errors += 1
             self.last_error = task.exception()
             logger.error("The simulator task ended unexpectedly.", exc_info=task.exception())
+
+
+def progress_steps(steps: int, progress: bool, unit: str = "step") -> Iterable[int]:
+    """``range(steps)``, wrapped in a ``tqdm.auto`` progress bar when ``progress`` is true."""
+    if not progress:
+        return range(steps)
+    from tqdm.auto import tqdm
+
+    bar: Any = tqdm(range(steps), unit=unit, mininterval=0.25)
+    return bar  # type: ignore[no-any-return]
+
+
+class _RandomDelay:
+    def __repr__(self) -> str:
+        return "RANDOM_DELAY"
+
+
+#: The default ``execution_delay``: a random 1-2 s between fills, as in the design document.
+RANDOM_DELAY: Any = _RandomDelay()
+
+
+class Stepping:
+    """The broker's steps: the background task, ``step``, ``run`` (fast mode) and ``run_for``.
+
+    A step is one market tick in market mode; in classic and manual mode it fills one
+    random working order, and a SimClock moves on by the interval.  ``run`` takes no
+    sleeps at all; ``run_for`` sleeps between steps so a live notebook keeps drawing.
+    """
+
+    if TYPE_CHECKING:  # provided by BrokerService
+        _simulator: Simulator
+        _delay: Any
+        _hub: TopicHub
+        _book: OrderBook
+        _venue: Venue | None
+        rng: np.random.Generator
+        clock: Clock
+
+        def fill(self, order_id: str, qty: float | None = None, price: float | None = None) -> Any: ...
+
+    @property
+    def simulator_running(self) -> bool:
+        """True while the background task runs (it needs a subscriber and a running loop)."""
+        return self._simulator.running
+
+    @property
+    def simulator(self) -> Simulator:
+        """The background task's state: ``errors``, ``last_error``, ``steps``."""
+        return self._simulator
+
+    def _subscribers_changed(self, count: int) -> None:
+        if count == 0:
+            self._simulator.stop()
+        else:
+            self._ensure_simulator()
+
+    def _ensure_simulator(self) -> None:
+        if self._delay is not None and len(self._hub) and not self._simulator.running:
+            self._simulator.start()
+
+    def _next_interval(self) -> float:
+        """Seconds until the next background step (random 1-2 s in classic mode)."""
+        if self._delay is RANDOM_DELAY:
+            return 1.0 if self._venue is not None else float(self.rng.uniform(1.0, 2.0))
+        return 1.0 if self._delay is None else float(self._delay)
+
+    def _step_once(self) -> bool:
+        """The background task's step."""
+        if self._venue is not None:
+            return self._venue.step()
+        n = self._book.working_count()
+        if n:
+            order = self._book.working_at(int(self.rng.integers(n)))
+            self.fill(order.id)
+        return True
+
+    def _fast_step(self) -> bool:
+        """A step outside the background task: a classic SimClock moves on by the interval."""
+        if self._venue is None and isinstance(self.clock, SimClock):
+            self.clock.advance(self._next_interval() * 1000.0)
+        return self._step_once()
+
+    def step(self) -> bool:
+        """One step now (see the class docstring); False when a replay has no more data."""
+        return self._fast_step()
+
+    def run(self, steps: int | None = None, *, progress: bool = False) -> int:
+        """Run ``steps`` steps at once, without sleeping (``None``: to the end of a replay).
+
+        ``progress=True`` shows a ``tqdm`` progress bar.  Returns the steps taken.
+        """
+        if steps is None:
+            remaining = getattr(self._venue.source, "remaining", None) if self._venue is not None else None
+            if remaining is None:
+                msg = "run() needs steps=...: only a replay knows how many steps it has."
+                raise ConfigurationError(msg)
+            steps = int(remaining)
+        _check_steps(steps)
+        done = 0
+        step = self._fast_step
+        for _ in progress_steps(steps, progress):
+            if not step():
+                break
+            done += 1
+        return done
+
+    async def run_for(
+        self, seconds: float | None = None, *, steps: int | None = None, interval: float | None = None
+    ) -> int:
+        """Step for ``seconds`` of clock time or ``steps`` steps, awaiting ``interval`` seconds
+        between steps (default: the simulator's interval) so widgets update as it runs.
+
+        The background task pauses meanwhile (one task, ever).  Returns the steps taken.
+        """
+        if (seconds is None) == (steps is None):
+            msg = "run_for() needs exactly one of seconds=... or steps=..."
+            raise ConfigurationError(msg)
+        if steps is not None:
+            _check_steps(steps)
+        elif isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not seconds >= 0:
+            msg = f"seconds must be a number >= 0, got {seconds!r}."
+            raise ConfigurationError(msg)
+        if interval is None:
+            pause = 1.5 if self._delay is RANDOM_DELAY and self._venue is None else self._next_interval()
+        else:
+            pause = float(interval)
+        running = self._simulator.running
+        self._simulator.stop()
+        start = self.clock.now_ms()
+        done = 0
+        try:
+            while steps is None or done < steps:
+                if seconds is not None and self.clock.now_ms() - start >= seconds * 1000:
+                    break
+                if not self._fast_step():
+                    break
+                done += 1
+                await asyncio.sleep(pause)
+        finally:
+            if running:
+                self._ensure_simulator()
+        return done
+
+    def set_price(self, symbol: str, price: float) -> None:
+        """Market mode: move ``symbol`` to ``price`` now (ManualQuotes, RandomWalk); orders
+        it triggers fill and positions are marked at once."""
+        from .market import QuoteChange
+
+        self._market("set_price").set_quote(symbol, QuoteChange(price=price))
+
+    def set_quote(
+        self,
+        symbol: str,
+        *,
+        bid: float | None = None,
+        ask: float | None = None,
+        last: float | None = None,
+        size: float | None = None,
+    ) -> None:
+        """Market mode (ManualQuotes): quote ``symbol`` at ``bid``/``ask`` now."""
+        from .market import QuoteChange
+
+        self._market("set_quote").set_quote(symbol, QuoteChange(bid=bid, ask=ask, last=last, size=size))
+
+    def _market(self, what: str) -> Venue:
+        if self._venue is None:
+            msg = (
+                f"{what}() needs a market: build the broker with BrokerService(market=pb.ManualQuotes(...))."
+            )
+            raise InvalidState(msg)
+        return self._venue
+
+    def shutdown(self) -> None:
+        """Stop the simulator and close every subscription."""
+        for sub in self._hub.subscriptions():
+            sub.close()
+        self._simulator.stop()
+
+
+def _check_steps(steps: object) -> None:
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+        msg = f"steps must be a whole number >= 0, got {steps!r}."
+        raise ConfigurationError(msg)

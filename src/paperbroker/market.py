@@ -1,0 +1,642 @@
+"""Price sources for market mode: a seeded random walk, replays of bars or quotes, manual quotes.
+
+``BrokerService(market=source)`` binds a source to the broker: the broker hands it its one
+seeded ``numpy.random.Generator`` and asks it for one :class:`Tick` per step.  A tick
+carries new quotes (or OHLCV bars) for some or all of the source's symbols, as plain lists
+so the broker and the matcher read them without numpy overhead.  A source also keeps each
+symbol's current :class:`~paperbroker.models.Quote`.
+
+* :class:`RandomWalk` - geometric Brownian motion per symbol on a tick grid, with spread,
+  drift and volatility per step, and an optional quote size.
+* :class:`BarReplay` - OHLCV bars from a pandas DataFrame (one symbol, a ``symbol``
+  column, or a dict of frames); orders match along each bar's intrabar path.
+* :class:`QuoteReplay` - bid/ask quotes (with optional sizes) from a DataFrame.
+* :class:`ManualQuotes` - prices set from code: ``broker.set_price("AAPL", 101.5)``.
+
+pandas is imported only by the replay constructors.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from .errors import ConfigurationError, InvalidState
+from .models import Quote
+from .replay import load_frames
+
+__all__ = [
+    "BarReplay",
+    "ManualQuotes",
+    "MarketSource",
+    "Quote",
+    "QuoteChange",
+    "QuoteReplay",
+    "RandomWalk",
+    "Tick",
+]
+
+_INF = math.inf
+_NAN = math.nan
+_DEFAULT_START_MS = 1_704_205_800_000  # 2024-01-02 14:30 UTC, as SimClock
+
+
+@dataclass(frozen=True, slots=True)
+class QuoteChange:
+    """A quote set by hand: around ``price``, or at ``bid``/``ask``; ``size`` per side."""
+
+    price: float | None = None
+    bid: float | None = None
+    ask: float | None = None
+    last: float | None = None
+    size: float | None = None
+
+
+class Tick:
+    """One step of a market: new prices for the symbols ``index`` (positions in ``symbols``).
+
+    Quote sources fill ``bid``, ``ask``, ``bid_size``, ``ask_size`` (``inf``: unlimited) and
+    ``last``; bar sources also fill ``open``, ``high``, ``low`` and ``volume`` (``last`` is
+    the close, ``bid_size``/``ask_size`` the fillable share of the volume).
+    """
+
+    __slots__ = (
+        "ask",
+        "ask_size",
+        "bid",
+        "bid_size",
+        "high",
+        "index",
+        "last",
+        "low",
+        "open",
+        "time",
+        "volume",
+    )
+
+    def __init__(
+        self,
+        time: int,
+        index: list[int],
+        bid: list[float],
+        ask: list[float],
+        bid_size: list[float],
+        ask_size: list[float],
+        last: list[float],
+        bars: tuple[list[float], list[float], list[float], list[float]] | None = None,
+    ) -> None:
+        self.time = time
+        self.index = index
+        self.bid = bid
+        self.ask = ask
+        self.bid_size = bid_size
+        self.ask_size = ask_size
+        self.last = last
+        self.open, self.high, self.low, self.volume = bars if bars is not None else ([], [], [], [])
+
+
+def _digits(ticks: Sequence[float]) -> int:
+    """Decimals needed to write every tick size exactly (0.01 -> 2, 0.25 -> 2, 1 -> 0)."""
+    best = 0
+    for tick in ticks:
+        for d in range(11):
+            if abs(round(tick, d) - tick) < 1e-12:
+                best = max(best, d)
+                break
+        else:
+            best = 10
+    return best
+
+
+def _positive(value: object, what: str, example: str, *, zero: bool = False) -> float:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or (value < 0 if zero else value <= 0):  # type: ignore[operator]
+        bound = ">= 0" if zero else "> 0"
+        msg = f"{what} must be a finite number {bound}, got {value!r}; for example {example}."
+        raise ConfigurationError(msg)
+    return float(value)  # type: ignore[arg-type]
+
+
+def _per_symbol(
+    value: object, symbols: Sequence[str], what: str, example: str, *, zero: bool = False
+) -> list[float]:
+    """A scalar for every symbol, or a mapping symbol -> value covering all of them."""
+    if isinstance(value, Mapping):
+        missing = [s for s in symbols if s not in value]
+        if missing:
+            msg = f"{what} has no value for {', '.join(map(repr, missing))}; give one per symbol or a number."
+            raise ConfigurationError(msg)
+        return [_positive(value[s], f"{what}[{s!r}]", example, zero=zero) for s in symbols]
+    return [_positive(value, what, example, zero=zero)] * len(symbols)
+
+
+class MarketSource(ABC):
+    """What the broker needs from a price source.  Subclass it for your own feed."""
+
+    #: True when ticks are OHLCV bars (matched along the intrabar path).
+    bars: ClassVar[bool] = False
+
+    def __init__(self) -> None:
+        self.symbols: list[str] = []
+        self.index: dict[str, int] = {}
+        self.tick_sizes: list[float] = []
+        self.half_spread = 0.0
+        self._rng: np.random.Generator | None = None
+        self._q: dict[str, list[float]] = {
+            k: [] for k in ("bid", "ask", "bid_size", "ask_size", "last", "open", "high", "low", "volume")
+        }
+        self._times: list[int] = []
+
+    def _add_symbol(self, symbol: str, tick: float) -> int:
+        i = self.index[symbol] = len(self.symbols)
+        self.symbols.append(symbol)
+        self.tick_sizes.append(tick)
+        for column in self._q.values():
+            column.append(_NAN)
+        self._times.append(0)
+        return i
+
+    def bind(self, rng: np.random.Generator, now_ms: int) -> None:
+        """Called once by the broker that owns this source; quotes so far are stamped ``now_ms``."""
+        if self._rng is not None:
+            msg = f"This {type(self).__name__} already belongs to a broker; build a new one per broker."
+            raise ConfigurationError(msg)
+        self._rng = rng
+        self._times = [
+            now_ms if not math.isnan(b) else t for b, t in zip(self._q["bid"], self._times, strict=True)
+        ]
+
+    def current(self, i: int) -> tuple[float, float, float, float]:
+        """Symbol ``i``'s (bid, ask, bid size, ask size) now (``nan`` before its first quote)."""
+        q = self._q
+        return q["bid"][i], q["ask"][i], q["bid_size"][i], q["ask_size"][i]
+
+    def start_ms(self) -> int | None:
+        """The time of the first tick, when the data decide it (replays)."""
+        return None
+
+    def ensure_symbol(self, symbol: str) -> int | None:
+        """The symbol's index, or ``None`` when this source never quotes it."""
+        return self.index.get(symbol)
+
+    @abstractmethod
+    def next_tick(self, now_ms: int) -> Tick | None:
+        """Advance one step from ``now_ms``; ``None`` when the data are used up."""
+
+    def set_quote(self, symbol: str, change: QuoteChange, now_ms: int) -> Tick:
+        """Set a symbol's price by hand (sources that allow it); returns the one-symbol tick."""
+        msg = (
+            f"A {type(self).__name__} takes its prices from its data; to move prices by hand use "
+            "ManualQuotes or RandomWalk."
+        )
+        raise InvalidState(msg)
+
+    def _store(self, tick: Tick) -> Tick:
+        q = self._q
+        bars = bool(tick.open)
+        for n, i in enumerate(tick.index):
+            q["bid"][i] = tick.bid[n]
+            q["ask"][i] = tick.ask[n]
+            q["bid_size"][i] = tick.bid_size[n]
+            q["ask_size"][i] = tick.ask_size[n]
+            q["last"][i] = tick.last[n]
+            if bars:
+                q["open"][i] = tick.open[n]
+                q["high"][i] = tick.high[n]
+                q["low"][i] = tick.low[n]
+                q["volume"][i] = tick.volume[n]
+            self._times[i] = tick.time
+        return tick
+
+    def quote(self, symbol: str) -> Quote | None:
+        """The symbol's current quote, or ``None`` before its first tick."""
+        i = self.index.get(symbol)
+        if i is None or math.isnan(self._q["bid"][i]):
+            return None
+        q = self._q
+
+        def opt(name: str) -> float | None:
+            value = q[name][i]
+            return None if math.isnan(value) or value == _INF else value
+
+        return Quote(
+            symbol,
+            q["bid"][i],
+            q["ask"][i],
+            opt("bid_size"),
+            opt("ask_size"),
+            q["last"][i],
+            self._times[i],
+            opt("open"),
+            opt("high"),
+            opt("low"),
+            opt("volume"),
+        )
+
+    def _around(self, i: int, price: float, spread: float) -> tuple[float, float, float]:
+        """(bid, ask, last) on symbol ``i``'s tick grid around ``price``."""
+        tick = self.tick_sizes[i]
+        digits = _digits([tick])
+        steps = max(1, round(spread / tick))
+        bid = max(tick, round(round((price - steps * tick / 2) / tick) * tick, digits))
+        ask = round(bid + steps * tick, digits)
+        last = min(max(round(round(price / tick) * tick, digits), bid), ask)
+        return bid, ask, last
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {', '.join(self.symbols) or 'no symbols'}>"
+
+
+class RandomWalk(MarketSource):
+    """Geometric Brownian motion per symbol, quoted on a tick grid.
+
+    ``RandomWalk({"AAPL": 190.0, "MSFT": 370.0})`` or ``RandomWalk(["X", "Y"])`` (start at
+    100).  Each step the mid moves by ``exp(drift - volatility**2 / 2 + volatility * z)``
+    with ``z`` standard normal, so ``volatility=0.001`` is a 0.1 % move per step.  Quotes
+    are ``spread`` wide (default one tick) around the mid, each side ``quote_size`` deep
+    (``None``: unlimited).  ``tick_size``, ``spread``, ``drift``, ``volatility`` and
+    ``quote_size`` take a number or a dict per symbol.  Each step is ``step_ms`` of
+    simulated time.
+    """
+
+    _BLOCK = 256
+
+    def __init__(
+        self,
+        prices: Mapping[str, float] | Sequence[str],
+        *,
+        tick_size: float | Mapping[str, float] = 0.01,
+        spread: float | Mapping[str, float] | None = None,
+        drift: float | Mapping[str, float] = 0.0,
+        volatility: float | Mapping[str, float] = 0.001,
+        quote_size: float | Mapping[str, float] | None = None,
+        step_ms: int = 1_000,
+    ) -> None:
+        super().__init__()
+        if isinstance(prices, str) or not isinstance(prices, (Mapping, Sequence)) or not prices:
+            msg = (
+                "prices must be a dict of symbol -> starting price, e.g. {'AAPL': 190.0}, "
+                f"or a list of symbols; got {prices!r}."
+            )
+            raise ConfigurationError(msg)
+        names = list(prices)
+        for name in names:
+            if not isinstance(name, str) or not name.strip():
+                msg = f"Symbols must be non-empty strings, got {name!r}."
+                raise ConfigurationError(msg)
+        start = (
+            _per_symbol(dict(prices), names, "price", "{'AAPL': 190.0}")
+            if isinstance(prices, Mapping)
+            else [100.0] * len(names)
+        )
+        ticks = _per_symbol(tick_size, names, "tick_size", "tick_size=0.01")
+        self._spread = (
+            list(ticks) if spread is None else _per_symbol(spread, names, "spread", "spread=0.02", zero=True)
+        )
+        vol = np.array(_per_symbol(volatility, names, "volatility", "volatility=0.001", zero=True))
+        if isinstance(drift, Mapping):
+            mu = [float(drift.get(s, 0.0)) for s in names]
+        else:
+            mu = [float(drift)] * len(names)
+        if not all(math.isfinite(m) for m in mu):
+            msg = f"drift must be a finite number per step (e.g. 0.0001), got {drift!r}."
+            raise ConfigurationError(msg)
+        sizes = (
+            [_INF] * len(names) if quote_size is None else _per_symbol(quote_size, names, "quote_size", "100")
+        )
+        if isinstance(step_ms, bool) or not isinstance(step_ms, int) or step_ms <= 0:
+            msg = f"step_ms must be a whole number of milliseconds > 0, got {step_ms!r}."
+            raise ConfigurationError(msg)
+        self.step_ms = step_ms
+        for name, tick in zip(names, ticks, strict=True):
+            self._add_symbol(name, tick)
+        self._sizes = sizes
+        self._mid = np.array(start, dtype=float)
+        self._log_drift = np.array(mu) - vol**2 / 2.0
+        self._vol = vol
+        self._tick = np.array(ticks)
+        self._steps = np.maximum(1.0, np.round(np.array(self._spread) / self._tick))
+        self._digits = _digits(ticks)
+        self._z = np.zeros((0, len(names)))
+        self._rows: list[tuple[list[float], list[float], list[float]]] = []
+        self._mids = np.zeros((0, len(names)))
+        self._k = 0
+        self._index_all = list(range(len(names)))
+        for i, price in enumerate(start):
+            bid, ask, last = self._around(i, price, self._spread[i])
+            self._store(Tick(0, [i], [bid], [ask], [sizes[i]], [sizes[i]], [last]))
+
+    def _fill_block(self, from_row: int, mid: np.ndarray[Any, Any]) -> None:
+        """Turn draws ``z[from_row:]`` into quotes, starting from ``mid``."""
+        ret = self._log_drift + self._vol * self._z[from_row:]
+        mids = mid * np.exp(np.cumsum(ret, axis=0))
+        tick, digits = self._tick, self._digits
+        bid = np.maximum(tick, np.round(np.round((mids - self._steps * tick / 2) / tick) * tick, digits))
+        ask = np.round(bid + self._steps * tick, digits)
+        last = np.clip(np.round(np.round(mids / tick) * tick, digits), bid, ask)
+        rows = list(zip(bid.tolist(), ask.tolist(), last.tolist(), strict=True))
+        self._rows[from_row:] = rows
+        self._mids = np.concatenate([self._mids[:from_row], mids]) if from_row else mids
+
+    def next_tick(self, now_ms: int) -> Tick:
+        if self._k >= len(self._rows):
+            if self._rng is None:
+                msg = "This RandomWalk is not bound to a broker; pass it as BrokerService(market=...)."
+                raise InvalidState(msg)
+            self._z = self._rng.standard_normal((self._BLOCK, len(self.symbols)))
+            self._rows = []
+            self._fill_block(0, self._mid)
+            self._k = 0
+        bid, ask, last = self._rows[self._k]
+        self._mid = self._mids[self._k]
+        self._k += 1
+        sizes = self._sizes
+        return self._store(Tick(now_ms + self.step_ms, self._index_all, bid, ask, sizes, sizes, last))
+
+    def set_quote(self, symbol: str, change: QuoteChange, now_ms: int) -> Tick:
+        """Jump ``symbol``'s walk to ``price`` (the walk goes on from there)."""
+        i = self.index.get(symbol)
+        if i is None:
+            msg = f"{symbol!r} is not in this RandomWalk; its symbols are {', '.join(self.symbols)}."
+            raise ConfigurationError(msg)
+        if (
+            change.price is None
+            or change.bid is not None
+            or change.ask is not None
+            or change.last is not None
+        ):
+            msg = "A RandomWalk is moved by price= only: set_price(symbol, price)."
+            raise ConfigurationError(msg)
+        price = _positive(change.price, "price", "101.5")
+        mid = self._mid.copy()
+        mid[i] = price
+        self._mid = mid
+        if self._k < len(self._rows):
+            self._fill_block(self._k, mid)
+        q_bid, q_ask, q_last = self._around(i, price, self._spread[i])
+        size_i = self._sizes[i] if change.size is None else _positive(change.size, "size", "100")
+        return self._store(Tick(now_ms, [i], [q_bid], [q_ask], [size_i], [size_i], [q_last]))
+
+
+class ManualQuotes(MarketSource):
+    """Prices that move only when set from code - a teacher's market.
+
+    ``ManualQuotes({"AAPL": 190.0})``; then ``broker.set_price("AAPL", 189.5)`` or
+    ``broker.set_quote("AAPL", bid=189.4, ask=189.6)``.  A new symbol can be quoted at any
+    time.  Each broker step re-offers the current quotes (refreshing their size) and moves
+    the clock ``step_ms`` on.
+    """
+
+    def __init__(
+        self,
+        prices: Mapping[str, float] | None = None,
+        *,
+        tick_size: float = 0.01,
+        spread: float | None = None,
+        quote_size: float | None = None,
+        step_ms: int = 1_000,
+    ) -> None:
+        super().__init__()
+        self._tick = _positive(tick_size, "tick_size", "tick_size=0.01")
+        self._spread = self._tick if spread is None else _positive(spread, "spread", "0.02", zero=True)
+        self._size = _INF if quote_size is None else _positive(quote_size, "quote_size", "100")
+        if isinstance(step_ms, bool) or not isinstance(step_ms, int) or step_ms <= 0:
+            msg = f"step_ms must be a whole number of milliseconds > 0, got {step_ms!r}."
+            raise ConfigurationError(msg)
+        self.step_ms = step_ms
+        if prices is not None and not isinstance(prices, Mapping):
+            msg = f"prices must be a dict of symbol -> price such as {{'AAPL': 190.0}}, got {prices!r}."
+            raise ConfigurationError(msg)
+        for symbol, price in (prices or {}).items():
+            self.set_quote(symbol, QuoteChange(price=price), 0)
+
+    def ensure_symbol(self, symbol: str) -> int | None:
+        """Any symbol can be quoted later: orders for it wait for its first quote."""
+        i = self.index.get(symbol)
+        return self._add_symbol(symbol, self._tick) if i is None else i
+
+    def next_tick(self, now_ms: int) -> Tick:
+        q = self._q
+        index = [i for i in range(len(self.symbols)) if not math.isnan(q["bid"][i])]
+        sizes = [self._size] * len(index)
+        return self._store(
+            Tick(
+                now_ms + self.step_ms,
+                index,
+                [q["bid"][i] for i in index],
+                [q["ask"][i] for i in index],
+                sizes,
+                sizes,
+                [q["last"][i] for i in index],
+            )
+        )
+
+    def set_quote(self, symbol: str, change: QuoteChange, now_ms: int) -> Tick:
+        """Quote ``symbol`` around ``price``, or at ``bid``/``ask`` (``last`` defaults to mid)."""
+        if not isinstance(symbol, str) or not symbol.strip():
+            msg = f"symbol must be a non-empty string such as 'AAPL', got {symbol!r}."
+            raise ConfigurationError(msg)
+        i = self.index.get(symbol)
+        if i is None:
+            i = self._add_symbol(symbol, self._tick)
+        price, bid, ask = change.price, change.bid, change.ask
+        if price is not None:
+            if bid is not None or ask is not None:
+                msg = "Give either price= or bid= and ask=, not both."
+                raise ConfigurationError(msg)
+            q_bid, q_ask, q_last = self._around(i, _positive(price, "price", "101.5"), self._spread)
+        elif bid is not None and ask is not None:
+            q_bid = _positive(bid, "bid", "101.4")
+            q_ask = _positive(ask, "ask", "101.6")
+            if q_ask < q_bid:
+                msg = f"ask {q_ask} is below bid {q_bid}; a quote cannot be crossed, swap them."
+                raise ConfigurationError(msg)
+            q_last = (q_bid + q_ask) / 2.0
+        else:
+            msg = "Give price= (quoted around it) or both bid= and ask=."
+            raise ConfigurationError(msg)
+        if change.last is not None:
+            q_last = _positive(change.last, "last", "101.5")
+        size_i = self._size if change.size is None else _positive(change.size, "size", "100")
+        return self._store(Tick(now_ms, [i], [q_bid], [q_ask], [size_i], [size_i], [q_last]))
+
+
+class _Replay(MarketSource):
+    """Rows grouped by time; each step is the next group."""
+
+    _required: ClassVar[tuple[str, ...]] = ()
+    _optional: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(
+        self,
+        data: Any,
+        symbol: str | None,
+        tick_size: float,
+        allow_gaps: bool,
+        frequency: Any,
+    ) -> None:
+        super().__init__()
+        tick = _positive(tick_size, "tick_size", "tick_size=0.01")
+        loaded = load_frames(
+            data,
+            symbol=symbol,
+            required=self._required,
+            optional=self._optional,
+            allow_gaps=allow_gaps,
+            frequency=frequency,
+            check=self._check_row,
+        )
+        for name in loaded.symbols:
+            self._add_symbol(name, tick)
+        self._time = loaded.times
+        self._codes = loaded.codes
+        self._cols = loaded.columns
+        self._starts = loaded.starts
+        self._k = 0
+
+    @staticmethod
+    def _check_row(columns: dict[str, Any]) -> tuple[Any, str] | None:
+        """Rows (a boolean mask) that break a rule, and the rule as a sentence."""
+        return None
+
+    def __len__(self) -> int:
+        """How many steps the replay has."""
+        return len(self._starts) - 1
+
+    @property
+    def remaining(self) -> int:
+        return len(self) - self._k
+
+    def start_ms(self) -> int | None:
+        return int(self._time[0]) if len(self._time) else None
+
+    def _group(self) -> tuple[int, slice] | None:
+        if self._k >= len(self):
+            return None
+        start, end = int(self._starts[self._k]), int(self._starts[self._k + 1])
+        self._k += 1
+        return int(self._time[start]), slice(start, end)
+
+
+class BarReplay(_Replay):
+    """Replay OHLCV bars from a pandas DataFrame.
+
+    The frame has columns ``open``, ``high``, ``low``, ``close`` and optionally ``volume``
+    (any case), times in a DatetimeIndex or a ``time`` column, and either one symbol
+    (``symbol="SPY"``), a ``symbol`` column, or it is a dict ``{symbol: frame}``.  Each
+    step is the next bar time; orders match along each bar's path.  A bar offers
+    ``volume_share`` of its volume to fill against (``None``: unlimited).  ``spread`` is a
+    quoted bid/ask spread around the bar prices.  Missing bars of one symbol at a time others
+    have, and with ``frequency="1min"`` (a pandas offset) any hole in the series, are
+    errors unless ``allow_gaps=True``.
+    """
+
+    bars = True
+    _required = ("open", "high", "low", "close")
+    _optional = ("volume",)
+
+    def __init__(
+        self,
+        data: Any,
+        *,
+        symbol: str | None = None,
+        volume_share: float | None = 0.1,
+        spread: float = 0.0,
+        tick_size: float = 0.01,
+        allow_gaps: bool = False,
+        frequency: Any = None,
+    ) -> None:
+        super().__init__(data, symbol, tick_size, allow_gaps, frequency)
+        self.half_spread = _positive(spread, "spread", "spread=0.02", zero=True) / 2.0
+        if volume_share is not None:
+            volume_share = _positive(volume_share, "volume_share", "volume_share=0.1")
+            if volume_share > 1:
+                msg = f"volume_share is a fraction of each bar's volume in (0, 1], got {volume_share!r}."
+                raise ConfigurationError(msg)
+        self._share = volume_share
+
+    @staticmethod
+    def _check_row(columns: dict[str, Any]) -> tuple[Any, str] | None:
+        o, h, lo, c = columns["open"], columns["high"], columns["low"], columns["close"]
+        bad = (h < np.maximum(o, c)) | (lo > np.minimum(o, c)) | (h < lo)
+        return bad, "high must be the highest and low the lowest price of its bar"
+
+    def next_tick(self, now_ms: int) -> Tick | None:
+        group = self._group()
+        if group is None:
+            return None
+        time, rows = group
+        cols = self._cols
+        close = cols["close"][rows].tolist()
+        half = self.half_spread
+        volume = cols["volume"][rows].tolist() if "volume" in cols else [_INF] * len(close)
+        share = self._share
+        size = [_INF if share is None else v * share for v in volume]
+        return self._store(
+            Tick(
+                time,
+                self._codes[rows].tolist(),
+                [c - half for c in close],
+                [c + half for c in close],
+                size,
+                size,
+                close,
+                (
+                    cols["open"][rows].tolist(),
+                    cols["high"][rows].tolist(),
+                    cols["low"][rows].tolist(),
+                    volume,
+                ),
+            )
+        )
+
+
+class QuoteReplay(_Replay):
+    """Replay bid/ask quotes from a pandas DataFrame.
+
+    Columns ``bid`` and ``ask``, optionally ``bid_size``/``ask_size`` (or ``bidSize`` /
+    ``askSize``; missing: unlimited) and ``last`` (missing: the mid); times and symbols as
+    for :class:`BarReplay`.  Each step is the next time stamp; symbols quote when they
+    have a row (``allow_gaps`` defaults to True: quotes arrive when they arrive).
+    """
+
+    _required = ("bid", "ask")
+    _optional = ("bid_size", "ask_size", "last")
+
+    def __init__(
+        self,
+        data: Any,
+        *,
+        symbol: str | None = None,
+        tick_size: float = 0.01,
+        allow_gaps: bool = True,
+        frequency: Any = None,
+    ) -> None:
+        super().__init__(data, symbol, tick_size, allow_gaps, frequency)
+
+    @staticmethod
+    def _check_row(columns: dict[str, Any]) -> tuple[Any, str] | None:
+        return columns["ask"] < columns["bid"], "a quote's ask must not be below its bid (swap them)"
+
+    def next_tick(self, now_ms: int) -> Tick | None:
+        group = self._group()
+        if group is None:
+            return None
+        time, rows = group
+        cols = self._cols
+        bid = cols["bid"][rows].tolist()
+        ask = cols["ask"][rows].tolist()
+        n = len(bid)
+        bid_size = cols["bid_size"][rows].tolist() if "bid_size" in cols else [_INF] * n
+        ask_size = cols["ask_size"][rows].tolist() if "ask_size" in cols else [_INF] * n
+        last = (
+            cols["last"][rows].tolist()
+            if "last" in cols
+            else [(b + a) / 2 for b, a in zip(bid, ask, strict=True)]
+        )
+        return self._store(Tick(time, self._codes[rows].tolist(), bid, ask, bid_size, ask_size, last))

@@ -1,0 +1,552 @@
+"""When and how much a working order fills, against quotes or bars (plain synchronous code).
+
+The :class:`Matcher` keeps each symbol's resting orders in four heaps keyed by the price
+that triggers them (buy limits by highest limit, sell limits by lowest limit, buy stops by
+lowest stop, sell stops by highest stop) plus FIFO queues of market orders waiting for
+size.  Each symbol has four thresholds, the tops of those heaps, so a quote that triggers
+nothing costs four float comparisons, however many orders rest.  A tick only touches the
+orders it triggers.
+
+Rules:
+
+* a market order buys at the ask and sells at the bid, plus the slippage model;
+* a buy limit fills when the ask reaches its limit, at the ask (the limit or better); a
+  sell limit when the bid reaches it, at the bid;
+* a stop triggers when the ask (buy) or bid (sell) touches it, then fills as a market
+  order: at the quote, so on a gap at the gap price; a stop-limit becomes a limit order;
+* a bar is walked open -> high -> low -> close, or open -> low -> high -> close when the
+  low is nearer the open; the open is a quote (gaps fill there), and inside the bar a
+  limit fills at its limit and a stop at its stop (plus slippage) when the path crosses it;
+* each fill takes at most the size available on its side (quote size, or a share of the
+  bar's volume); what is left waits for the next tick, so an order fills in parts;
+* IOC orders cancel what did not fill at their first chance, FOK orders fill completely
+  at their first chance or are cancelled unfilled.
+
+The matcher never changes an order itself: it calls its host's ``fill``, ``expire`` and
+``trail`` and is told by the host when an order stops working (:meth:`Matcher.remove`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+from heapq import heapify, heappop, heappush
+from itertools import pairwise
+from typing import Protocol
+
+from .errors import ConfigurationError
+from .models import OrderStatus, OrderType, PlacedOrder, Side, StopType
+
+__all__ = [
+    "FixedSlippage",
+    "MatchHost",
+    "Matcher",
+    "NoSlippage",
+    "PercentSlippage",
+    "Slippage",
+    "as_slippage",
+    "bar_path",
+    "round_to_tick",
+]
+
+_INF = math.inf
+_EPS = 1e-9
+_WORKING = OrderStatus.WORKING
+_BUY = Side.BUY
+_LIMIT, _MARKET, _STOP, _STOP_LIMIT = OrderType.LIMIT, OrderType.MARKET, OrderType.STOP, OrderType.STOP_LIMIT
+_TRAILING = StopType.TRAILING_STOP
+
+# where an entry rests
+_BL, _SL, _BS, _SS, _BM, _SM = range(6)
+
+
+class Slippage(Protocol):
+    """How much worse than the quote a market (or triggered stop) fill is, as a price >= 0."""
+
+    def __call__(self, price: float, qty: float, tick: float) -> float: ...
+
+
+@dataclass(frozen=True, slots=True)
+class NoSlippage:
+    """Market orders fill exactly at the quote (the spread is the only cost)."""
+
+    def __call__(self, price: float, qty: float, tick: float) -> float:
+        return 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class FixedSlippage:
+    """Market orders fill ``ticks`` ticks worse than the quote: ``FixedSlippage(1)``."""
+
+    ticks: float = 1.0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.ticks, bool) or not isinstance(self.ticks, (int, float)) or not self.ticks >= 0:
+            msg = f"FixedSlippage ticks must be a number >= 0, got {self.ticks!r}; e.g. FixedSlippage(1)."
+            raise ConfigurationError(msg)
+
+    def __call__(self, price: float, qty: float, tick: float) -> float:
+        return self.ticks * tick
+
+
+@dataclass(frozen=True, slots=True)
+class PercentSlippage:
+    """Market orders fill ``percent`` % of the price worse: ``PercentSlippage(0.05)``."""
+
+    percent: float
+
+    def __post_init__(self) -> None:
+        value = self.percent
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 100:
+            msg = f"PercentSlippage percent must be in [0, 100), got {value!r}; e.g. PercentSlippage(0.05)."
+            raise ConfigurationError(msg)
+
+    def __call__(self, price: float, qty: float, tick: float) -> float:
+        return price * self.percent / 100.0
+
+
+def as_slippage(value: object) -> Slippage:
+    """``None`` (no slippage) or a slippage model; anything else is refused clearly."""
+    if value is None:
+        return NoSlippage()
+    if callable(value):
+        return value
+    msg = f"slippage must be None, FixedSlippage(ticks) or PercentSlippage(percent), got {value!r}."
+    raise ConfigurationError(msg)
+
+
+def bar_path(open_: float, high: float, low: float, close: float) -> tuple[float, float, float, float]:
+    """The intrabar path: to the extreme nearer the open first (high on a tie)."""
+    if high - open_ <= open_ - low:
+        return (open_, high, low, close)
+    return (open_, low, high, close)
+
+
+class MatchHost(Protocol):
+    """What the matcher calls: the broker's cascade and order updates."""
+
+    def fill(self, order: PlacedOrder, qty: float, price: float) -> None: ...
+
+    def expire(self, order: PlacedOrder, reason: str) -> None: ...
+
+    def trail(self, order: PlacedOrder, stop: float) -> None: ...
+
+
+class _Entry:
+    __slots__ = ("alive", "fok", "heaped", "i", "ioc", "kind", "order", "seq", "trail", "where")
+
+    def __init__(self, order: PlacedOrder, i: int, where: int, seq: int, trail: float | None) -> None:
+        self.order = order
+        self.i = i
+        self.kind = order.type
+        self.where = where
+        self.seq = seq
+        self.trail = trail
+        self.alive = True
+        self.heaped = False
+        duration = order.duration
+        tif = duration.type if duration is not None else None
+        self.ioc = tif == "IOC"
+        self.fok = tif == "FOK"
+
+
+_Heap = list[tuple[float, int, _Entry]]
+
+
+class _Book:
+    """One symbol's resting orders."""
+
+    __slots__ = ("bl", "bm", "bs", "dead", "size", "sl", "sm", "ss", "trailing")
+
+    def __init__(self) -> None:
+        self.bl: _Heap = []  # (-limit, seq, entry): highest buy limit on top
+        self.sl: _Heap = []  # (limit, seq, entry)
+        self.bs: _Heap = []  # (stop, seq, entry): lowest buy stop on top
+        self.ss: _Heap = []  # (-stop, seq, entry)
+        self.bm: deque[_Entry] = deque()  # market orders waiting for size
+        self.sm: deque[_Entry] = deque()
+        self.trailing: dict[str, _Entry] = {}
+        self.dead = 0  # dead entries still in the heaps
+        self.size = 0  # live entries
+
+
+class Matcher:
+    """Resting orders per symbol index, matched against quotes and bars.
+
+    ``tick_sizes[i]`` is symbol ``i``'s tick; :meth:`grow` adds symbols.  ``bid``/``ask``
+    hold each symbol's current quote (``nan`` before its first) and ``avail_buy`` /
+    ``avail_sell`` the size left this tick (``inf``: unlimited).
+    """
+
+    def __init__(self, host: MatchHost, slippage: Slippage, tick_sizes: list[float], bars: bool) -> None:
+        self._host = host
+        self._slip = slippage
+        self.bars = bars
+        self.tick_sizes: list[float] = []
+        self.books: list[_Book] = []
+        self.bl: list[float] = []
+        self.sl: list[float] = []
+        self.bs: list[float] = []
+        self.ss: list[float] = []
+        self.bid: list[float] = []
+        self.ask: list[float] = []
+        self.avail_buy: list[float] = []
+        self.avail_sell: list[float] = []
+        self.always: set[int] = set()  # symbols with trailing stops: looked at every tick
+        self.pending: dict[int, list[_Entry]] = {}  # IOC/FOK waiting for their first bar
+        self._entries: dict[str, _Entry] = {}
+        self._triggered: set[str] = set()
+        self._seq = 0
+        self.grow(tick_sizes)
+
+    def grow(self, tick_sizes: list[float]) -> None:
+        """Make room for symbols ``len(self.books)`` .. ``len(tick_sizes) - 1``."""
+        for tick in tick_sizes[len(self.books) :]:
+            self.tick_sizes.append(tick)
+            self.books.append(_Book())
+            self.bl.append(-_INF)
+            self.sl.append(_INF)
+            self.bs.append(_INF)
+            self.ss.append(-_INF)
+            self.bid.append(math.nan)
+            self.ask.append(math.nan)
+            self.avail_buy.append(_INF)
+            self.avail_sell.append(_INF)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, order_id: object) -> bool:
+        return order_id in self._entries
+
+    def is_triggered(self, order_id: str) -> bool:
+        """True once a stop or stop-limit order's stop has been touched."""
+        return order_id in self._triggered
+
+    # ------------------------------------------------------------------ the index
+
+    def add(self, order: PlacedOrder, i: int, trail_distance: float | None = None) -> None:
+        """Index a working order of symbol ``i`` (``trail_distance``: a trailing stop)."""
+        self._seq += 1
+        self._insert(order, i, self._seq, trail_distance)
+
+    def _insert(self, order: PlacedOrder, i: int, seq: int, trail: float | None) -> _Entry:
+        book = self.books[i]
+        kind = order.type
+        buy = order.side is _BUY
+        triggered = order.id in self._triggered
+        if kind is _MARKET or (kind is _STOP and triggered):
+            where = _BM if buy else _SM
+        elif kind is _LIMIT or (kind is _STOP_LIMIT and triggered):
+            where = _BL if buy else _SL
+        else:
+            where = _BS if buy else _SS
+        entry = _Entry(order, i, where, seq, trail)
+        self._entries[order.id] = entry
+        if where == _BM:
+            book.bm.append(entry)
+        elif where == _SM:
+            book.sm.append(entry)
+        else:
+            limit = order.limitPrice or 0.0
+            stop = order.stopPrice or 0.0
+            if where == _BL:
+                heap, key = book.bl, -limit
+            elif where == _SL:
+                heap, key = book.sl, limit
+            elif where == _BS:
+                heap, key = book.bs, stop
+            else:
+                heap, key = book.ss, -stop
+            heappush(heap, (key, seq, entry))
+            entry.heaped = True
+            if trail is not None and where in (_BS, _SS):
+                book.trailing[order.id] = entry
+                self.always.add(i)
+        book.size += 1
+        if self.bars and (entry.ioc or entry.fok):
+            self.pending.setdefault(i, []).append(entry)
+        self._refresh(i)
+        return entry
+
+    def remove(self, order_id: str) -> None:
+        """Forget an order that stopped working (filled, cancelled, expired)."""
+        entry = self._entries.pop(order_id, None)
+        self._triggered.discard(order_id)
+        if entry is not None:
+            self._kill(entry)
+            self._refresh(entry.i)
+
+    def update(self, order: PlacedOrder, i: int, trail_distance: float | None = None) -> None:
+        """Re-index an order whose prices or type changed, keeping its time priority."""
+        entry = self._entries.pop(order.id, None)
+        if entry is None:
+            self.add(order, i, trail_distance)
+            return
+        self._kill(entry)
+        if order.type is not entry.kind:
+            self._triggered.discard(order.id)
+        new = self._insert(order, i, entry.seq, trail_distance)
+        new.ioc, new.fok = entry.ioc, entry.fok
+
+    def _kill(self, entry: _Entry) -> None:
+        """Take a live entry out of the book (lazily, when it sits in a heap)."""
+        entry.alive = False
+        book = self.books[entry.i]
+        book.size -= 1
+        if book.trailing.pop(entry.order.id, None) is not None and not book.trailing:
+            self.always.discard(entry.i)
+        if entry.where == _BM:
+            book.bm.remove(entry)
+        elif entry.where == _SM:
+            book.sm.remove(entry)
+        elif entry.heaped:
+            book.dead += 1
+            if book.dead > 64 and book.dead > book.size:
+                self._compact(book)
+
+    @staticmethod
+    def _compact(book: _Book) -> None:
+        for name in ("bl", "sl", "bs", "ss"):
+            heap = [item for item in getattr(book, name) if item[2].alive]
+            heapify(heap)
+            setattr(book, name, heap)
+        book.dead = 0
+
+    def _pop(self, heap: _Heap) -> _Entry:
+        entry = heappop(heap)[2]
+        entry.heaped = False
+        if not entry.alive:
+            self.books[entry.i].dead -= 1
+        return entry
+
+    def _refresh(self, i: int) -> None:
+        """Recompute symbol ``i``'s four thresholds from its heap tops."""
+        book = self.books[i]
+        for heap in (book.bl, book.sl, book.bs, book.ss):
+            while heap and not heap[0][2].alive:
+                self._pop(heap)
+        self.bl[i] = _INF if book.bm else (-book.bl[0][0] if book.bl else -_INF)
+        self.sl[i] = -_INF if book.sm else (book.sl[0][0] if book.sl else _INF)
+        self.bs[i] = book.bs[0][0] if book.bs else _INF
+        self.ss[i] = -book.ss[0][0] if book.ss else -_INF
+
+    # ------------------------------------------------------------------ quotes
+
+    def on_quotes(
+        self,
+        index: list[int],
+        bid: list[float],
+        ask: list[float],
+        bid_size: list[float],
+        ask_size: list[float],
+    ) -> None:
+        """New quotes for the symbols in ``index``: match what they trigger."""
+        bl, sl, bs, ss, always = self.bl, self.sl, self.bs, self.ss, self.always
+        bids, asks, avail_b, avail_s = self.bid, self.ask, self.avail_buy, self.avail_sell
+        for i, b, a, bsz, asz in zip(index, bid, ask, bid_size, ask_size, strict=True):
+            bids[i] = b
+            asks[i] = a
+            avail_b[i] = asz
+            avail_s[i] = bsz
+            if a <= bl[i] or b >= sl[i] or a >= bs[i] or b <= ss[i]:
+                self.match_quote(i)
+            if always and i in always:
+                self._trail(i, b, a)
+
+    def match_quote(self, i: int) -> None:
+        """Match symbol ``i``'s orders against its current quote (a point: gaps fill here)."""
+        b, a = self.bid[i], self.ask[i]
+        if a != a:  # nan: no quote yet
+            return
+        book = self.books[i]
+        # stops touched by the quote become market (stop-limit: limit) orders, then fill
+        while book.bs and book.bs[0][0] <= a:
+            self._trigger(self._pop(book.bs))
+        while book.ss and -book.ss[0][0] >= b:
+            self._trigger(self._pop(book.ss))
+        self._market(book.bm, i, a, True)
+        self._market(book.sm, i, b, False)
+        self._limits(book.bl, i, -a, a)
+        self._limits(book.sl, i, b, b)
+        self._refresh(i)
+
+    def _market(self, queue: deque[_Entry], i: int, price: float, buy: bool) -> None:
+        avail = self.avail_buy if buy else self.avail_sell
+        tick = self.tick_sizes[i]
+        while queue and avail[i] > _EPS:
+            entry = queue[0]
+            order = entry.order
+            slip = self._slip(price, order.qty - order.filledQty, tick)
+            self._take(entry, price + slip if buy else price - slip, buy)
+            if entry.alive:  # only part filled: no size left this tick
+                return
+
+    def _limits(self, heap: _Heap, i: int, bound: float, price: float | None) -> None:
+        """Fill limit entries keyed <= ``bound``, at ``price`` (``None``: at their limit)."""
+        buy = heap is self.books[i].bl
+        avail = self.avail_buy if buy else self.avail_sell
+        while heap and heap[0][0] <= bound and avail[i] > _EPS:
+            key, seq, entry = heap[0]
+            entry = self._pop(heap)
+            if not entry.alive:
+                continue
+            if price is None:
+                self._take(entry, -key if buy else key, buy)
+            else:
+                self._take(entry, price, buy)
+            if entry.alive:  # only part filled: no size left this tick
+                heappush(heap, (key, seq, entry))
+                entry.heaped = True
+                return
+
+    def _trigger(self, entry: _Entry) -> None:
+        """A stop was touched: re-file it as a market order (a stop-limit as a limit)."""
+        if not entry.alive:
+            return
+        order = entry.order
+        book = self.books[entry.i]
+        entry.alive = False
+        book.size -= 1
+        if book.trailing.pop(order.id, None) is not None and not book.trailing:
+            self.always.discard(entry.i)
+        self._triggered.add(order.id)
+        new = self._insert(order, entry.i, entry.seq, None)
+        new.ioc, new.fok = entry.ioc, entry.fok
+
+    def _take(self, entry: _Entry, price: float, buy: bool) -> None:
+        """Fill as much of ``entry`` as its side's size allows, at ``price``."""
+        order = entry.order
+        remaining = order.qty - order.filledQty
+        avail = self.avail_buy if buy else self.avail_sell
+        size = avail[entry.i]
+        if entry.fok and size < remaining - _EPS:
+            self._host.expire(order, "Fill or kill: the market did not have the whole quantity at once.")
+            return
+        qty = remaining if remaining <= size else size
+        avail[entry.i] = size - qty
+        self._host.fill(order, qty, price)
+
+    # ------------------------------------------------------------------ bars
+
+    def on_bars(
+        self,
+        index: list[int],
+        open_: list[float],
+        high: list[float],
+        low: list[float],
+        close: list[float],
+        size: list[float],
+        half_spread: float = 0.0,
+    ) -> None:
+        """New bars for the symbols in ``index``; ``size`` is each bar's fillable volume."""
+        bl, sl, bs, ss, always, pending = self.bl, self.sl, self.bs, self.ss, self.always, self.pending
+        half = half_spread
+        for i, o, h, lo, c, v in zip(index, open_, high, low, close, size, strict=True):
+            self.avail_buy[i] = self.avail_sell[i] = v
+            if (
+                lo + half <= bl[i]
+                or h - half >= sl[i]
+                or h + half >= bs[i]
+                or lo - half <= ss[i]
+                or i in always
+                or i in pending
+            ):
+                self._walk(i, bar_path(o, h, lo, c), half)
+            self.bid[i] = c - half
+            self.ask[i] = c + half
+            waiting = pending.pop(i, None) if pending else None
+            for entry in waiting or ():
+                if entry.alive:
+                    what = "Fill or kill" if entry.fok else "Immediate or cancel"
+                    self._host.expire(entry.order, f"{what}: the rest did not fill on the first bar.")
+
+    def _walk(self, i: int, path: tuple[float, float, float, float], half: float) -> None:
+        self.bid[i] = path[0] - half
+        self.ask[i] = path[0] + half
+        self.match_quote(i)
+        if i in self.always:
+            self._trail(i, self.bid[i], self.ask[i])
+        for p0, p1 in pairwise(path):
+            if p1 > p0:
+                self._rise(i, p1, half)
+            elif p1 < p0:
+                self._fall(i, p1, half)
+            self.bid[i] = p1 - half
+            self.ask[i] = p1 + half
+            if i in self.always:
+                self._trail(i, self.bid[i], self.ask[i])
+            self._refresh(i)
+
+    def _rise(self, i: int, top: float, half: float) -> None:
+        """The price climbs to ``top``: buy stops and sell limits it crosses, lowest first."""
+        book = self.books[i]
+        while True:
+            stop_at = book.bs[0][0] - half if book.bs else _INF
+            has_size = self.avail_sell[i] > _EPS
+            limit_at = book.sl[0][0] + half if book.sl and has_size else _INF
+            at = stop_at if stop_at <= limit_at else limit_at
+            if at > top:
+                return
+            self.bid[i], self.ask[i] = at - half, at + half
+            if stop_at <= limit_at:
+                entry = self._pop(book.bs)
+                self._trigger(entry)
+                if entry.kind is _STOP_LIMIT:
+                    self._limits(book.bl, i, -self.ask[i], self.ask[i])
+                else:
+                    self._market(book.bm, i, self.ask[i], True)
+            else:
+                self._limits(book.sl, i, book.sl[0][0], None)
+
+    def _fall(self, i: int, bottom: float, half: float) -> None:
+        """The price drops to ``bottom``: sell stops and buy limits it crosses, highest first."""
+        book = self.books[i]
+        while True:
+            stop_at = -book.ss[0][0] + half if book.ss else -_INF
+            has_size = self.avail_buy[i] > _EPS
+            limit_at = -book.bl[0][0] - half if book.bl and has_size else -_INF
+            at = stop_at if stop_at >= limit_at else limit_at
+            if at < bottom:
+                return
+            self.bid[i], self.ask[i] = at - half, at + half
+            if stop_at >= limit_at:
+                entry = self._pop(book.ss)
+                self._trigger(entry)
+                if entry.kind is _STOP_LIMIT:
+                    self._limits(book.sl, i, self.bid[i], self.bid[i])
+                else:
+                    self._market(book.sm, i, self.bid[i], False)
+            else:
+                self._limits(book.bl, i, book.bl[0][0], None)
+
+    # ------------------------------------------------------------------ trailing stops
+
+    def _trail(self, i: int, bid: float, ask: float) -> None:
+        """Move symbol ``i``'s trailing stops after the price, never back."""
+        book = self.books[i]
+        tick = self.tick_sizes[i]
+        for entry in list(book.trailing.values()):
+            order = entry.order
+            distance = entry.trail
+            if distance is None or not entry.alive:
+                continue
+            if entry.where == _SS:
+                stop = round_to_tick(bid - distance, tick)
+                if stop <= order.stopPrice:  # type: ignore[operator]
+                    continue
+            else:
+                stop = round_to_tick(ask + distance, tick)
+                if stop >= order.stopPrice:  # type: ignore[operator]
+                    continue
+            self._host.trail(order, stop)  # the host sets stopPrice and broadcasts
+            if order.status is _WORKING and self._entries.get(order.id) is entry:
+                self.update(order, entry.i, distance)
+
+
+def round_to_tick(price: float, tick: float) -> float:
+    """``price`` on the tick grid, as the nearest float to the decimal a person would write."""
+    steps = round(price / tick)
+    digits = max(0, -math.floor(math.log10(tick)) + 2) if tick < 1 else 0
+    return round(steps * tick, digits)

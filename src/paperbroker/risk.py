@@ -1,0 +1,267 @@
+"""Risk and teaching rules: buying power, position limits, a daily loss limit, symbol rules.
+
+``BrokerService(risk=RiskRules(...))`` turns them on; without ``risk`` no order is refused
+for these reasons.  Each rule is a switch:
+
+* ``account="cash"`` (default): no short selling, buying power = equity not yet invested;
+  ``account="margin"`` with ``leverage`` (e.g. 2.0): buying power = equity * leverage
+  minus the value of open positions.  Working orders reserve buying power until they fill
+  or are cancelled.  ``buying_power=False`` switches the check off.
+* ``max_position``: the largest position per symbol, in units, counting working orders.
+* ``daily_loss_limit``: once equity is this far below the session's starting equity, only
+  orders that reduce positions are accepted until the session ends.
+* :class:`SymbolRules` per symbol (or as ``default``): ``qty_step``, ``min_qty``,
+  ``tick_size`` (prices must be on the grid), ``max_position`` and ``pip_size`` (for
+  trailing stops; defaults to the tick size).
+
+A refused order is kept with status Rejected and the reason in its ``message``, broadcast,
+and :class:`~paperbroker.errors.OrderRejected` is raised.  :class:`RiskBook` is the state
+behind the rules (reservations, position values, session start equity), updated by the
+broker in O(1) per order event.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from .errors import ConfigurationError
+
+__all__ = ["RiskBook", "RiskRules", "SymbolRules"]
+
+_EPS = 1e-9
+
+
+def _opt_positive(value: object, what: str, example: str) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (0 < value < math.inf):
+        msg = f"{what} must be a finite number > 0 or None, got {value!r}; for example {example}."
+        raise ConfigurationError(msg)
+
+
+def _on_grid(value: float, step: float) -> bool:
+    ratio = value / step
+    return abs(ratio - round(ratio)) <= 1e-7 * max(1.0, abs(ratio))
+
+
+def _money(value: float) -> str:
+    return f"{value:,.2f}"
+
+
+@dataclass(frozen=True, slots=True)
+class SymbolRules:
+    """Rules for one symbol; ``None`` switches a rule off."""
+
+    qty_step: float | None = None
+    min_qty: float | None = None
+    tick_size: float | None = None
+    max_position: float | None = None
+    pip_size: float | None = None
+
+    def __post_init__(self) -> None:
+        _opt_positive(self.qty_step, "qty_step", "SymbolRules(qty_step=1)")
+        _opt_positive(self.min_qty, "min_qty", "SymbolRules(min_qty=1)")
+        _opt_positive(self.tick_size, "tick_size", "SymbolRules(tick_size=0.01)")
+        _opt_positive(self.max_position, "max_position", "SymbolRules(max_position=1000)")
+        _opt_positive(self.pip_size, "pip_size", "SymbolRules(pip_size=0.0001)")
+
+
+@dataclass(frozen=True, slots=True)
+class RiskRules:
+    """The broker's risk and teaching rules (see the module docstring)."""
+
+    account: str = "cash"
+    leverage: float = 1.0
+    buying_power: bool = True
+    max_position: float | None = None
+    daily_loss_limit: float | None = None
+    symbols: Mapping[str, SymbolRules] = field(default_factory=dict)
+    default: SymbolRules = field(default_factory=SymbolRules)
+
+    def __post_init__(self) -> None:
+        if self.account not in ("cash", "margin"):
+            msg = f"account must be 'cash' or 'margin', got {self.account!r}."
+            raise ConfigurationError(msg)
+        lev = self.leverage
+        if isinstance(lev, bool) or not isinstance(lev, (int, float)) or not (1 <= lev < math.inf):
+            msg = f"leverage must be a number >= 1 (1 = no borrowing), got {lev!r}; e.g. leverage=2."
+            raise ConfigurationError(msg)
+        if self.account == "cash" and lev != 1:
+            msg = f"A cash account has no leverage; use account='margin' for leverage={lev!r}."
+            raise ConfigurationError(msg)
+        _opt_positive(self.max_position, "max_position", "RiskRules(max_position=1000)")
+        _opt_positive(self.daily_loss_limit, "daily_loss_limit", "RiskRules(daily_loss_limit=1000)")
+        if not isinstance(self.symbols, Mapping) or not all(
+            isinstance(r, SymbolRules) for r in self.symbols.values()
+        ):
+            msg = "symbols must be a dict of symbol -> SymbolRules(...)."
+            raise ConfigurationError(msg)
+        if not isinstance(self.default, SymbolRules):
+            msg = f"default must be SymbolRules(...), got {self.default!r}."
+            raise ConfigurationError(msg)
+
+    def for_symbol(self, symbol: str) -> SymbolRules:
+        return self.symbols.get(symbol, self.default)
+
+
+class _Reservation:
+    __slots__ = ("account", "left", "per_unit", "side", "symbol")
+
+    def __init__(self, account: str, symbol: str, side: int, qty: float, per_unit: float) -> None:
+        self.account = account
+        self.symbol = symbol
+        self.side = side
+        self.left = qty
+        self.per_unit = per_unit
+
+
+class RiskBook:
+    """The state the rules need, kept incrementally by the broker."""
+
+    def __init__(self, rules: RiskRules) -> None:
+        self.rules = rules
+        self.leverage = float(rules.leverage)
+        self._orders: dict[str, _Reservation] = {}
+        self._pending: dict[tuple[str, str, int], float] = {}
+        self._reserved: dict[str, float] = {}
+        self._value: dict[tuple[str, str], float] = {}
+        self._gross: dict[str, float] = {}
+        self._day_start: dict[str, float] = {}
+
+    # ------------------------------------------------------------------ checks
+
+    def check(
+        self,
+        account: str,
+        equity: float,
+        symbol: str,
+        side: int,
+        qty: float,
+        price: float | None,
+        position: float,
+        prices: dict[str, float | None],
+    ) -> tuple[str | None, float]:
+        """``(reason, opening qty)``: why the order is refused (``None``: accepted) and how
+        much of it opens or adds to a position."""
+        rules = self.rules
+        sym = rules.for_symbol(symbol)
+        if sym.qty_step is not None and not _on_grid(qty, sym.qty_step):
+            lower = math.floor(qty / sym.qty_step) * sym.qty_step
+            return (
+                f"qty {qty:g} is not a multiple of the quantity step {sym.qty_step:g} of {symbol}; "
+                f"use {lower:g} or {lower + sym.qty_step:g}.",
+                0.0,
+            )
+        if sym.min_qty is not None and qty < sym.min_qty - _EPS:
+            return f"qty {qty:g} is below the minimum quantity {sym.min_qty:g} of {symbol}.", 0.0
+        if sym.tick_size is not None:
+            for name, value in prices.items():
+                if value is not None and not _on_grid(value, sym.tick_size):
+                    low = math.floor(value / sym.tick_size) * sym.tick_size
+                    return (
+                        f"{name} {value:g} is not on the {sym.tick_size:g} tick grid of {symbol}; "
+                        f"use {low:.10g} or {low + sym.tick_size:.10g}.",
+                        0.0,
+                    )
+        pending = self._pending.get((account, symbol, side), 0.0)
+        base = position + side * pending
+        closing = min(qty, abs(base)) if base * side < 0 else 0.0
+        opening = qty - closing
+        after = base + side * qty
+        if rules.account == "cash" and after < -_EPS:
+            return (
+                f"A cash account cannot sell short: this sell would leave {symbol} at {after:g}. "
+                "Sell at most what you hold (and have not already offered), or use "
+                "RiskRules(account='margin').",
+                opening,
+            )
+        limit = sym.max_position if sym.max_position is not None else rules.max_position
+        if limit is not None and opening > _EPS and abs(after) > limit + _EPS:
+            return (
+                f"The order would take the {symbol} position to {abs(after):g} (counting working "
+                f"orders); the maximum is {limit:g}.",
+                opening,
+            )
+        loss_limit = rules.daily_loss_limit
+        if loss_limit is not None and opening > _EPS:
+            lost = self._day_start.setdefault(account, equity) - equity
+            if lost >= loss_limit - _EPS:
+                return (
+                    f"The daily loss limit of {_money(loss_limit)} is reached ({_money(lost)} lost this "
+                    "session); until the session ends only orders that reduce a position are accepted.",
+                    opening,
+                )
+        if rules.buying_power and opening > _EPS and price is not None:
+            need = opening * price
+            available = self.available(account, equity)
+            if need > available + 1e-6:
+                return (
+                    f"The order needs {_money(need)} of buying power ({opening:g} x {price:g}) but only "
+                    f"{_money(max(0.0, available))} is available; order less or close positions first.",
+                    opening,
+                )
+        return None, opening
+
+    # ------------------------------------------------------------------ state
+
+    def available(self, account: str, equity: float) -> float:
+        """Buying power left: equity * leverage - position values - working reservations."""
+        return equity * self.leverage - self._gross.get(account, 0.0) - self._reserved.get(account, 0.0)
+
+    def margin(self, account: str, equity: float) -> tuple[float, float]:
+        """``(marginUsed, buyingPower)`` for an equity record."""
+        used = self._gross.get(account, 0.0) / self.leverage
+        return used, max(0.0, self.available(account, equity))
+
+    def accept(
+        self, order_id: str, account: str, symbol: str, side: int, qty: float, notional: float
+    ) -> None:
+        """Reserve for a working order (``notional``: the buying power its opening part needs)."""
+        self._orders[order_id] = _Reservation(account, symbol, side, qty, notional / qty)
+        key = (account, symbol, side)
+        self._pending[key] = self._pending.get(key, 0.0) + qty
+        self._reserved[account] = self._reserved.get(account, 0.0) + notional
+
+    def filled(self, order_id: str, qty: float) -> None:
+        res = self._orders.get(order_id)
+        if res is not None:
+            self._consume(res, min(qty, res.left))
+            if res.left <= _EPS:
+                del self._orders[order_id]
+
+    def release(self, order_id: str) -> None:
+        """The order stopped working: give back what it still held."""
+        res = self._orders.pop(order_id, None)
+        if res is not None:
+            self._consume(res, res.left)
+
+    def _consume(self, res: _Reservation, qty: float) -> None:
+        res.left -= qty
+        key = (res.account, res.symbol, res.side)
+        left = self._pending[key] - qty
+        if left > _EPS:
+            self._pending[key] = left
+        else:
+            del self._pending[key]
+        reserved = self._reserved[res.account] - qty * res.per_unit
+        self._reserved[res.account] = reserved if reserved > 1e-6 else 0.0
+
+    def position(self, account: str, symbol: str, qty: float, mark: float | None) -> None:
+        """A position's size or mark changed: keep the account's gross position value."""
+        key = (account, symbol)
+        value = abs(qty) * mark if (qty and mark is not None) else 0.0
+        old = self._value.pop(key, 0.0)
+        if value:
+            self._value[key] = value
+        gross = self._gross.get(account, 0.0) + value - old
+        self._gross[account] = gross if gross > 1e-6 else 0.0
+
+    def new_session(self, equities: Mapping[str, float]) -> None:
+        """A session began: the daily loss limit counts from these equities."""
+        self._day_start.update(equities)
+
+    def pip_size(self, symbol: str, tick: float) -> float:
+        sym = self.rules.for_symbol(symbol)
+        return sym.pip_size or sym.tick_size or tick

@@ -1,0 +1,213 @@
+"""matching.Matcher on its own: triggers, fill prices, sizes, bar paths, IOC/FOK, trailing."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+import paperbroker as pb
+from paperbroker import OrderStatus, OrderType, PlacedOrder, Side
+from paperbroker.matching import FixedSlippage, Matcher, NoSlippage, PercentSlippage, bar_path, round_to_tick
+
+INF = math.inf
+
+
+class Host:
+    """Plays the broker: applies fills to the order and tells the matcher when it is done."""
+
+    def __init__(self) -> None:
+        self.matcher: Matcher | None = None
+        self.fills: list[tuple[str, float, float]] = []
+        self.expired: list[tuple[str, str]] = []
+        self.trails: list[tuple[str, float]] = []
+
+    def fill(self, order: PlacedOrder, qty: float, price: float) -> None:
+        done = order.filledQty
+        order.avgPrice = price if not done else (order.avgPrice * done + price * qty) / (done + qty)
+        order.filledQty = done + qty
+        self.fills.append((order.id, qty, price))
+        if order.qty - order.filledQty <= 1e-9:
+            order.status = OrderStatus.FILLED
+            self.matcher.remove(order.id)
+
+    def expire(self, order: PlacedOrder, reason: str) -> None:
+        order.status = OrderStatus.CANCELED
+        self.expired.append((order.id, reason))
+        self.matcher.remove(order.id)
+
+    def trail(self, order: PlacedOrder, stop: float) -> None:
+        order.stopPrice = stop
+        self.trails.append((order.id, stop))
+
+
+def make(bars=False, slippage=None, symbols=1):
+    host = Host()
+    matcher = Matcher(host, slippage or NoSlippage(), [0.01] * symbols, bars)
+    host.matcher = matcher
+    return host, matcher
+
+
+_n = [0]
+
+
+def order(kind, side, qty=10.0, limit=None, stop=None, duration=None):
+    _n[0] += 1
+    o = PlacedOrder(f"O{_n[0]}", "X", kind, side, qty, OrderStatus.WORKING, limitPrice=limit, stopPrice=stop)
+    if duration:
+        o.duration = pb.OrderDuration(duration)
+    return o
+
+
+def quote(matcher, bid, ask, size=INF):
+    matcher.on_quotes([0], [bid], [ask], [size], [size])
+
+
+def test_resting_orders_do_not_trigger_until_the_price_reaches_them():
+    host, m = make()
+    bl = order(OrderType.LIMIT, Side.BUY, limit=99.0)
+    sl = order(OrderType.LIMIT, Side.SELL, limit=101.0)
+    bs = order(OrderType.STOP, Side.BUY, stop=102.0)
+    ss = order(OrderType.STOP, Side.SELL, stop=98.0)
+    for o in (bl, sl, bs, ss):
+        m.add(o, 0)
+    assert (m.bl[0], m.sl[0], m.bs[0], m.ss[0]) == (99.0, 101.0, 102.0, 98.0)
+    quote(m, 99.5, 99.6)
+    assert host.fills == []
+    quote(m, 98.9, 99.0)  # ask reaches the buy limit: filled at the ask
+    assert host.fills == [(bl.id, 10.0, 99.0)]
+    quote(m, 101.2, 101.3)  # bid above the sell limit: filled at the bid (better)
+    assert host.fills[-1] == (sl.id, 10.0, 101.2)
+
+
+def test_a_stop_fills_at_the_gap_price():
+    host, m = make()
+    ss = order(OrderType.STOP, Side.SELL, stop=98.0)
+    m.add(ss, 0)
+    quote(m, 99.0, 99.1)
+    quote(m, 95.0, 95.1)  # gapped through 98
+    assert host.fills == [(ss.id, 10.0, 95.0)]
+
+
+def test_market_orders_pay_the_spread_and_slippage():
+    host, m = make(slippage=FixedSlippage(2))
+    quote(m, 10.0, 10.1)
+    buy = order(OrderType.MARKET, Side.BUY)
+    m.add(buy, 0)
+    m.match_quote(0)
+    sell = order(OrderType.MARKET, Side.SELL)
+    m.add(sell, 0)
+    m.match_quote(0)
+    assert host.fills == [(buy.id, 10.0, pytest.approx(10.12)), (sell.id, 10.0, pytest.approx(9.98))]
+    assert PercentSlippage(1.0)(200.0, 1, 0.01) == 2.0
+
+
+def test_partial_fills_against_quote_size_keep_the_order_working():
+    host, m = make()
+    quote(m, 10.0, 10.1, size=4)
+    buy = order(OrderType.MARKET, Side.BUY, qty=10)
+    m.add(buy, 0)
+    m.match_quote(0)
+    assert buy.filledQty == 4 and buy.status is OrderStatus.WORKING
+    quote(m, 10.1, 10.2, size=4)
+    quote(m, 10.2, 10.3, size=4)
+    assert [(q, p) for _, q, p in host.fills] == [(4, 10.1), (4, 10.2), (2, 10.3)]
+    assert buy.status is OrderStatus.FILLED
+    assert buy.avgPrice == pytest.approx((4 * 10.1 + 4 * 10.2 + 2 * 10.3) / 10)
+
+
+def test_price_priority_decides_who_gets_limited_size():
+    host, m = make()
+    low = order(OrderType.LIMIT, Side.BUY, qty=5, limit=10.0)
+    high = order(OrderType.LIMIT, Side.BUY, qty=5, limit=10.5)
+    m.add(low, 0)
+    m.add(high, 0)
+    quote(m, 9.8, 9.9, size=6)
+    assert [(i, q) for i, q, _ in host.fills] == [(high.id, 5), (low.id, 1)]
+
+
+def test_cancelled_orders_leave_the_index():
+    host, m = make()
+    buys = [order(OrderType.LIMIT, Side.BUY, limit=10.0 + i) for i in range(100)]
+    for o in buys:
+        m.add(o, 0)
+    for o in buys[50:]:
+        m.remove(o.id)
+    assert len(m) == 50 and m.bl[0] == 59.0
+    quote(m, 55.0, 55.5)
+    assert sorted(p for _, _, p in host.fills) == [55.5] * 4  # limits 56..59
+    assert m.bl[0] == 55.0
+
+
+def test_stop_limit_becomes_a_limit_when_triggered():
+    host, m = make()
+    o = order(OrderType.STOP_LIMIT, Side.BUY, stop=10.0, limit=10.2)
+    m.add(o, 0)
+    quote(m, 10.4, 10.5)  # triggered, but the ask is above the limit
+    assert host.fills == [] and m.is_triggered(o.id)
+    quote(m, 10.1, 10.15)
+    assert host.fills == [(o.id, 10.0, 10.15)]
+
+
+def test_bar_path_goes_to_the_nearer_extreme_first():
+    assert bar_path(10.0, 10.2, 9.0, 9.5) == (10.0, 10.2, 9.0, 9.5)
+    assert bar_path(10.0, 11.0, 9.9, 10.5) == (10.0, 9.9, 11.0, 10.5)
+
+
+def test_bar_fills_at_limit_and_stop_prices_inside_the_bar():
+    host, m = make(bars=True)
+    bl = order(OrderType.LIMIT, Side.BUY, limit=99.0)
+    bs = order(OrderType.STOP, Side.BUY, stop=101.0)
+    m.add(bl, 0)
+    m.add(bs, 0)
+    m.on_bars([0], [100.0], [102.0], [98.0], [100.5], [INF])  # nearer the low first? no: tie -> high
+    assert host.fills == [(bs.id, 10.0, 101.0), (bl.id, 10.0, 99.0)]
+
+
+def test_bar_gap_fills_at_the_open():
+    host, m = make(bars=True)
+    ss = order(OrderType.STOP, Side.SELL, stop=95.0)
+    m.add(ss, 0)
+    m.on_bars([0], [90.0], [91.0], [89.0], [90.5], [INF])
+    assert host.fills == [(ss.id, 10.0, 90.0)]
+
+
+def test_bar_volume_share_limits_fills():
+    host, m = make(bars=True)
+    o = order(OrderType.MARKET, Side.BUY, qty=25)
+    m.add(o, 0)
+    for _ in range(3):
+        m.on_bars([0], [10.0], [10.0], [10.0], [10.0], [10.0])
+    assert [q for _, q, _ in host.fills] == [10, 10, 5]
+
+
+def test_ioc_and_fok_on_bars_are_decided_by_the_first_bar():
+    host, m = make(bars=True)
+    ioc = order(OrderType.MARKET, Side.BUY, qty=25, duration="IOC")
+    fok = order(OrderType.MARKET, Side.SELL, qty=25, duration="FOK")
+    far = order(OrderType.LIMIT, Side.BUY, qty=1, limit=1.0, duration="IOC")
+    for o in (ioc, fok, far):
+        m.add(o, 0)
+    m.on_bars([0], [10.0], [10.0], [10.0], [10.0], [10.0])
+    assert host.fills == [(ioc.id, 10.0, 10.0)]
+    assert {i for i, _ in host.expired} == {ioc.id, fok.id, far.id}
+    assert len(m) == 0
+
+
+def test_trailing_stop_follows_the_price_and_never_goes_back():
+    host, m = make()
+    stop = order(OrderType.STOP, Side.SELL, stop=9.0)
+    m.add(stop, 0, trail_distance=1.0)
+    quote(m, 10.5, 10.6)
+    quote(m, 10.2, 10.3)  # falls: the stop stays
+    quote(m, 11.0, 11.1)
+    assert [p for _, p in host.trails] == [9.5, 10.0]
+    quote(m, 9.9, 10.0)
+    assert host.fills == [(stop.id, 10.0, 9.9)]
+
+
+def test_round_to_tick_gives_the_decimal_a_person_writes():
+    assert round_to_tick(100.014999, 0.01) == 100.01
+    assert round_to_tick(10.13, 0.25) == 10.25
+    with pytest.raises(pb.ConfigurationError, match="FixedSlippage ticks"):
+        FixedSlippage(-1)
