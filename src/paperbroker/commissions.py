@@ -1,25 +1,36 @@
 """Commission models: what one fill costs.
 
 A model is called once per execution with the fill's quantity and price and whether it is
-the order's first fill, and returns the commission (>= 0) in account currency.
+the order's first fill, and returns the commission (>= 0) in account currency.  A model of
+your own is any callable ``model(qty, price, first_fill)``; :func:`as_commission_model`
+checks that it takes those arguments and wraps it so that a result that is not a finite
+number >= 0 raises a :class:`~paperbroker.errors.ConfigurationError` before the fill
+changes anything.
 """
 
 from __future__ import annotations
 
+import inspect
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from numbers import Real
 from typing import Protocol
 
 from .errors import ConfigurationError
 
 __all__ = [
+    "CheckedModel",
     "CommissionModel",
     "FixedPerOrder",
     "NoCommission",
     "PerUnit",
     "PercentOfNotional",
     "as_commission_model",
+    "custom_model",
 ]
+
+_EXAMPLES = "PerUnit(0.005), FixedPerOrder(1.0) or PercentOfNotional(0.1)"
 
 
 class CommissionModel(Protocol):
@@ -83,14 +94,53 @@ class PercentOfNotional:
         return qty * price * self.percent / 100.0
 
 
+@dataclass(frozen=True, slots=True)
+class CheckedModel:
+    """A model of the user's, with its results checked."""
+
+    model: Callable[[float, float, bool], float]
+
+    def __call__(self, qty: float, price: float, first_fill: bool) -> float:
+        value = self.model(qty, price, first_fill)
+        if isinstance(value, Real) and not isinstance(value, bool):
+            value = float(value)
+            if 0.0 <= value < math.inf:
+                return value
+        msg = (
+            f"The commission model returned {value!r} for {qty} @ {price}; it must return "
+            f"a finite number >= 0 (the model is {self.model!r})."
+        )
+        raise ConfigurationError(msg)
+
+
+_BUILT_IN = (NoCommission, FixedPerOrder, PerUnit, PercentOfNotional)
+
+
 def as_commission_model(value: object) -> CommissionModel:
-    """Accept ``None`` (free) or any callable model; refuse anything else clearly."""
+    """Accept ``None`` (free), a built-in model, or a callable ``model(qty, price,
+    first_fill)`` (checked as :class:`CheckedModel`); refuse anything else clearly."""
     if value is None:
         return NoCommission()
-    if callable(value):
+    if isinstance(value, (*_BUILT_IN, CheckedModel)):
         return value
-    msg = (
-        f"commission must be None or a commission model such as PerUnit(0.005), "
-        f"FixedPerOrder(1.0) or PercentOfNotional(0.1), got {value!r}."
-    )
+    if callable(value):
+        try:
+            signature = inspect.signature(value)
+        except (TypeError, ValueError):  # some builtins have no signature: trust them
+            return CheckedModel(value)
+        try:
+            signature.bind(1.0, 1.0, True)
+        except TypeError:
+            msg = (
+                f"commission {value!r} cannot be called as model(qty, price, first_fill); "
+                f"give it those three arguments, or use {_EXAMPLES}."
+            )
+            raise ConfigurationError(msg) from None
+        return CheckedModel(value)
+    msg = f"commission must be None or a commission model such as {_EXAMPLES}, got {value!r}."
     raise ConfigurationError(msg)
+
+
+def custom_model(model: CommissionModel) -> Callable[[float, float, bool], float] | None:
+    """The user's own function inside ``model``, or None for a built-in model."""
+    return model.model if isinstance(model, CheckedModel) else None

@@ -11,7 +11,8 @@ wrong and how to fix it.  An operation that raises has changed nothing.
     ├── InvalidState         the order or broker is in a state that forbids the operation
     ├── InvalidTopic         a topic string is malformed (also a ValueError)
     ├── ConfigurationError   a constructor argument is wrong (also a ValueError)
-    ├── PersistenceError     a saved broker cannot be read back
+    ├── PersistenceError     a saved broker cannot be written or read back
+    ├── SubscriberOverflow   an async subscriber fell too far behind (recorded, not raised)
     └── NotFound             (also a KeyError)
         ├── UnknownOrder
         ├── UnknownPosition
@@ -29,6 +30,7 @@ __all__ = [
     "NotFound",
     "OrderRejected",
     "PersistenceError",
+    "SubscriberOverflow",
     "UnknownAccount",
     "UnknownOrder",
     "UnknownPosition",
@@ -72,7 +74,16 @@ class ConfigurationError(BrokerError, ValueError):
 
 
 class PersistenceError(BrokerError):
-    """A saved broker file is missing, truncated, tampered with or of another version."""
+    """A broker cannot be saved, or a saved broker file is missing, truncated, tampered
+    with or of another version."""
+
+
+class SubscriberOverflow(BrokerError):
+    """An async subscriber had too many events waiting, so newer ones were dropped.
+
+    It is never raised to the caller: it is the ``last_error`` of the subscription (and
+    of the broker's subscriber errors) so that the loss is visible.
+    """
 
 
 class NotFound(BrokerError, KeyError):

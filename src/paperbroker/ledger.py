@@ -121,7 +121,10 @@ class Ledger:
         if -QTY_EPSILON < new < QTY_EPSILON:
             new = 0.0
         if old == 0.0 or (old > 0) == (delta > 0):
-            pos.avg = (pos.avg * abs(old) + price * qty) / abs(new)
+            # a fill below QTY_EPSILON on a flat symbol leaves it flat (new == 0.0)
+            pos.avg = (pos.avg * abs(old) + price * qty) / abs(new) if new != 0.0 else price
+            if old == 0.0:
+                pos.side = _BUY if delta > 0 else _SELL
         else:
             closed = min(qty, abs(old))
             pnl = (price - pos.avg) * closed * (1.0 if old > 0 else -1.0)
@@ -151,11 +154,12 @@ class Ledger:
         changed = []
         for account in holders.values():
             pos = account.positions[symbol]
+            if pos.mark == price:
+                continue
+            # a new mark is a change even when rounding leaves the P&L equal: ``last`` moved
             pos.mark = price
-            value = (price - pos.avg) * pos.qty
-            if value != pos.unrealized:
-                account._set_unrealized(pos, value)
-                changed.append((account, pos))
+            account._set_unrealized(pos, (price - pos.avg) * pos.qty + 0.0)
+            changed.append((account, pos))
         return changed
 
     def _forget(self, account: Account, pos: PositionState) -> None:

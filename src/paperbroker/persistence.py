@@ -1,0 +1,498 @@
+"""Save a whole broker to a file and load it back, so that a seeded run goes on identically.
+
+:func:`save` writes accounts, orders (working and the finished ones still kept), positions
+with their marks, the execution and equity history, the settings (``execution_delay``,
+``history_limit``, the commission model, the clock and its time), the id counters and the
+random generator's state.  :func:`load` returns a new :class:`BrokerService` in that state.
+Subscriptions are not saved: they are callbacks into the code of the session that made
+them, so subscribe again after loading (which also starts the simulator again).
+
+The file is JSON::
+
+    {"format": "paperbroker.broker", "version": 1, "sha256": "<hex>", "body": {...}}
+
+``sha256`` is the digest of the body written as canonical JSON (sorted keys, no spaces).
+The body has one section per component (``settings``, ``random``, ``ledger``, ``orders``,
+``history``), each with its own ``version``, so a component that grows (market mode's price
+sources, brackets) adds a section or a section version without breaking the others.
+Numeric history columns are stored as base64 of little-endian float64, which is exact.
+
+Writes are atomic: the file is written to a temporary file in the same directory, flushed
+to disk and renamed over the target, so a crash leaves the old file or the new one, never
+half of one.  A missing, truncated, tampered or unknown-version file raises
+:class:`~paperbroker.errors.PersistenceError` and nothing is loaded.
+
+A commission model or clock of your own cannot be written to a file: the file notes it,
+and :func:`load` asks for it again (``load(path, commission=my_model)``).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import os
+import tempfile
+from array import array
+from collections.abc import Callable
+from dataclasses import asdict, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .broker import RANDOM_DELAY, BrokerService
+from .commissions import (
+    FixedPerOrder,
+    NoCommission,
+    PercentOfNotional,
+    PerUnit,
+    as_commission_model,
+    custom_model,
+)
+from .errors import BrokerError, ConfigurationError, PersistenceError
+from .history import Codes, _Log
+from .ledger import Account, Ledger, PositionState
+from .models import OrderMessage, OrderStatus, OrderType, ParentType, PlacedOrder, Side, StopType
+from .simulator import Clock, SimClock, WallClock
+
+__all__ = ["FORMAT", "VERSION", "load", "save"]
+
+FORMAT = "paperbroker.broker"
+VERSION = 1
+
+_COMMISSIONS: dict[str, type[Any]] = {
+    cls.__name__: cls for cls in (NoCommission, FixedPerOrder, PerUnit, PercentOfNotional)
+}
+_BIT_GENERATORS: dict[str, Callable[[], np.random.BitGenerator]] = {
+    "PCG64": np.random.PCG64,
+    "PCG64DXSM": np.random.PCG64DXSM,
+    "MT19937": np.random.MT19937,
+    "Philox": np.random.Philox,
+    "SFC64": np.random.SFC64,
+}
+_ORDER_ENUMS: dict[str, type[Any]] = {
+    "type": OrderType,
+    "side": Side,
+    "status": OrderStatus,
+    "stopType": StopType,
+    "parentType": ParentType,
+}
+
+
+# ---------------------------------------------------------------------- files
+
+
+def save(broker: BrokerService, path: str | os.PathLike[str]) -> Path:
+    """Write ``broker`` to ``path`` atomically; return the path."""
+    if not isinstance(broker, BrokerService):
+        msg = f"save() needs a BrokerService, got {type(broker).__name__}."
+        raise PersistenceError(msg)
+    target = _path(path)
+    body = {name: dump(broker) for name, (dump, _) in _SECTIONS.items()}
+    try:
+        text = _canonical(body)
+    except ValueError as exc:  # a NaN or infinity somewhere in the books
+        msg = f"The broker cannot be saved: it holds a value that is not a finite number ({exc})."
+        raise PersistenceError(msg) from None
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    head = json.dumps({"format": FORMAT, "version": VERSION, "sha256": digest})
+    data = f'{head[:-1]}, "body": {text}}}\n'.encode()
+    _write_atomically(target, data)
+    return target
+
+
+def load(
+    path: str | os.PathLike[str], *, commission: Any = None, clock: Clock | None = None
+) -> BrokerService:
+    """Read a broker written by :func:`save`.
+
+    ``commission`` and ``clock`` replace the saved ones; they are required when the broker
+    was saved with a model or clock of your own, which a file cannot hold.
+    """
+    target = _path(path)
+    if commission is not None:
+        commission = as_commission_model(commission)
+    if clock is not None and not isinstance(clock, Clock):
+        msg = f"clock must be a paperbroker Clock (WallClock or SimClock), got {clock!r}."
+        raise ConfigurationError(msg)
+    try:
+        raw = target.read_bytes()
+    except OSError as exc:
+        msg = f"Cannot read the saved broker {str(target)!r}: {exc.strerror or exc}."
+        raise PersistenceError(msg) from None
+    body = _verified_body(target, raw)
+    overrides = {"commission": commission, "clock": clock}
+    try:
+        broker = _load_settings(body["settings"], overrides)
+        for name, (_, restore) in _SECTIONS.items():
+            if name != "settings":
+                restore(broker, body[name])
+    except PersistenceError:
+        raise
+    except (BrokerError, KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError) as exc:
+        msg = (
+            f"The saved broker {str(target)!r} passed its checksum but its contents are "
+            f"malformed ({type(exc).__name__}: {exc}); it was not written by paperbroker's save()."
+        )
+        raise PersistenceError(msg) from exc
+    return broker
+
+
+def _path(path: object) -> Path:
+    if not isinstance(path, (str, os.PathLike)) or not os.fspath(path):
+        msg = f"path must be a file name (str or pathlib.Path), got {path!r}."
+        raise PersistenceError(msg)
+    return Path(path)
+
+
+def _canonical(body: Any) -> str:
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+def _write_atomically(target: Path, data: bytes) -> None:
+    directory = target.parent
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        msg = f"Cannot save the broker to {str(target)!r}: {exc.strerror or exc}."
+        raise PersistenceError(msg) from None
+    try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(tmp, target)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if isinstance(exc, OSError):
+            msg = f"Cannot save the broker to {str(target)!r}: {exc.strerror or exc}."
+            raise PersistenceError(msg) from None
+        raise
+
+
+def _verified_body(target: Path, raw: bytes) -> dict[str, Any]:
+    name = repr(str(target))
+    try:
+        document = json.loads(raw)
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        msg = f"The saved broker {name} is not complete JSON: it is truncated or not a broker file."
+        raise PersistenceError(msg) from None
+    if not isinstance(document, dict) or document.get("format") != FORMAT:
+        msg = f"{name} is not a saved paperbroker broker (its format is not {FORMAT!r})."
+        raise PersistenceError(msg)
+    version = document.get("version")
+    if version != VERSION:
+        msg = (
+            f"{name} is a saved broker of format version {version!r}; this paperbroker "
+            f"reads version {VERSION}."
+        )
+        raise PersistenceError(msg)
+    body = document.get("body")
+    if not isinstance(body, dict):
+        msg = f"The saved broker {name} has no body; it is damaged."
+        raise PersistenceError(msg)
+    digest = hashlib.sha256(_canonical(body).encode()).hexdigest()
+    if digest != document.get("sha256"):
+        msg = f"The saved broker {name} fails its checksum: it was changed or damaged after saving."
+        raise PersistenceError(msg)
+    unknown = sorted(body.keys() - _SECTIONS.keys())
+    missing = sorted(_SECTIONS.keys() - body.keys())
+    if unknown or missing:
+        msg = (
+            f"The saved broker {name} has the sections {sorted(body)}, but this paperbroker "
+            f"reads exactly {sorted(_SECTIONS)}."
+        )
+        raise PersistenceError(msg)
+    for section, content in body.items():
+        got = content.get("version") if isinstance(content, dict) else None
+        if got != 1:
+            msg = (
+                f"Section {section!r} of the saved broker {name} is version {got!r}; this "
+                "paperbroker reads version 1."
+            )
+            raise PersistenceError(msg)
+    return body
+
+
+# ---------------------------------------------------------------------- settings
+
+
+def _dump_settings(broker: BrokerService) -> dict[str, Any]:
+    delay = broker._delay
+    return {
+        "version": 1,
+        "execution_delay": "random" if delay is RANDOM_DELAY else delay,
+        "initial_balance": broker._initial_balance,
+        "history_limit": broker.history_limit,
+        "commission": _dump_commission(broker._commission),
+        "clock": _dump_clock(broker.clock),
+        "order_seq": broker._order_seq,
+        "exec_seq": broker._exec_seq,
+    }
+
+
+def _dump_commission(model: Any) -> dict[str, Any]:
+    own = custom_model(model)
+    if own is not None or type(model).__name__ not in _COMMISSIONS:
+        return {"type": "custom", "repr": repr(own or model)}
+    return {"type": type(model).__name__, **asdict(model)}
+
+
+def _dump_clock(clock: Clock) -> dict[str, Any]:
+    if type(clock) is SimClock:
+        out: dict[str, Any] = {"type": "sim", "now_ms": clock.now_ms()}
+    elif type(clock) is WallClock:
+        out = {"type": "wall"}
+    else:
+        return {"type": "custom", "repr": repr(clock)}
+    session_end = getattr(clock, "session_end", None)  # clocks with trading sessions
+    if session_end is not None:
+        out["session_end"] = session_end.isoformat()
+        out["timezone"] = _timezone_name(getattr(clock, "timezone", dt.timezone.utc))
+    return out
+
+
+def _timezone_name(tz: dt.tzinfo) -> str:
+    key = getattr(tz, "key", None)  # a zoneinfo.ZoneInfo
+    if isinstance(key, str):
+        return key
+    if tz is dt.timezone.utc:
+        return "UTC"
+    msg = f"The broker's clock has the time zone {tz!r}, which cannot be saved; use 'UTC' or an IANA name."
+    raise PersistenceError(msg)
+
+
+def _load_settings(settings: dict[str, Any], overrides: dict[str, Any]) -> BrokerService:
+    delay = settings["execution_delay"]
+    broker = BrokerService(
+        RANDOM_DELAY if delay == "random" else delay,
+        initial_balance=settings["initial_balance"],
+        commission=_override(overrides["commission"], _load_commission, settings["commission"]),
+        history_limit=settings["history_limit"],
+        clock=_override(overrides["clock"], _load_clock, settings["clock"]),
+    )
+    broker._order_seq = _count(settings["order_seq"])
+    broker._exec_seq = _count(settings["exec_seq"])
+    return broker
+
+
+def _override(given: Any, read: Callable[[dict[str, Any]], Any], saved: dict[str, Any]) -> Any:
+    return read(saved) if given is None else given
+
+
+def _not_custom(saved: dict[str, Any], what: str, argument: str) -> str:
+    """The saved type; a thing of the user's own must be passed to load() again."""
+    kind: str = saved["type"]
+    if kind == "custom":
+        msg = (
+            f"The broker was saved with a {what} of your own ({saved['repr']}), which a file "
+            f"cannot hold; pass it again: load(path, {argument})."
+        )
+        raise PersistenceError(msg)
+    return kind
+
+
+def _load_commission(saved: dict[str, Any]) -> Any:
+    kind = _not_custom(saved, "commission model", "commission=model")
+    params = {k: v for k, v in saved.items() if k != "type"}
+    return _COMMISSIONS[kind](**params)
+
+
+def _load_clock(saved: dict[str, Any]) -> Clock:
+    kind = _not_custom(saved, "clock", "clock=clock")
+    session = {k: saved[k] for k in ("session_end", "timezone") if k in saved}
+    if kind == "sim":
+        return SimClock(_count(saved["now_ms"]), **session)
+    if kind == "wall":
+        return WallClock(**session)
+    msg = f"The saved clock type {kind!r} is not known to this paperbroker."
+    raise PersistenceError(msg)
+
+
+def _count(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        msg = f"expected a whole number >= 0, got {value!r}"
+        raise ValueError(msg)
+    return value
+
+
+# ---------------------------------------------------------------------- random generator
+
+
+def _dump_random(broker: BrokerService) -> dict[str, Any]:
+    return {"version": 1, "state": broker.rng.bit_generator.state}
+
+
+def _load_random(broker: BrokerService, saved: dict[str, Any]) -> None:
+    state = saved["state"]
+    bit_generator = _BIT_GENERATORS[state["bit_generator"]]()
+    bit_generator.state = state
+    broker.rng = np.random.Generator(bit_generator)
+
+
+# ---------------------------------------------------------------------- ledger
+
+
+def _dump_ledger(broker: BrokerService) -> dict[str, Any]:
+    ledger: Ledger = broker._ledger
+    return {
+        "version": 1,
+        "marks": ledger.marks,
+        "holders": {symbol: list(holders) for symbol, holders in ledger._holders.items()},
+        "accounts": [
+            {
+                "id": a.account_id,
+                "initial_balance": a.initial_balance,
+                "realized": a.realized,
+                "commission": a.commission,
+                "unrealized": a.unrealized,
+                "positions": [
+                    {name: getattr(p, name) for name in PositionState.__slots__} for p in a.positions.values()
+                ],
+            }
+            for a in ledger.accounts.values()
+        ],
+    }
+
+
+def _load_ledger(broker: BrokerService, saved: dict[str, Any]) -> None:
+    ledger: Ledger = broker._ledger
+    ledger.accounts.clear()
+    for item in saved["accounts"]:
+        account = Account(item["id"], float(item["initial_balance"]))
+        account.realized = float(item["realized"])
+        account.commission = float(item["commission"])
+        account.unrealized = float(item["unrealized"])
+        for fields_ in item["positions"]:
+            pos = PositionState(fields_["symbol"])
+            for name in PositionState.__slots__:
+                setattr(pos, name, fields_[name])
+            pos.side = Side(pos.side)
+            account.positions[pos.symbol] = pos
+        ledger.accounts[account.account_id] = account
+    ledger.marks.clear()
+    ledger.marks.update({symbol: float(price) for symbol, price in saved["marks"].items()})
+    ledger._holders.clear()
+    for symbol, ids in saved["holders"].items():
+        ledger._holders[symbol] = {i: ledger.accounts[i] for i in ids}
+
+
+# ---------------------------------------------------------------------- orders
+
+
+def _dump_orders(broker: BrokerService) -> dict[str, Any]:
+    book = broker._book
+    return {
+        "version": 1,
+        "orders": [[book._account[i], _dump_order(o)] for i, o in book.orders.items()],
+        "working": list(book._working),
+        "done": list(book._done),
+    }
+
+
+def _dump_order(order: PlacedOrder) -> dict[str, Any]:
+    out = {}
+    for f in fields(PlacedOrder):
+        value = getattr(order, f.name)
+        out[f.name] = value.to_dict() if isinstance(value, OrderMessage) else value
+    return out
+
+
+def _load_order(saved: dict[str, Any]) -> PlacedOrder:
+    values = dict(saved)
+    for name, enum in _ORDER_ENUMS.items():
+        if values.get(name) is not None:
+            values[name] = enum(values[name])
+    if values.get("message") is not None:
+        values["message"] = OrderMessage(**values["message"])
+    return PlacedOrder(**values)
+
+
+def _load_orders(broker: BrokerService, saved: dict[str, Any]) -> None:
+    book = broker._book
+    for table in (book.orders, book._account, book._pos, book._done):
+        table.clear()
+    book._working.clear()
+    for account_id, fields_ in saved["orders"]:
+        if account_id not in broker._ledger.accounts:
+            msg = f"order {fields_.get('id')!r} belongs to an account {account_id!r} that is not saved"
+            raise ValueError(msg)
+        order = _load_order(fields_)
+        book.orders[order.id] = order
+        book._account[order.id] = account_id
+    for index, order_id in enumerate(saved["working"]):
+        if book.orders[order_id].status is not OrderStatus.WORKING:
+            msg = f"order {order_id!r} is listed as working but is not"
+            raise ValueError(msg)
+        book._working.append(order_id)
+        book._pos[order_id] = index
+    book._done.extend(saved["done"])
+
+
+# ---------------------------------------------------------------------- history
+
+
+def _dump_history(broker: BrokerService) -> dict[str, Any]:
+    return {
+        "version": 1,
+        "symbols": list(broker._symbols.names),
+        "accounts": list(broker._account_codes.names),
+        "executions": _dump_log(broker._executions),
+        "equity": _dump_log(broker._equity_log),
+    }
+
+
+def _dump_log(log: _Log) -> dict[str, Any]:
+    data = np.frombuffer(log.data, dtype=np.float64).astype("<f8")
+    return {
+        "columns": list(log.columns),
+        "total": log.total,
+        "data": base64.b64encode(data.tobytes()).decode("ascii"),
+        "strings": log.strings,
+    }
+
+
+def _load_history(broker: BrokerService, saved: dict[str, Any]) -> None:
+    _load_codes(broker._symbols, saved["symbols"])
+    _load_codes(broker._account_codes, saved["accounts"])
+    _load_log(broker._executions, saved["executions"])
+    _load_log(broker._equity_log, saved["equity"])
+
+
+def _load_codes(codes: Codes, names: list[str]) -> None:
+    codes.names[:] = names
+    codes._code.clear()
+    codes._code.update({name: i for i, name in enumerate(names)})
+
+
+def _load_log(log: _Log, saved: dict[str, Any]) -> None:
+    if saved["columns"] != list(log.columns):
+        msg = f"history columns {saved['columns']} differ from {list(log.columns)}"
+        raise ValueError(msg)
+    values = np.frombuffer(base64.b64decode(saved["data"], validate=True), dtype="<f8")
+    if len(values) % log.width or len(saved["strings"]) != len(log.strings):
+        msg = "a history table has a partial row"
+        raise ValueError(msg)
+    rows = len(values) // log.width
+    if any(len(column) != rows for column in saved["strings"]) or _count(saved["total"]) < rows:
+        msg = "the history columns have different lengths"
+        raise ValueError(msg)
+    del log.data[:]
+    log.data.frombytes(array("d", values.astype(np.float64)).tobytes())
+    for column, names in zip(log.strings, saved["strings"], strict=True):
+        column[:] = names
+    log.total = saved["total"]
+
+
+# The body's sections, in the order they are restored (settings builds the broker).
+_SECTIONS: dict[str, tuple[Callable[[BrokerService], dict[str, Any]], Callable[..., None]]] = {
+    "settings": (_dump_settings, lambda broker, saved: None),
+    "random": (_dump_random, _load_random),
+    "ledger": (_dump_ledger, _load_ledger),
+    "orders": (_dump_orders, _load_orders),
+    "history": (_dump_history, _load_history),
+}
