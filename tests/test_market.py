@@ -26,7 +26,9 @@ def bars(rows, symbol="SPY", **kwargs):
 
 def test_random_walk_quotes_on_the_tick_grid_with_the_spread():
     b = pb.BrokerService(
-        execution_delay=None, seed=4, market=pb.RandomWalk({"A": 50.0, "B": 20.0}, spread=0.03, tick_size=0.01)
+        execution_delay=None,
+        seed=4,
+        market=pb.RandomWalk({"A": 50.0, "B": 20.0}, spread=0.03, tick_size=0.01),
     )
     b.run(200)
     for q in b.quotes():
@@ -101,7 +103,9 @@ def test_every_tick_marks_positions_and_broadcasts_pl_equity_and_quotes():
     b.subscribe(pb.topic("quotes", symbol="X"), quotes.append)
     b.set_price("X", 101.0)
     assert rec.kinds() == ["pl", "equity"]
-    assert rec.of("pl")[0].last == 101.0 and rec.of("pl")[0].unrealizedPL == pytest.approx(10 * (101.0 - 100.01))
+    assert rec.of("pl")[0].last == 101.0 and rec.of("pl")[0].unrealizedPL == pytest.approx(
+        10 * (101.0 - 100.01)
+    )
     assert quotes[-1].symbol == "X" and quotes[-1].last == 101.0
     assert rec.of("equity")[0].unrealizedPL == pytest.approx(9.9)
 
@@ -117,7 +121,8 @@ def test_equity_history_keeps_one_row_per_account_per_tick():
 
 def test_bar_replay_steps_bar_by_bar_and_fills_at_the_next_open():
     b = pb.BrokerService(
-        execution_delay=None, market=bars([[10, 11, 9, 10.5, 100], [10.6, 10.8, 10.4, 10.7, 100]], volume_share=None)
+        execution_delay=None,
+        market=bars([[10, 11, 9, 10.5, 100], [10.6, 10.8, 10.4, 10.7, 100]], volume_share=None),
     )
     o = b.buy("SPY", 1)
     assert b.order(o.id).status is OrderStatus.WORKING  # bars: wait for the next bar
@@ -129,7 +134,9 @@ def test_bar_replay_steps_bar_by_bar_and_fills_at_the_next_open():
 
 def test_bar_replay_of_many_symbols_from_a_dict():
     idx = pd.date_range("2024-01-02", periods=3, freq="1D", tz="UTC")
-    one = pd.DataFrame({"Open": [1, 2, 3], "High": [1, 2, 3], "Low": [1, 2, 3], "Close": [1, 2, 3]}, index=idx)
+    one = pd.DataFrame(
+        {"Open": [1, 2, 3], "High": [1, 2, 3], "Low": [1, 2, 3], "Close": [1, 2, 3]}, index=idx
+    )
     b = pb.BrokerService(execution_delay=None, market=pb.BarReplay({"A": one, "B": one * 10}))
     b.run()
     assert (b.quote("A").last, b.quote("B").last) == (3, 30)
@@ -152,7 +159,9 @@ def test_bad_bars_are_refused_with_the_row(rows, kwargs, message):
 def test_unsorted_and_gappy_data_are_refused_with_the_row_and_a_fix():
     idx = pd.to_datetime(["2024-01-02 10:00", "2024-01-02 09:59"], utc=True)
     frame = pd.DataFrame({"open": 1.0, "high": 1.0, "low": 1.0, "close": 1.0}, index=idx)
-    with pytest.raises(pb.ConfigurationError, match=r"not sorted: row 1 .* is earlier than row 0.*sort_index"):
+    with pytest.raises(
+        pb.ConfigurationError, match=r"not sorted: row 1 .* is earlier than row 0.*sort_index"
+    ):
         pb.BarReplay(frame, symbol="X")
     idx = pd.to_datetime(["2024-01-02 10:00", "2024-01-02 10:01", "2024-01-02 10:05"], utc=True)
     frame = pd.DataFrame({"open": 1.0, "high": 1.0, "low": 1.0, "close": 1.0}, index=idx)
@@ -160,11 +169,18 @@ def test_unsorted_and_gappy_data_are_refused_with_the_row_and_a_fix():
         pb.BarReplay(frame, symbol="X", frequency="1min")
     assert len(pb.BarReplay(frame, symbol="X", frequency="1min", allow_gaps=True)) == 3
     long = pd.DataFrame(
-        {"time": idx[[0, 1, 0]], "symbol": ["A", "A", "B"], "open": 1.0, "high": 1.0, "low": 1.0, "close": 1.0}
+        {
+            "time": idx[[0, 1, 0]],
+            "symbol": ["A", "A", "B"],
+            "open": 1.0,
+            "high": 1.0,
+            "low": 1.0,
+            "close": 1.0,
+        }
     )
     with pytest.raises(pb.ConfigurationError, match=r"gap at 2024-01-02 10:01.*'B' has no row"):
         pb.BarReplay(long)
-    with pytest.raises(pb.ConfigurationError, match="lack the column|lacks the column"):
+    with pytest.raises(pb.ConfigurationError, match="lacks the column"):
         pb.BarReplay(frame.drop(columns="low"), symbol="X")
     with pytest.raises(pb.ConfigurationError, match="no 'symbol' column; pass symbol="):
         pb.BarReplay(frame)

@@ -242,7 +242,7 @@ class MarketSource(ABC):
         """(bid, ask, last) on symbol ``i``'s tick grid around ``price``."""
         tick = self.tick_sizes[i]
         digits = _digits([tick])
-        steps = max(1, round(spread / tick))
+        steps = max(0, round(spread / tick))
         bid = max(tick, round(round((price - steps * tick / 2) / tick) * tick, digits))
         ask = round(bid + steps * tick, digits)
         last = min(max(round(round(price / tick) * tick, digits), bid), ask)
@@ -320,7 +320,7 @@ class RandomWalk(MarketSource):
         self._log_drift = np.array(mu) - vol**2 / 2.0
         self._vol = vol
         self._tick = np.array(ticks)
-        self._steps = np.maximum(1.0, np.round(np.array(self._spread) / self._tick))
+        self._steps = np.maximum(0.0, np.round(np.array(self._spread) / self._tick))
         self._digits = _digits(ticks)
         self._z = np.zeros((0, len(names)))
         self._rows: list[tuple[list[float], list[float], list[float]]] = []

@@ -134,9 +134,13 @@ class MatchHost(Protocol):
 
 
 class _Entry:
-    __slots__ = ("alive", "fok", "heaped", "i", "ioc", "kind", "order", "seq", "trail", "where")
+    __slots__ = ("alive", "fok", "heaped", "i", "ioc", "kind", "order", "seq", "trail", "uid", "where")
+
+    _made = 0
 
     def __init__(self, order: PlacedOrder, i: int, where: int, seq: int, trail: float | None) -> None:
+        _Entry._made += 1
+        self.uid = _Entry._made
         self.order = order
         self.i = i
         self.kind = order.type
@@ -149,6 +153,10 @@ class _Entry:
         tif = duration.type if duration is not None else None
         self.ioc = tif == "IOC"
         self.fok = tif == "FOK"
+
+    def __lt__(self, other: _Entry) -> bool:
+        """Heap ties (same price and time priority: a re-filed order) go to the newer entry."""
+        return self.uid > other.uid
 
 
 _Heap = list[tuple[float, int, _Entry]]

@@ -1,0 +1,152 @@
+"""Risk and teaching rules: every rejection reason, margin figures, rules switched off."""
+
+from __future__ import annotations
+
+import pytest
+
+import paperbroker as pb
+from paperbroker import OrderStatus
+
+from .conftest import record
+
+
+def broker(rules, price=100.0, balance=10_000.0):
+    return pb.BrokerService(
+        execution_delay=None,
+        initial_balance=balance,
+        market=pb.ManualQuotes({"X": price}, spread=0.0),
+        risk=rules,
+    )
+
+
+def rejected(b, call, message):
+    rec = record(b)
+    with pytest.raises(pb.OrderRejected, match=message) as info:
+        call()
+    order = b.order(info.value.order_id)
+    assert order.status is OrderStatus.REJECTED
+    assert order.message.type == "error" and message.split(" ")[0] in order.message.text
+    assert [o.status for o in rec.of("orders")] == [OrderStatus.REJECTED]
+    assert str(info.value).endswith(".")
+    return order
+
+
+def test_cash_account_buying_power():
+    b = broker(pb.RiskRules())
+    b.buy("X", 60)  # 6,000 of 10,000
+    eq = b.equity()
+    assert (eq.marginUsed, eq.buyingPower) == (pytest.approx(6000.0, abs=1), pytest.approx(4000.0, abs=1))
+    rejected(b, lambda: b.buy("X", 50), r"needs 5,000.00 of buying power .* only 4,000.00 is available")
+    assert b.position("X").qty == 60  # nothing else changed
+
+
+def test_working_orders_reserve_buying_power():
+    b = broker(pb.RiskRules())
+    b.buy("X", 70, limit=90.0)  # reserves 6,300
+    rejected(b, lambda: b.buy("X", 50, limit=90.0), "buying power")
+
+
+def test_cash_account_cannot_sell_short():
+    b = broker(pb.RiskRules())
+    b.buy("X", 5)
+    b.sell("X", 3, limit=120.0)
+    rejected(b, lambda: b.sell("X", 3), "A cash account cannot sell short")
+
+
+def test_margin_account_has_leverage_and_may_short():
+    b = broker(pb.RiskRules(account="margin", leverage=2.0))
+    b.sell("X", 150)  # 15,000 of 20,000
+    eq = b.equity()
+    assert (eq.marginUsed, eq.buyingPower) == (pytest.approx(7500.0), pytest.approx(5000.0))
+    rejected(b, lambda: b.buy("X", 400), "buying power")  # 150 close, 250 open = 25,000
+    b.buy("X", 200)  # closes 150, opens 50
+
+
+def test_max_position_counts_working_orders():
+    b = broker(pb.RiskRules(max_position=10))
+    b.buy("X", 6)
+    b.buy("X", 3, limit=50.0)
+    rejected(b, lambda: b.buy("X", 2), r"take the X position to 11 .* the maximum is 10")
+    b.sell("X", 6)  # reducing is fine
+
+
+def test_daily_loss_limit_blocks_new_positions_until_the_session_ends():
+    clock = pb.SimClock()
+    b = pb.BrokerService(
+        execution_delay=None,
+        clock=clock,
+        market=pb.ManualQuotes({"X": 100.0}, spread=0.0),
+        risk=pb.RiskRules(daily_loss_limit=500.0),
+    )
+    b.buy("X", 100)
+    b.set_price("X", 94.0)  # down 600
+    rejected(b, lambda: b.buy("X", 1), "daily loss limit of 500.00 is reached")
+    b.sell("X", 50)  # closing is still allowed
+    clock.advance(24 * 3600 * 1000)
+    b.buy("X", 1)  # a new session
+    assert b.position("X").qty == 51
+
+
+@pytest.mark.parametrize(
+    ("symbol_rules", "call", "message"),
+    [
+        (
+            pb.SymbolRules(qty_step=10),
+            lambda b: b.buy("X", 15),
+            "qty 15 is not a multiple of the quantity step 10",
+        ),
+        (pb.SymbolRules(min_qty=5), lambda b: b.buy("X", 2), "qty 2 is below the minimum quantity 5"),
+        (
+            pb.SymbolRules(tick_size=0.05),
+            lambda b: b.buy("X", 1, limit=99.97),
+            "limitPrice 99.97 is not on the 0.05",
+        ),
+        (pb.SymbolRules(max_position=3), lambda b: b.buy("X", 4), "the maximum is 3"),
+    ],
+)
+def test_symbol_rules(symbol_rules, call, message):
+    b = broker(pb.RiskRules(symbols={"X": symbol_rules}))
+    rejected(b, lambda: call(b), message)
+
+
+def test_rejections_also_reach_async_callers_and_classic_mode():
+    b = pb.BrokerService(execution_delay=None, initial_balance=1_000.0, risk=pb.RiskRules())
+
+    async def place():
+        return await b.place_order(pb.PreOrder("X", pb.OrderType.MARKET, pb.Side.BUY, 100, seenPrice=20.0))
+
+    import asyncio
+
+    with pytest.raises(pb.OrderRejected, match="buying power"):
+        asyncio.run(place())
+
+
+def test_malformed_input_is_still_invalid_and_changes_nothing():
+    b = broker(pb.RiskRules())
+    with pytest.raises(pb.InvalidOrder):
+        b.buy("X", -1)
+    assert b.orders() == []
+
+
+def test_without_rules_nothing_is_refused_and_equity_has_no_margin_fields():
+    b = broker(None)
+    b.buy("X", 10_000)
+    b.sell("X", 20_000)
+    assert b.equity().buyingPower is None and "buyingPower" not in b.equity().to_dict()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"account": "savings"}, "account must be 'cash' or 'margin'"),
+        ({"account": "cash", "leverage": 2}, "A cash account has no leverage"),
+        ({"account": "margin", "leverage": 0.5}, "leverage must be a number >= 1"),
+        ({"max_position": -1}, "max_position must be a finite number > 0"),
+        ({"symbols": {"X": 1}}, "symbols must be a dict of symbol -> SymbolRules"),
+    ],
+)
+def test_bad_rules_are_configuration_errors(kwargs, message):
+    with pytest.raises(pb.ConfigurationError, match=message):
+        pb.RiskRules(**kwargs)
+    with pytest.raises(pb.ConfigurationError, match="risk must be RiskRules"):
+        pb.BrokerService(risk={"account": "cash"})
