@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import os
+import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -249,3 +250,26 @@ def call(function: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, 
         return function(*args, **kwargs), None
     except Exception as exc:  # noqa: BLE001 - the caller checks what was raised
         return None, exc
+
+
+# ---------------------------------------------------------------------- workloads
+
+
+def burst(broker: pb.BrokerService, fills: int, seed: int = 0, accounts: tuple[str, ...] = ()) -> int:
+    """Place and fill orders, whole and partial, at moving prices over three symbols and
+    the given accounts (default: all); return how many fills were made."""
+    rng = random.Random(seed)
+    names = list(accounts or broker.accounts())
+    done = 0
+    while done < fills:
+        account, symbol = rng.choice(names), rng.choice(("AAA", "BBB", "CCC"))
+        side = rng.choice(("buy", "sell"))
+        qty = float(rng.randint(1, 20))
+        price = round(rng.uniform(90.0, 110.0), 2)
+        order = broker.submit(pb.PreOrder(symbol, "market", side, qty, seenPrice=price), account)
+        if rng.random() < 0.3:
+            broker.fill(order.id, qty=qty / 2, price=round(price + rng.uniform(-1, 1), 2))
+            done += 1
+        broker.fill(order.id)
+        done += 1
+    return done

@@ -158,6 +158,25 @@ def test_a_model_of_your_own_must_be_passed_again(tmp_path: Path) -> None:
         pb.load(path, commission="free")
 
 
+def test_market_mode_state_is_refused_until_the_format_holds_it(tmp_path: Path) -> None:
+    """Format version 1 has no section for market state: saving it must not lose it quietly."""
+    market = pb.BrokerService(execution_delay=None, market=pb.RandomWalk({"X": 100.0}), seed=1)
+    risky = pb.BrokerService(execution_delay=None, risk=pb.RiskRules())
+    bracketed = make_broker()
+    bracketed.buy("X", 1, limit=10.0, take_profit=12.0)
+    day = make_broker()
+    day.submit(pb.PreOrder("X", "limit", "buy", 1, limitPrice=10.0, duration="day"))
+    for broker, feature in (
+        (market, "a market source"),
+        (risky, "risk rules"),
+        (bracketed, "bracket orders"),
+        (day, "working day orders"),
+    ):
+        with pytest.raises(pb.PersistenceError, match=f"uses {feature}, which save format version 1"):
+            pb.save(broker, tmp_path / "market.json")
+        assert list(tmp_path.iterdir()) == []
+
+
 # ---------------------------------------------------------------------- damaged files
 
 

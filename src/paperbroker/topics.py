@@ -19,8 +19,17 @@ pl                  Position, on every mark-to-market change    accountId
 ==================  ==========================================  =======================
 
 A subscriber that raises is logged (with a traceback the first time), counted on its
-:class:`Subscription` and skipped; the others and the broker carry on.  A subscriber may
-be a coroutine function: its coroutine is scheduled on the running loop.
+:class:`Subscription` and skipped; the others and the broker carry on.  A
+``KeyboardInterrupt`` (a kernel interrupt landing in a subscriber) is counted and logged
+the same way, the event still reaches the other subscribers, and then the interrupt goes
+on to the caller.
+
+A subscriber may be a coroutine function.  Its coroutines run on the running loop one
+after another, in event order, in one task per subscription; at most
+:attr:`TopicHub.max_backlog` of them wait, and events beyond that are dropped and counted
+as errors (:class:`~paperbroker.errors.SubscriberOverflow`) rather than growing memory
+without bound.  Closing the subscription cancels what is still waiting.  Without a running
+loop an async subscriber cannot run: each event is counted as an error.
 """
 
 from __future__ import annotations
@@ -29,10 +38,11 @@ import asyncio
 import inspect
 import json
 import logging
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from .errors import InvalidTopic
+from .errors import InvalidTopic, SubscriberOverflow
 
 __all__ = ["TOPIC_TYPES", "Subscription", "TopicHub", "parse_topic", "topic"]
 
@@ -64,13 +74,19 @@ def topic(kind: str, account_id: str | None = None, **params: str) -> str:
     """
     from .models import DEFAULT_ACCOUNT
 
-    if kind in _PARAMS and "accountId" in _PARAMS[kind][0]:
-        params = {"accountId": account_id or DEFAULT_ACCOUNT, **params}
+    if not isinstance(kind, str) or kind not in _PARAMS:
+        known = ", ".join(TOPIC_TYPES)
+        msg = f"{kind!r} is not a topic type; the types are {known}."
+        raise InvalidTopic(msg)
+    if "accountId" in _PARAMS[kind][0]:
+        params = {"accountId": DEFAULT_ACCOUNT if account_id is None else account_id, **params}
     elif account_id is not None:
         params = {"accountId": account_id, **params}
-    text = _canonical(kind, params)
-    parse_topic(text)
-    return text
+    for key, value in params.items():
+        if not isinstance(value, str) or not value:
+            msg = f"Param {key!r} of a {kind} topic must be a non-empty string, got {value!r}."
+            raise InvalidTopic(msg)
+    return parse_topic(_canonical(kind, params))[2]
 
 
 def parse_topic(text: object) -> tuple[str, dict[str, str], str]:
@@ -88,7 +104,7 @@ def parse_topic(text: object) -> tuple[str, dict[str, str], str]:
         raise InvalidTopic(msg)
     try:
         params = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
         msg = f"The params of topic {text!r} are not valid JSON; write them like {_EXAMPLE}."
         raise InvalidTopic(msg) from None
     if not isinstance(params, dict):
@@ -114,7 +130,19 @@ def parse_topic(text: object) -> tuple[str, dict[str, str], str]:
 class Subscription:
     """A subscriber's handle: :meth:`close` it (or use ``with``) to unsubscribe."""
 
-    __slots__ = ("_hub", "callback", "errors", "key", "kind", "last_error", "params", "topic")
+    __slots__ = (
+        "_backlog",
+        "_hub",
+        "_pending",
+        "_task",
+        "callback",
+        "errors",
+        "key",
+        "kind",
+        "last_error",
+        "params",
+        "topic",
+    )
 
     def __init__(
         self,
@@ -133,14 +161,30 @@ class Subscription:
         self.callback = callback
         self.errors = 0
         self.last_error: BaseException | None = None
+        # an async subscriber's coroutines waiting to run, and the task running them
+        self._backlog: deque[Awaitable[Any]] = deque()
+        self._task: asyncio.Task[None] | None = None
+        self._pending = 0  # queued plus the one running
 
     @property
     def active(self) -> bool:
         return self._hub is not None
 
+    @property
+    def pending(self) -> int:
+        """How many events an async subscriber has still to process (0 for a sync one)."""
+        return self._pending
+
     def close(self) -> None:
-        """Stop receiving events; closing twice does nothing."""
+        """Stop receiving events and cancel async deliveries still waiting; closing twice
+        does nothing."""
         hub, self._hub = self._hub, None
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+        while self._backlog:
+            _discard(self._backlog.popleft())
+        self._pending = 0
         if hub is not None:
             hub._detach(self)
 
@@ -162,13 +206,15 @@ class TopicHub:
     subscriptions left, so the owner can start and stop background work.
     """
 
+    #: The most events an async subscriber may have waiting before new ones are dropped.
+    max_backlog = 10_000
+
     def __init__(self, on_change: Callable[[int], None] | None = None) -> None:
         # type -> key -> tuple of subscriptions; key is the accountId, (accountId, symbol)
         # for executions filtered by symbol, or the symbol for quotes
         self._index: dict[str, dict[Any, tuple[Subscription, ...]]] = {k: {} for k in _PARAMS}
         self._count = 0
         self._on_change = on_change
-        self._pending: set[asyncio.Future[Any]] = set()
         self.errors = 0
         self.last_error: BaseException | None = None
 
@@ -232,14 +278,23 @@ class TopicHub:
             self._deliver(subs, payload)
 
     def _deliver(self, subs: tuple[Subscription, ...], payload: Any) -> None:
+        interrupt: KeyboardInterrupt | None = None
         for sub in subs:
             try:
                 result = sub.callback(payload)
             except Exception as exc:  # noqa: BLE001 - isolation is the point
                 self._failed(sub, exc)
                 continue
+            except KeyboardInterrupt as exc:
+                # a kernel interrupt landed in this subscriber: note it, let the others
+                # have the event, then let the interrupt reach the caller
+                self._failed(sub, exc)
+                interrupt = exc
+                continue
             if result is not None and inspect.isawaitable(result):
                 self._schedule(sub, result)
+        if interrupt is not None:
+            raise interrupt
 
     def _failed(self, sub: Subscription, exc: BaseException) -> None:
         sub.errors += 1
@@ -255,19 +310,48 @@ class TopicHub:
                 exc_info=exc,
             )
 
-    def _schedule(self, sub: Subscription, awaitable: Any) -> None:
-        try:
-            future = asyncio.ensure_future(awaitable)
-        except RuntimeError as exc:  # no running loop to run the coroutine on
-            if inspect.iscoroutine(awaitable):
-                awaitable.close()
-            self._failed(sub, exc)
+    def _schedule(self, sub: Subscription, awaitable: Awaitable[Any]) -> None:
+        """Queue an async subscriber's coroutine behind its earlier ones."""
+        if sub._hub is None:  # closed by an earlier subscriber of this same event
+            _discard(awaitable)
             return
-        self._pending.add(future)
+        if len(sub._backlog) >= self.max_backlog:
+            _discard(awaitable)
+            msg = (
+                f"Async subscriber {sub.callback!r} of {sub.topic} has {len(sub._backlog)} "
+                "events waiting, so this one was dropped; make it faster or coalesce events."
+            )
+            self._failed(sub, SubscriberOverflow(msg))
+            return
+        if sub._task is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                _discard(awaitable)
+                msg = (
+                    f"Async subscriber {sub.callback!r} of {sub.topic} got an event outside a "
+                    "running event loop, where it cannot run; subscribe a plain function instead."
+                )
+                self._failed(sub, RuntimeError(msg))
+                return
+            sub._task = loop.create_task(self._drain(sub), name=f"paperbroker-subscriber {sub.topic}")
+        sub._backlog.append(awaitable)
+        sub._pending += 1
 
-        def done(fut: asyncio.Future[Any]) -> None:
-            self._pending.discard(fut)
-            if not fut.cancelled() and fut.exception() is not None:
-                self._failed(sub, fut.exception())  # type: ignore[arg-type]
+    async def _drain(self, sub: Subscription) -> None:
+        backlog = sub._backlog
+        while backlog:
+            try:
+                await backlog.popleft()
+            except Exception as exc:  # noqa: BLE001 - isolation is the point
+                self._failed(sub, exc)
+            finally:
+                if sub._pending:  # close() has already zeroed it
+                    sub._pending -= 1
+        sub._task = None
 
-        future.add_done_callback(done)
+
+def _discard(awaitable: Awaitable[Any]) -> None:
+    """Drop an awaitable that will never be awaited (a coroutine is closed, not leaked)."""
+    if inspect.iscoroutine(awaitable):
+        awaitable.close()
