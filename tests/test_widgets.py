@@ -178,6 +178,20 @@ async def test_equity_chart_window_is_bounded_and_spans_the_session():
     chart.close()
 
 
+async def test_equity_chart_made_late_starts_with_the_history():
+    clock = pb.SimClock()
+    broker = pb.BrokerService(execution_delay=None, clock=clock)
+    for i in range(5):
+        clock.advance(1000)
+        trade(broker, i)
+    chart = w.EquityChart(broker)
+    history = pb.equity_frame(broker)
+    points = chart.points()
+    assert points["equity"].tolist() == history["equity"].tolist()
+    assert points["time"][-1] == clock.now_ms()
+    chart.close()
+
+
 async def test_equity_chart_sends_plotly_from_the_package(broker):
     chart = w.EquityChart(broker)
     browser(chart, {"type": "plotly", "id": 1})

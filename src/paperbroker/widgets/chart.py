@@ -8,7 +8,8 @@ on, so it always spans the whole session at an even resolution; within one resol
 step the newest value wins.
 
 plotly.js comes from the plotly Python package (``plotly.offline.get_plotlyjs()``), sent
-once per page on the first view's request: no CDN, works offline.
+once per page on the first view's request: no CDN, works offline.  The curve starts with
+the broker's equity history, so a chart made late still shows the whole session.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 import traitlets
 
 from ..broker import BrokerService
+from ..frames import equity_frame
 from ..models import DEFAULT_ACCOUNT, EquityData
 from ._base import BrokerWidget, asset, whole
 
@@ -84,7 +86,15 @@ class EquityChart(BrokerWidget):
 
     def _bind(self) -> None:
         self._subscribe("equity", self._on_equity)
-        self._on_equity(self.broker.equity(self.account_id))
+        # the curve so far, from the broker's equity history (once, at creation)
+        history = equity_frame(self.broker, self.account_id)
+        times = history["time"].to_numpy(dtype="datetime64[ms]").astype(np.int64).tolist()
+        equity = history["equity"].tolist()
+        balance = history["balance"].tolist()
+        self._pending.extend(zip(times, equity, balance, strict=True))
+        if not self._pending:
+            self._on_equity(self.broker.equity(self.account_id))
+        self._absorb()
 
     def _on_equity(self, data: EquityData) -> None:
         pending = self._pending

@@ -99,13 +99,14 @@ function render({ model, el }) {
 
   function traces() {
     const c = themeColors(root);
+    const mode = x.length < 3 ? "lines+markers" : "lines";
     return [
       {
         name: "Equity",
         x,
         y: equity,
         type: "scatter",
-        mode: "lines",
+        mode,
         line: { color: c.accent, width: 1.8 },
         hovertemplate: "%{y:,.2f}<extra>Equity</extra>",
       },
@@ -114,7 +115,8 @@ function render({ model, el }) {
         x,
         y: balance,
         type: "scatter",
-        mode: "lines",
+        mode,
+        marker: { size: 4 },
         line: { color: c.muted, width: 1, dash: "dot", shape: "hv" },
         hovertemplate: "%{y:,.2f}<extra>Balance</extra>",
       },
