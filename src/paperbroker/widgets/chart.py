@@ -1,11 +1,11 @@
 """EquityChart: the account's equity and balance over time, drawn with plotly.js.
 
-Each equity event appends ``(time, equity, balance)`` to a pending list (O(1)).  A flush,
-at most every ``interval`` seconds, folds the pending points into a bounded window of at
-most ``max_points`` float64 points and sends only what changed, as binary buffers.  When
-the window is full it keeps every other point and halves its time resolution from then
-on, so it always spans the whole session at an even resolution; within one resolution
-step the newest value wins.
+Each equity event appends time, equity and balance to a flat pending list (O(1)).  A flush,
+at most every ``interval`` seconds, folds the pending points into a bounded float64 window
+of at most ``max_points`` points (with numpy) and sends only what changed, as binary
+buffers.  When the window is full its time resolution doubles (at least), so it always
+spans the whole session at an even resolution; within one resolution step the newest
+value wins.
 
 plotly.js comes from the plotly Python package (``plotly.offline.get_plotlyjs()``), sent
 once per page on the first view's request: no CDN, works offline.  The curve starts with
@@ -35,6 +35,17 @@ def _plotly_js() -> bytes:
 
         _PLOTLY_JS.append(get_plotlyjs().encode("utf-8"))
     return _PLOTLY_JS[0]
+
+
+def _thin(points: np.ndarray, resolution: float) -> np.ndarray:
+    """Keep the newest point of each ``resolution``-ms step (all points when 0)."""
+    if resolution <= 0 or len(points) < 2:
+        return points
+    step = np.floor(points[:, 0] / resolution)
+    keep = np.empty(len(points), dtype=bool)
+    np.not_equal(step[1:], step[:-1], out=keep[:-1])
+    keep[-1] = True
+    return points[keep]
 
 
 class EquityChart(BrokerWidget):
@@ -71,13 +82,11 @@ class EquityChart(BrokerWidget):
     ) -> None:
         whole(height, "height", 120, 3000, "pixels")
         whole(max_points, "max_points", 10, 10**6, "points kept per line")
-        self._pending: list[tuple[int, float, float]] = []
-        self._pending_cap = 2 * max_points
-        self._t: list[float] = []
-        self._equity: list[float] = []
-        self._balance: list[float] = []
-        self._resolution = 0.0  # ms between kept points; grows as the window fills
-        self._changed_from = 0  # first point the views do not have yet
+        self._pending: list[float] = []  # time, equity, balance, time, ...
+        self._pending_cap = 6 * max_points
+        self._window = np.empty((0, 3))  # rows of (time ms, equity, balance)
+        self._resolution = 0.0  # ms per kept point; grows as the window fills
+        self._changed_from = 0  # first row the views do not have yet
         self._now = broker.clock.now_ms
         super().__init__(
             broker, account_id, interval=interval, height=height, max_points=max_points, **kwargs
@@ -88,60 +97,48 @@ class EquityChart(BrokerWidget):
         self._subscribe("equity", self._on_equity)
         # the curve so far, from the broker's equity history (once, at creation)
         history = equity_frame(self.broker, self.account_id)
-        times = history["time"].to_numpy(dtype="datetime64[ms]").astype(np.int64).tolist()
-        equity = history["equity"].tolist()
-        balance = history["balance"].tolist()
-        self._pending.extend(zip(times, equity, balance, strict=True))
-        if not self._pending:
+        if len(history):
+            times = history["time"].to_numpy(dtype="datetime64[ms]").astype(np.int64)
+            self._fold(np.column_stack((times, history["equity"], history["balance"])).astype(np.float64))
+        else:
             self._on_equity(self.broker.equity(self.account_id))
-        self._absorb()
 
     def _on_equity(self, data: EquityData) -> None:
         pending = self._pending
-        pending.append((self._now(), data.equity, data.balance))
+        pending += (self._now(), data.equity, data.balance)
         if len(pending) > self._pending_cap:  # the loop is busy (a long cell): fold now
             self._absorb()
         if self._timer is None:
             self._arm()
 
     def _absorb(self) -> None:
-        """Move pending points into the window, one per resolution step."""
-        points, self._pending = self._pending, []
-        t, equity, balance = self._t, self._equity, self._balance
-        for when, eq, bal in points:
-            if t and when - t[-1] < self._resolution:
-                t[-1], equity[-1], balance[-1] = when, eq, bal
-                self._changed_from = min(self._changed_from, len(t) - 1)
-            else:
-                t.append(when)
-                equity.append(eq)
-                balance.append(bal)
-            if len(t) > self.max_points:
-                self._halve()
-                t, equity, balance = self._t, self._equity, self._balance
+        if self._pending:
+            new = np.array(self._pending, dtype=np.float64).reshape(-1, 3)
+            self._pending.clear()
+            self._fold(new)
 
-    def _halve(self) -> None:
-        # keep the newest point and every other one before it
-        self._t = self._t[::-1][::2][::-1]
-        self._equity = self._equity[::-1][::2][::-1]
-        self._balance = self._balance[::-1][::2][::-1]
-        t = self._t
-        self._resolution = max(self._resolution * 2, (t[-1] - t[0]) / max(len(t) - 1, 1))
-        self._changed_from = 0
+    def _fold(self, new: np.ndarray) -> None:
+        """Add rows to the window: one per resolution step, the newest."""
+        old = self._window
+        window = _thin(np.concatenate((old, new)), self._resolution)
+        while len(window) > self.max_points:
+            span = window[-1, 0] - window[0, 0]
+            self._resolution = max(2 * self._resolution, span / (self.max_points // 2), 1.0)
+            window = _thin(window, self._resolution)
+        same = min(len(old), len(window))
+        differ = np.flatnonzero((old[:same] != window[:same]).any(axis=1))
+        self._changed_from = min(self._changed_from, int(differ[0]) if len(differ) else same)
+        self._window = window
 
     def _flush_now(self) -> None:
-        if self._pending:
-            self._absorb()
-        start = self._changed_from
-        if start < len(self._t):
-            self._send_points(start)
+        self._absorb()
+        if self._changed_from < len(self._window):
+            self._send_points(self._changed_from)
 
     def _send_points(self, start: int) -> None:
-        self._changed_from = len(self._t)
-        buffers = [
-            np.asarray(values[start:], dtype=np.float64).tobytes()
-            for values in (self._t, self._equity, self._balance)
-        ]
+        self._changed_from = len(self._window)
+        part = self._window[start:]
+        buffers = [np.ascontiguousarray(part[:, i]).tobytes() for i in range(3)]
         self._post({"type": "points", "from": start}, buffers)
 
     def _snapshot(self) -> None:
@@ -150,11 +147,8 @@ class EquityChart(BrokerWidget):
     def points(self) -> dict[str, np.ndarray]:
         """The drawn window: ``time`` (Unix ms), ``equity`` and ``balance`` float64 arrays."""
         self.flush()
-        return {
-            "time": np.asarray(self._t, dtype=np.float64),
-            "equity": np.asarray(self._equity, dtype=np.float64),
-            "balance": np.asarray(self._balance, dtype=np.float64),
-        }
+        window = self._window
+        return {"time": window[:, 0].copy(), "equity": window[:, 1].copy(), "balance": window[:, 2].copy()}
 
     def _cmd_plotly(self, _content: dict[str, Any]) -> None:
         self._post({"type": "plotly-js"}, [_plotly_js()])
