@@ -43,6 +43,12 @@ for name, examples, steps in (("ci", 200, 40), ("dev", 30, 20), ("long", 5_000, 
     )
 settings.load_profile(os.environ.get("PAPERBROKER_HYPOTHESIS", "ci"))
 
+
+def scaled(fraction: float) -> settings:
+    """The profile's settings with ``fraction`` of its examples, for costly tests."""
+    return settings(max_examples=max(10, int(settings.default.max_examples * fraction)))
+
+
 EPSILON = 1e-9  # the ledger's QTY_EPSILON: a quantity this close to zero is zero
 CASCADE = ("executions", "orders", "positions", "equity", "pl")
 FINAL = (pb.OrderStatus.FILLED, pb.OrderStatus.CANCELED, pb.OrderStatus.REJECTED)
@@ -240,7 +246,7 @@ def snapshot(broker: pb.BrokerService, *, history: bool = True) -> dict[str, Any
         "simulator_errors": broker.simulator.errors,
     }
     if history:
-        out["equity_rows"] = pb.equity_frame(broker, None).to_numpy().tolist()
+        out["equity_rows"] = pb.equity_frame(broker, None).select_dtypes("number").to_numpy().tolist()
     return out
 
 

@@ -125,12 +125,8 @@ def as_commission_model(value: object) -> CommissionModel:
         return value
     if callable(value):
         try:
-            signature = inspect.signature(value)
-        except (TypeError, ValueError):  # some builtins have no signature: trust them
-            return CheckedModel(value)
-        try:
-            signature.bind(1.0, 1.0, True)
-        except TypeError:
+            inspect.signature(value).bind(1.0, 1.0, True)
+        except (TypeError, ValueError):  # ValueError: a builtin without a signature, like int
             msg = (
                 f"commission {value!r} cannot be called as model(qty, price, first_fill); "
                 f"give it those three arguments, or use {_EXAMPLES}."

@@ -1,8 +1,9 @@
 """Bounded, columnar history of executions and equity changes.
 
 Each log keeps its numeric fields interleaved in one ``array('d')``: appending a row is a
-single ``extend`` call, and exporting hundreds of thousands of rows is one zero-copy
-``numpy.frombuffer(...).reshape(-1, width)``.  Millisecond timestamps and small integer
+single ``extend`` call, and exporting hundreds of thousands of rows is one
+``numpy.frombuffer(...).reshape(-1, width)`` and one memcpy (see :meth:`_Log.table`).
+Millisecond timestamps and small integer
 codes are exact in float64 (below 2**53).  A log keeps at least its ``limit`` newest rows:
 once it holds twice that, the oldest are dropped in one go, which keeps the amortised cost
 per row O(1).  ``total`` counts every row ever appended.
@@ -64,14 +65,16 @@ class _Log:
                 del column[:drop]
 
     def table(self) -> Any:
-        """The numeric rows as a read-only ``(rows, width)`` numpy view."""
+        """The numeric rows as a ``(rows, width)`` numpy array of their own.
+
+        A copy (one memcpy), not a view: while any numpy view of ``data`` is alive the
+        array cannot grow, and every later append (every fill) would raise BufferError.
+        A view outlives its caller more easily than it seems: a traceback that IPython keeps
+        in ``sys.last_traceback`` holds the locals of every frame it passed through.
+        """
         import numpy as np
 
-        if not self.data:
-            return np.zeros((0, self.width))
-        view = np.frombuffer(self.data, dtype=np.float64).reshape(-1, self.width)
-        view.flags.writeable = False
-        return view
+        return np.frombuffer(self.data, dtype=np.float64).reshape(-1, self.width).copy()
 
     def first_seq(self) -> int:
         """The 1-based sequence number of the oldest kept row."""

@@ -478,7 +478,7 @@ def _dump_history(broker: BrokerService) -> dict[str, Any]:
 
 
 def _dump_log(log: _Log) -> dict[str, Any]:
-    data = np.frombuffer(log.data, dtype=np.float64).astype("<f8")
+    data = log.table().astype("<f8")
     return {
         "columns": list(log.columns),
         "total": log.total,
