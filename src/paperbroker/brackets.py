@@ -18,13 +18,16 @@ id, ``parentType`` = Position) and replace the position's earlier brackets.  Fro
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING
 
 from .errors import InvalidOrder
 from .matching import round_to_tick
-from .models import OrderStatus, OrderType, ParentType, PlacedOrder, Position, Side
+from .models import OrderStatus, OrderType, ParentType, PlacedOrder, Position, Side, StopType
 
-__all__ = ["BracketHost", "Brackets", "check_sides", "trail_from"]
+if TYPE_CHECKING:
+    from .broker import BrokerService
+
+__all__ = ["Brackets", "BrokerBracketHost", "check_sides", "trail_from"]
 
 _EPS = 1e-9
 _POSITION = ParentType.POSITION
@@ -60,37 +63,10 @@ def trail_from(price: float, side: Side, pips: float, grid: tuple[float, float])
     return round_to_tick(price - pips * pip if side is Side.BUY else price + pips * pip, tick)
 
 
-class BracketHost(Protocol):
-    """What the bracket logic asks of the broker."""
-
-    def new_child(
-        self,
-        account_id: str,
-        symbol: str,
-        kind: OrderType,
-        side: Side,
-        qty: float,
-        price: float,
-        parent_id: str,
-        parent_type: ParentType,
-        trailing_pips: float | None,
-    ) -> PlacedOrder: ...
-
-    def activate(self, order: PlacedOrder, account_id: str) -> None: ...
-
-    def cancel_with(self, order: PlacedOrder, reason: str) -> None: ...
-
-    def resized(self, order: PlacedOrder, account_id: str) -> None: ...
-
-    def reprice(
-        self, order: PlacedOrder, account_id: str, price: float, trailing_pips: float | None
-    ) -> None: ...
-
-
 class Brackets:
     """The registry of bracket orders and their rules (see the module docstring)."""
 
-    def __init__(self, host: BracketHost) -> None:
+    def __init__(self, host: BrokerBracketHost) -> None:
         self._host = host
         self._inactive: dict[str, dict[str, PlacedOrder]] = {}  # parent id -> role -> child
         self._position: dict[tuple[str, str], dict[str, PlacedOrder]] = {}  # (account, symbol) -> ...
@@ -288,3 +264,81 @@ class Brackets:
             else:
                 self._host.reprice(child, account_id, price, trail)
         return self.position_brackets(account_id, position.symbol)
+
+
+class BrokerBracketHost:
+    """The broker as :class:`~paperbroker.brackets.Brackets` sees it."""
+
+    __slots__ = ("_b",)
+
+    def __init__(self, broker: BrokerService) -> None:
+        self._b = broker
+
+    def new_child(
+        self,
+        account_id: str,
+        symbol: str,
+        kind: OrderType,
+        side: Side,
+        qty: float,
+        price: float,
+        parent_id: str,
+        parent_type: ParentType,
+        trailing_pips: float | None,
+    ) -> PlacedOrder:
+        b = self._b
+        limit, stop = (price, None) if kind is OrderType.LIMIT else (None, price)
+        stop_type = None if stop is None else StopType.TRAILING_STOP if trailing_pips else StopType.STOP_LOSS
+        child = b._new_order(
+            account_id,
+            (
+                symbol,
+                kind,
+                side,
+                qty,
+                limit,
+                stop,
+                None,
+                None,
+                None,
+                trailing_pips,
+                stop_type,
+                None,
+                None,
+                None,
+                None,
+            ),
+            OrderStatus.INACTIVE,
+        )
+        child.parentId, child.parentType = parent_id, parent_type
+        if parent_type is ParentType.ORDER:
+            b._publish_order(child, account_id)
+        return child
+
+    def activate(self, order: PlacedOrder, account_id: str) -> None:
+        b = self._b
+        b._book.set_status(order, OrderStatus.WORKING)
+        order.updateTime = b.clock.now_ms()
+        if b._venue is not None:
+            b._venue.add(order, b._trail_distance(order), immediate=False)
+        b._publish_order(order, account_id)
+
+    def cancel_with(self, order: PlacedOrder, reason: str) -> None:
+        self._b._cancel_with(order, reason)
+
+    def resized(self, order: PlacedOrder, account_id: str) -> None:
+        order.updateTime = self._b.clock.now_ms()
+        self._b._publish_order(order, account_id)
+
+    def reprice(self, order: PlacedOrder, account_id: str, price: float, trailing_pips: float | None) -> None:
+        b = self._b
+        if order.type is OrderType.LIMIT:
+            order.limitPrice = price
+        else:
+            order.stopPrice = price
+            order.trailingStopPips = trailing_pips
+            order.stopType = StopType.TRAILING_STOP if trailing_pips else StopType.STOP_LOSS
+        order.updateTime = b.clock.now_ms()
+        if b._venue is not None and order.status is OrderStatus.WORKING:
+            b._venue.reindex(order, b._trail_distance(order))
+        b._publish_order(order, account_id)

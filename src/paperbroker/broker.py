@@ -23,7 +23,7 @@ from typing import Any, NoReturn
 
 import numpy as np
 
-from .brackets import Brackets, check_sides
+from .brackets import Brackets, BrokerBracketHost, check_sides
 from .commissions import as_commission_model
 from .errors import (
     BrokerError,
@@ -47,18 +47,15 @@ from .models import (
     OrderMessage,
     OrderStatus,
     OrderType,
-    ParentType,
     PlacedOrder,
     PreOrder,
     Side,
-    StopType,
 )
-from .models import Brackets as BracketPrices
 from .orders import OrderBook, check_order, check_price, check_qty, checked_fields
 from .risk import RiskBook, RiskRules
-from .simulator import RANDOM_DELAY, Clock, SimClock, Simulator, Stepping, WallClock
+from .simulator import RANDOM_DELAY, Clock, Simulator, Stepping, WallClock, check_delay
 from .topics import Subscription, TopicHub
-from .venue import Venue
+from .venue import Venue, market_clock
 from .views import BrokerViews
 
 __all__ = ["RANDOM_DELAY", "BrokerService"]
@@ -93,68 +90,6 @@ _SNAKE = {
     "trailing_stop_pips": "trailingStopPips",
     "stop_type": "stopType",
 }
-
-
-class _BracketHost:
-    """The broker as :class:`~paperbroker.brackets.Brackets` sees it."""
-
-    __slots__ = ("_b",)
-
-    def __init__(self, broker: BrokerService) -> None:
-        self._b = broker
-
-    def new_child(
-        self,
-        account_id: str,
-        symbol: str,
-        kind: OrderType,
-        side: Side,
-        qty: float,
-        price: float,
-        parent_id: str,
-        parent_type: ParentType,
-        trailing_pips: float | None,
-    ) -> PlacedOrder:
-        b = self._b
-        limit, stop = (price, None) if kind is OrderType.LIMIT else (None, price)
-        stop_type = None if stop is None else StopType.TRAILING_STOP if trailing_pips else StopType.STOP_LOSS
-        child = b._new_order(
-            account_id,
-            (symbol, kind, side, qty, limit, stop, None, None, None, trailing_pips, stop_type),
-            _INACTIVE,
-        )
-        child.parentId, child.parentType = parent_id, parent_type
-        if parent_type is ParentType.ORDER:
-            b._publish_order(child, account_id)
-        return child
-
-    def activate(self, order: PlacedOrder, account_id: str) -> None:
-        b = self._b
-        b._book.set_status(order, _WORKING)
-        order.updateTime = b.clock.now_ms()
-        if b._venue is not None:
-            b._venue.add(order, b._trail_distance(order), immediate=False)
-        b._publish_order(order, account_id)
-
-    def cancel_with(self, order: PlacedOrder, reason: str) -> None:
-        self._b._cancel_with(order, reason)
-
-    def resized(self, order: PlacedOrder, account_id: str) -> None:
-        order.updateTime = self._b.clock.now_ms()
-        self._b._publish_order(order, account_id)
-
-    def reprice(self, order: PlacedOrder, account_id: str, price: float, trailing_pips: float | None) -> None:
-        b = self._b
-        if order.type is OrderType.LIMIT:
-            order.limitPrice = price
-        else:
-            order.stopPrice = price
-            order.trailingStopPips = trailing_pips
-            order.stopType = StopType.TRAILING_STOP if trailing_pips else StopType.STOP_LOSS
-        order.updateTime = b.clock.now_ms()
-        if b._venue is not None and order.status is _WORKING:
-            b._venue.reindex(order, b._trail_distance(order))
-        b._publish_order(order, account_id)
 
 
 class BrokerService(BrokerViews, Stepping):
@@ -207,7 +142,7 @@ class BrokerService(BrokerViews, Stepping):
         slippage: Any = None,
         risk: RiskRules | None = None,
     ) -> None:
-        self._delay = _check_delay(execution_delay)
+        self._delay = check_delay(execution_delay)
         self._initial_balance = _check_balance(initial_balance)
         if history_limit is not None and (
             isinstance(history_limit, bool) or not isinstance(history_limit, int) or history_limit < 1
@@ -221,7 +156,7 @@ class BrokerService(BrokerViews, Stepping):
             msg = f"risk must be RiskRules(...) or None, got {risk!r}."
             raise ConfigurationError(msg)
         if market is not None:
-            clock = _market_clock(market, clock)
+            clock = market_clock(market, clock)
         elif slippage is not None:
             msg = "slippage applies to market mode only; pass market=... as well, or leave slippage out."
             raise ConfigurationError(msg)
@@ -246,10 +181,9 @@ class BrokerService(BrokerViews, Stepping):
         self._equity_subs = self._hub._index["equity"]
         self._simulator = Simulator(self._step_once, self._next_interval)
         self._risk = None if risk is None else RiskBook(risk)
-        self._brackets = Brackets(_BracketHost(self))
+        self._brackets = Brackets(BrokerBracketHost(self))
         self._venue = None if market is None else Venue(self, market, as_slippage(slippage))
         self._day_orders: dict[str, PlacedOrder] = {}
-        self._last_equity: dict[str, tuple[int, int]] = {}  # market mode: account -> (time, row)
         # order events need bookkeeping beyond the book (market, risk, brackets, day orders)
         self._hooks = market is not None or risk is not None
         self._session_end = self.clock.next_session_end(self.clock.now_ms())
@@ -320,10 +254,12 @@ class BrokerService(BrokerViews, Stepping):
                 self._market_price(fields[0], fields[2], fields[11], fields[12]),
                 *fields[5:],
             )
-        placed = self._new_order(account_id, fields, _WORKING)
+        placed = self._new_order(account_id, fields, _WORKING, now)
         return self._publish_order(placed, account_id)
 
-    def _new_order(self, account_id: str, fields: tuple[Any, ...], status: OrderStatus) -> PlacedOrder:
+    def _new_order(
+        self, account_id: str, fields: tuple[Any, ...], status: OrderStatus, now: int | None = None
+    ) -> PlacedOrder:
         """Create an order from ``checked_fields`` values and add it to the book."""
         self._order_seq += 1
         symbol, kind, side, qty, limit, stop, tp, sl, gs, trailing, stop_type = fields[:11]
@@ -343,10 +279,9 @@ class BrokerService(BrokerViews, Stepping):
             stop_type,
             0.0,
             None,
-            self.clock.now_ms(),
+            self.clock.now_ms() if now is None else now,
         )
-        if len(fields) > 14:
-            placed.duration = fields[14]
+        placed.duration = fields[14]
         self._book.add(placed, account_id)
         return placed
 
@@ -547,52 +482,15 @@ class BrokerService(BrokerViews, Stepping):
             if order.status is not _WORKING:
                 msg = f"Order {order_id} expired at the end of its session; it can no longer fill."
                 raise InvalidState(msg)
-        return self._execute(order, qty, price)
+        return self._execute(order, qty, price, now)
 
     def fill_all(self) -> list[Execution]:
         """Fill every working order now, oldest first."""
         return [self.fill(order.id) for order in self._book.working()]
 
-    def edit_brackets(
-        self,
-        position_id: str,
-        brackets: BracketPrices | None = None,
-        *,
-        take_profit: float | None = None,
-        stop_loss: float | None = None,
-        trailing_stop_pips: float | None = None,
-        account_id: str = DEFAULT_ACCOUNT,
-    ) -> list[PlacedOrder]:
-        """Set a position's take-profit, stop-loss or trailing stop; ``None`` removes one.
-
-        Pass a :class:`Brackets` or the keywords.  Returns the position's working brackets.
-        """
-        if brackets is not None:
-            take_profit, stop_loss = brackets.takeProfit, brackets.stopLoss
-            trailing_stop_pips = brackets.trailingStopPips
-        tp = None if take_profit is None else check_price(take_profit, "takeProfit")
-        sl = None if stop_loss is None else check_price(stop_loss, "stopLoss")
-        pips = None if trailing_stop_pips is None else check_qty(trailing_stop_pips, "trailingStopPips")
-        position = self._position_state(position_id, account_id).snapshot()
-        mark = position.last if position.last is not None else position.avgPrice
-        check_sides(position.side, mark, tp, sl, f"position {position_id}")
-        self._hooks = True
-        found = self._brackets.edit_position(account_id, position, tp, sl, pips, self._grid(position.symbol))
-        return [o.copy() for o in found]
-
-    def _grid(self, symbol: str) -> tuple[float, float]:
-        """(pip size, tick size) of ``symbol``: from the risk rules, else the market's tick."""
-        tick = self._venue.tick_size(symbol) if self._venue is not None else 0.01
-        pip = self._risk.pip_size(symbol, tick) if self._risk is not None else tick
-        return pip, tick
-
-    def _trail_distance(self, order: PlacedOrder) -> float | None:
-        pips = order.trailingStopPips
-        return None if pips is None else pips * self._grid(order.symbol)[0]
-
     # ------------------------------------------------------------------ the cascade
 
-    def _execute(self, order: PlacedOrder, qty: float, price: float) -> Execution:
+    def _execute(self, order: PlacedOrder, qty: float, price: float, now: int | None = None) -> Execution:
         order_id = order.id
         account_id = self._book._account[order_id]
         account = self._ledger.accounts[account_id]
@@ -605,7 +503,8 @@ class BrokerService(BrokerViews, Stepping):
                 "it must return a finite number >= 0."
             )
             raise BrokerError(msg)
-        now = self.clock.now_ms()
+        if now is None:
+            now = self.clock.now_ms()
         self._exec_seq += 1
         exec_id = f"EXEC-{self._exec_seq}"
         execution = Execution(symbol, price, qty, side, now, commission, exec_id, order_id)
@@ -684,7 +583,7 @@ class BrokerService(BrokerViews, Stepping):
             unrealized,
             commission,
         )
-        if self._venue is None or not self._overwrite_equity_row(account_id, row):
+        if self._venue is None or not self._venue.overwrite_equity_row(account_id, row):
             self._equity_rows(row)
             self._equity_log.added()
         subs = self._equity_subs.get(account_id)
@@ -694,40 +593,12 @@ class BrokerService(BrokerViews, Stepping):
                 data.marginUsed, data.buyingPower = self._risk.margin(account_id, data.equity)
             self._hub._deliver(subs, data)
 
-    def _overwrite_equity_row(self, account_id: str, row: tuple[float, ...]) -> bool:
-        """Market mode keeps one equity row per account per tick: the last one wins."""
-        log = self._equity_log
-        last = self._last_equity.get(account_id)
-        if last is not None and last[0] == row[0]:
-            pos = last[1] - (log.total - len(log))
-            if pos >= 0:
-                log.data[pos * log.width : (pos + 1) * log.width] = type(log.data)("d", row)
-                return True
-        self._last_equity[account_id] = (int(row[0]), log.total)
-        return False
-
     def _publish_mark(self, account: Account, pos: PositionState) -> None:
         """A new mark moved ``pos``'s P&L: broadcast it on ``pl`` and the account's equity."""
         if self._risk is not None:
             self._risk.position(account.account_id, pos.symbol, pos.qty, pos.mark)
         self._hub.publish("pl", account.account_id, pos.snapshot())
         self._publish_equity(account)
-
-    def _publish_marks(self, changed: list[tuple[Account, PositionState]]) -> None:
-        """New marks moved these positions: ``pl`` for each, then one ``equity`` per account."""
-        accounts: dict[str, Account] = {}
-        publish = self._hub.publish
-        risk = self._risk
-        for account, pos in changed:
-            if pos.qty:
-                if risk is not None:
-                    risk.position(account.account_id, pos.symbol, pos.qty, pos.mark)
-                publish("pl", account.account_id, pos.snapshot())
-                accounts[account.account_id] = account
-        for account in accounts.values():
-            self._publish_equity(account)
-
-    # ------------------------------------------------------------------ prices
 
     def _market_price(
         self, symbol: str, side: Side, seen: float | None, quotes: CurrentQuotes | None
@@ -786,23 +657,6 @@ class BrokerService(BrokerViews, Stepping):
         )
 
 
-def _check_delay(value: object) -> Any:
-    if value is None or value is RANDOM_DELAY:
-        return value
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or not math.isfinite(value)
-        or value < 0
-    ):
-        msg = (
-            f"execution_delay must be seconds >= 0, None for manual fills, or left out for a "
-            f"random 1-2 s; got {value!r}."
-        )
-        raise ConfigurationError(msg)
-    return float(value)
-
-
 def _check_balance(value: object) -> float:
     if (
         isinstance(value, bool)
@@ -813,26 +667,3 @@ def _check_balance(value: object) -> float:
         msg = f"initial_balance must be a finite amount >= 0, got {value!r}."
         raise ConfigurationError(msg)
     return float(value)
-
-
-def _market_clock(market: object, clock: Clock | None) -> SimClock:
-    """The simulated clock a market runs on: ``clock`` checked, or a new one at its start."""
-    if not isinstance(market, MarketSource):
-        msg = (
-            f"market must be a price source such as pb.RandomWalk(...), pb.BarReplay(frame) or "
-            f"pb.ManualQuotes(...), got {market!r}."
-        )
-        raise ConfigurationError(msg)
-    start = market.start_ms()
-    if clock is None:
-        return SimClock() if start is None else SimClock(start)
-    if not isinstance(clock, SimClock):
-        msg = "Market mode runs on a simulated clock: pass clock=pb.SimClock(...) or leave clock out."
-        raise ConfigurationError(msg)
-    if start is not None and clock.now_ms() > start:
-        msg = (
-            f"The clock is at {clock.now_ms()} ms, after the replay's first time {start} ms; start "
-            "the SimClock at or before the data, or leave clock out."
-        )
-        raise ConfigurationError(msg)
-    return clock

@@ -39,6 +39,7 @@ __all__ = [
     "QuoteReplay",
     "RandomWalk",
     "Tick",
+    "tick_quote",
 ]
 
 _INF = math.inf
@@ -100,6 +101,27 @@ class Tick:
         self.open, self.high, self.low, self.volume = bars if bars is not None else ([], [], [], [])
 
 
+def _size(value: float) -> float | None:
+    return None if value == _INF else value
+
+
+def tick_quote(symbol: str, tick: Tick, n: int) -> Quote:
+    """Row ``n`` of ``tick`` as the :class:`Quote` of ``symbol``."""
+    quote = Quote(
+        symbol,
+        tick.bid[n],
+        tick.ask[n],
+        _size(tick.bid_size[n]),
+        _size(tick.ask_size[n]),
+        tick.last[n],
+        tick.time,
+    )
+    if tick.open:
+        quote.open, quote.high, quote.low = tick.open[n], tick.high[n], tick.low[n]
+        quote.volume = _size(tick.volume[n])
+    return quote
+
+
 def _digits(ticks: Sequence[float]) -> int:
     """Decimals needed to write every tick size exactly (0.01 -> 2, 0.25 -> 2, 1 -> 0)."""
     best = 0
@@ -147,18 +169,13 @@ class MarketSource(ABC):
         self.tick_sizes: list[float] = []
         self.half_spread = 0.0
         self._rng: np.random.Generator | None = None
-        self._q: dict[str, list[float]] = {
-            k: [] for k in ("bid", "ask", "bid_size", "ask_size", "last", "open", "high", "low", "volume")
-        }
-        self._times: list[int] = []
+        self._latest: list[Tick | None] = []  # per symbol: the last tick that quoted it
 
     def _add_symbol(self, symbol: str, tick: float) -> int:
         i = self.index[symbol] = len(self.symbols)
         self.symbols.append(symbol)
         self.tick_sizes.append(tick)
-        for column in self._q.values():
-            column.append(_NAN)
-        self._times.append(0)
+        self._latest.append(None)
         return i
 
     def bind(self, rng: np.random.Generator, now_ms: int) -> None:
@@ -167,14 +184,17 @@ class MarketSource(ABC):
             msg = f"This {type(self).__name__} already belongs to a broker; build a new one per broker."
             raise ConfigurationError(msg)
         self._rng = rng
-        self._times = [
-            now_ms if not math.isnan(b) else t for b, t in zip(self._q["bid"], self._times, strict=True)
-        ]
+        for tick in self._latest:
+            if tick is not None:
+                tick.time = now_ms
 
     def current(self, i: int) -> tuple[float, float, float, float]:
         """Symbol ``i``'s (bid, ask, bid size, ask size) now (``nan`` before its first quote)."""
-        q = self._q
-        return q["bid"][i], q["ask"][i], q["bid_size"][i], q["ask_size"][i]
+        row = self._row(i)
+        if row is None:
+            return _NAN, _NAN, _INF, _INF
+        tick, n = row
+        return tick.bid[n], tick.ask[n], tick.bid_size[n], tick.ask_size[n]
 
     def start_ms(self) -> int | None:
         """The time of the first tick, when the data decide it (replays)."""
@@ -197,46 +217,23 @@ class MarketSource(ABC):
         raise InvalidState(msg)
 
     def _store(self, tick: Tick) -> Tick:
-        q = self._q
-        bars = bool(tick.open)
-        for n, i in enumerate(tick.index):
-            q["bid"][i] = tick.bid[n]
-            q["ask"][i] = tick.ask[n]
-            q["bid_size"][i] = tick.bid_size[n]
-            q["ask_size"][i] = tick.ask_size[n]
-            q["last"][i] = tick.last[n]
-            if bars:
-                q["open"][i] = tick.open[n]
-                q["high"][i] = tick.high[n]
-                q["low"][i] = tick.low[n]
-                q["volume"][i] = tick.volume[n]
-            self._times[i] = tick.time
+        latest = self._latest
+        if len(tick.index) == len(latest):  # every symbol: one list, no loop
+            self._latest = [tick] * len(latest)
+        else:
+            for i in tick.index:
+                latest[i] = tick
         return tick
+
+    def _row(self, i: int) -> tuple[Tick, int] | None:
+        tick = self._latest[i]
+        return None if tick is None else (tick, tick.index.index(i))
 
     def quote(self, symbol: str) -> Quote | None:
         """The symbol's current quote, or ``None`` before its first tick."""
         i = self.index.get(symbol)
-        if i is None or math.isnan(self._q["bid"][i]):
-            return None
-        q = self._q
-
-        def opt(name: str) -> float | None:
-            value = q[name][i]
-            return None if math.isnan(value) or value == _INF else value
-
-        return Quote(
-            symbol,
-            q["bid"][i],
-            q["ask"][i],
-            opt("bid_size"),
-            opt("ask_size"),
-            q["last"][i],
-            self._times[i],
-            opt("open"),
-            opt("high"),
-            opt("low"),
-            opt("volume"),
-        )
+        row = None if i is None else self._row(i)
+        return None if row is None else tick_quote(symbol, *row)
 
     def _around(self, i: int, price: float, spread: float) -> tuple[float, float, float]:
         """(bid, ask, last) on symbol ``i``'s tick grid around ``price``."""
@@ -343,17 +340,21 @@ class RandomWalk(MarketSource):
         self._rows[from_row:] = rows
         self._mids = np.concatenate([self._mids[:from_row], mids]) if from_row else mids
 
+    def _current_mid(self) -> np.ndarray[Any, Any]:
+        """The mids after the last step taken (the start prices before the first)."""
+        return self._mids[self._k - 1] if 0 < self._k <= len(self._mids) else self._mid
+
     def next_tick(self, now_ms: int) -> Tick:
         if self._k >= len(self._rows):
             if self._rng is None:
                 msg = "This RandomWalk is not bound to a broker; pass it as BrokerService(market=...)."
                 raise InvalidState(msg)
+            self._mid = self._current_mid()
             self._z = self._rng.standard_normal((self._BLOCK, len(self.symbols)))
             self._rows = []
             self._fill_block(0, self._mid)
             self._k = 0
         bid, ask, last = self._rows[self._k]
-        self._mid = self._mids[self._k]
         self._k += 1
         sizes = self._sizes
         return self._store(Tick(now_ms + self.step_ms, self._index_all, bid, ask, sizes, sizes, last))
@@ -373,9 +374,12 @@ class RandomWalk(MarketSource):
             msg = "A RandomWalk is moved by price= only: set_price(symbol, price)."
             raise ConfigurationError(msg)
         price = _positive(change.price, "price", "101.5")
-        mid = self._mid.copy()
+        mid = self._current_mid().copy()
         mid[i] = price
-        self._mid = mid
+        if self._k == 0:
+            self._mid = mid
+        else:
+            self._mids[self._k - 1] = mid  # the walk goes on from here
         if self._k < len(self._rows):
             self._fill_block(self._k, mid)
         q_bid, q_ask, q_last = self._around(i, price, self._spread[i])
@@ -421,18 +425,17 @@ class ManualQuotes(MarketSource):
         return self._add_symbol(symbol, self._tick) if i is None else i
 
     def next_tick(self, now_ms: int) -> Tick:
-        q = self._q
-        index = [i for i in range(len(self.symbols)) if not math.isnan(q["bid"][i])]
-        sizes = [self._size] * len(index)
+        quoted = [(i, row) for i in range(len(self.symbols)) if (row := self._row(i)) is not None]
+        sizes = [self._size] * len(quoted)
         return self._store(
             Tick(
                 now_ms + self.step_ms,
-                index,
-                [q["bid"][i] for i in index],
-                [q["ask"][i] for i in index],
+                [i for i, _ in quoted],
+                [t.bid[n] for _, (t, n) in quoted],
+                [t.ask[n] for _, (t, n) in quoted],
                 sizes,
                 sizes,
-                [q["last"][i] for i in index],
+                [t.last[n] for _, (t, n) in quoted],
             )
         )
 

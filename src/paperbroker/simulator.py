@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import math
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
@@ -30,7 +31,16 @@ if TYPE_CHECKING:
     from .topics import TopicHub
     from .venue import Venue
 
-__all__ = ["RANDOM_DELAY", "Clock", "SimClock", "Simulator", "Stepping", "WallClock", "progress_steps"]
+__all__ = [
+    "RANDOM_DELAY",
+    "Clock",
+    "SimClock",
+    "Simulator",
+    "Stepping",
+    "WallClock",
+    "check_delay",
+    "progress_steps",
+]
 
 logger = logging.getLogger("paperbroker")
 
@@ -372,3 +382,20 @@ def _check_steps(steps: object) -> None:
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
         msg = f"steps must be a whole number >= 0, got {steps!r}."
         raise ConfigurationError(msg)
+
+
+def check_delay(value: object) -> Any:
+    if value is None or value is RANDOM_DELAY:
+        return value
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value < 0
+    ):
+        msg = (
+            f"execution_delay must be seconds >= 0, None for manual fills, or left out for a "
+            f"random 1-2 s; got {value!r}."
+        )
+        raise ConfigurationError(msg)
+    return float(value)

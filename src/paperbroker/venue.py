@@ -17,16 +17,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .errors import InvalidOrder
+from .errors import ConfigurationError, InvalidOrder
+from .market import MarketSource, tick_quote
 from .matching import Matcher, Slippage
 from .models import OrderStatus, PlacedOrder, StopType
+from .simulator import Clock, SimClock
 
 if TYPE_CHECKING:
     from .broker import BrokerService
     from .ledger import Account, PositionState
-    from .market import MarketSource, QuoteChange, Tick
+    from .market import QuoteChange, Tick
 
-__all__ = ["Venue"]
+__all__ = ["Venue", "market_clock"]
 
 _WORKING = OrderStatus.WORKING
 _TRAILING = StopType.TRAILING_STOP
@@ -48,6 +50,7 @@ class Venue:
                 broker._ledger.set_mark(symbol, quote.last)
         self._quote_subs = broker._hub._index["quotes"]
         self._deliver = broker._hub._deliver
+        self._last_equity: dict[str, tuple[int, int]] = {}  # account -> (time, row) of its last row
         self.ticks = 0
 
     # ------------------------------------------------------------------ the matcher's host
@@ -132,12 +135,15 @@ class Venue:
         symbols = source.symbols
         if len(symbols) > len(matcher.books):
             matcher.grow(source.tick_sizes)
-        set_mark = broker._ledger.set_mark
+        ledger = broker._ledger
+        marks, held, set_mark = ledger.marks, ledger._holders, ledger.set_mark
         changed: list[tuple[Account, PositionState]] = []
         for i, last in zip(tick.index, tick.last, strict=True):
-            moved = set_mark(symbols[i], last)
-            if moved:
-                changed.extend(moved)
+            symbol = symbols[i]
+            if symbol in held:
+                changed.extend(set_mark(symbol, last))
+            else:
+                marks[symbol] = last  # nobody holds it: set_mark would only do this
         if source.bars:
             matcher.on_bars(
                 tick.index, tick.open, tick.high, tick.low, tick.last, tick.ask_size, source.half_spread
@@ -145,17 +151,68 @@ class Venue:
         else:
             matcher.on_quotes(tick.index, tick.bid, tick.ask, tick.bid_size, tick.ask_size)
         if changed:
-            broker._publish_marks(changed)
+            self.publish_marks(changed)
         subs_by_symbol = self._quote_subs
         if subs_by_symbol:
-            for i in tick.index:
-                subs = subs_by_symbol.get(symbols[i])
+            for n, i in enumerate(tick.index):
+                symbol = symbols[i]
+                subs = subs_by_symbol.get(symbol)
                 if subs:
-                    quote = source.quote(symbols[i])
-                    if quote is not None:
-                        self._deliver(subs, quote)
+                    self._deliver(subs, tick_quote(symbol, tick, n))
 
     def set_quote(self, symbol: str, change: QuoteChange) -> None:
         """Move a symbol's price by hand and let the market react at once."""
         tick = self.source.set_quote(symbol, change, self._broker.clock.now_ms())
         self.apply(tick)
+
+    def overwrite_equity_row(self, account_id: str, row: tuple[float, ...]) -> bool:
+        """Market mode keeps one equity row per account per tick: the last one wins."""
+        log = self._broker._equity_log
+        last = self._last_equity.get(account_id)
+        if last is not None and last[0] == row[0]:
+            pos = last[1] - (log.total - len(log))
+            if pos >= 0:
+                log.data[pos * log.width : (pos + 1) * log.width] = type(log.data)("d", row)
+                return True
+        self._last_equity[account_id] = (int(row[0]), log.total)
+        return False
+
+    def publish_marks(self, changed: list[tuple[Account, PositionState]]) -> None:
+        """New marks moved these positions: ``pl`` for each, then one ``equity`` per account."""
+        accounts: dict[str, Account] = {}
+        broker = self._broker
+        publish = broker._hub.publish
+        risk = broker._risk
+        for account, pos in changed:
+            if pos.qty:
+                if risk is not None:
+                    risk.position(account.account_id, pos.symbol, pos.qty, pos.mark)
+                publish("pl", account.account_id, pos.snapshot())
+                accounts[account.account_id] = account
+        for account in accounts.values():
+            broker._publish_equity(account)
+
+    # ------------------------------------------------------------------ prices
+
+
+def market_clock(market: object, clock: Clock | None) -> SimClock:
+    """The simulated clock a market runs on: ``clock`` checked, or a new one at its start."""
+    if not isinstance(market, MarketSource):
+        msg = (
+            f"market must be a price source such as pb.RandomWalk(...), pb.BarReplay(frame) or "
+            f"pb.ManualQuotes(...), got {market!r}."
+        )
+        raise ConfigurationError(msg)
+    start = market.start_ms()
+    if clock is None:
+        return SimClock() if start is None else SimClock(start)
+    if not isinstance(clock, SimClock):
+        msg = "Market mode runs on a simulated clock: pass clock=pb.SimClock(...) or leave clock out."
+        raise ConfigurationError(msg)
+    if start is not None and clock.now_ms() > start:
+        msg = (
+            f"The clock is at {clock.now_ms()} ms, after the replay's first time {start} ms; start "
+            "the SimClock at or before the data, or leave clock out."
+        )
+        raise ConfigurationError(msg)
+    return clock

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .brackets import check_sides
 from .errors import InvalidOrder, InvalidState, UnknownPosition
 from .models import (
     DEFAULT_ACCOUNT,
@@ -26,9 +27,10 @@ from .models import (
     Quote,
     Side,
 )
-from .orders import check_qty
+from .orders import check_price, check_qty
 
 if TYPE_CHECKING:
+    from .brackets import Brackets as BracketsBook
     from .history import Codes, ExecutionLog
     from .ledger import Account, Ledger, PositionState
     from .orders import OrderBook
@@ -50,6 +52,8 @@ class BrokerViews:
     _symbols: Codes
     _risk: RiskBook | None
     _venue: Venue | None
+    _brackets: BracketsBook
+    _hooks: bool
 
     if TYPE_CHECKING:  # provided by BrokerService
 
@@ -66,10 +70,6 @@ class BrokerViews:
         def fill(self, order_id: str, qty: float | None = None, price: float | None = None) -> Execution: ...
 
         def fill_all(self) -> list[Execution]: ...
-
-        def edit_brackets(
-            self, position_id: str, brackets: Brackets | None = None, *, account_id: str = ...
-        ) -> list[PlacedOrder]: ...
 
     # ------------------------------------------------------------------ snapshots
 
@@ -258,6 +258,45 @@ class BrokerViews:
         pos = self._position_state(position_id, account_id)
         pre = PreOrder(pos.symbol, OrderType.MARKET, pos.side.opposite, 2 * abs(pos.qty))
         return self.submit(pre, account_id)
+
+    # ------------------------------------------------------------------ brackets
+
+    def edit_brackets(
+        self,
+        position_id: str,
+        brackets: Brackets | None = None,
+        *,
+        take_profit: float | None = None,
+        stop_loss: float | None = None,
+        trailing_stop_pips: float | None = None,
+        account_id: str = DEFAULT_ACCOUNT,
+    ) -> list[PlacedOrder]:
+        """Set a position's take-profit, stop-loss or trailing stop; ``None`` removes one.
+
+        Pass a :class:`Brackets` or the keywords.  Returns the position's working brackets.
+        """
+        if brackets is not None:
+            take_profit, stop_loss = brackets.takeProfit, brackets.stopLoss
+            trailing_stop_pips = brackets.trailingStopPips
+        tp = None if take_profit is None else check_price(take_profit, "takeProfit")
+        sl = None if stop_loss is None else check_price(stop_loss, "stopLoss")
+        pips = None if trailing_stop_pips is None else check_qty(trailing_stop_pips, "trailingStopPips")
+        position = self._position_state(position_id, account_id).snapshot()
+        mark = position.last if position.last is not None else position.avgPrice
+        check_sides(position.side, mark, tp, sl, f"position {position_id}")
+        self._hooks = True
+        found = self._brackets.edit_position(account_id, position, tp, sl, pips, self._grid(position.symbol))
+        return [o.copy() for o in found]
+
+    def _grid(self, symbol: str) -> tuple[float, float]:
+        """(pip size, tick size) of ``symbol``: from the risk rules, else the market's tick."""
+        tick = self._venue.tick_size(symbol) if self._venue is not None else 0.01
+        pip = self._risk.pip_size(symbol, tick) if self._risk is not None else tick
+        return pip, tick
+
+    def _trail_distance(self, order: PlacedOrder) -> float | None:
+        pips = order.trailingStopPips
+        return None if pips is None else pips * self._grid(order.symbol)[0]
 
     # ------------------------------------------------------------------ async API (TradingView names)
 
