@@ -452,3 +452,60 @@ def test_without_a_running_loop_updates_are_sent_at_once(broker):
     trade(broker, 2)
     assert len(custom(table, "patch")) == 2
     table.close()
+
+
+# ---------------------------------------------------------------- market mode
+
+
+def market_broker(**options: Any) -> pb.BrokerService:
+    walk = pb.RandomWalk({"AAPL": 190.0, "MSFT": 410.0}, volatility=0.01)
+    return pb.BrokerService(execution_delay=None, market=walk, seed=5, **options)
+
+
+async def test_ticket_shows_live_quotes_and_positions_follow_the_marks():
+    broker = market_broker()
+    ticket = w.OrderTicket(broker, symbols=["AAPL", "MSFT"])
+    positions = w.PositionsTable(broker)
+    browser(ticket, {"type": "place", "id": 1, "side": "buy", "order": {"symbol": "AAPL", "qty": 10}})
+    broker.run(20)
+    await settle(ticket, positions)
+    bid, ask, _last = ticket.quotes["AAPL"]
+    assert 0 < bid < ask and set(ticket.quotes) == {"AAPL", "MSFT"}
+    [row] = positions.rows()
+    [pos] = broker.positions()
+    assert (row["last"], row["unrealizedPL"]) == (pos.last, pos.unrealizedPL)
+    assert row["unrealizedPL"] != 0.0
+    ticket.close()
+    positions.close()
+
+
+async def test_summary_shows_margin_and_buying_power():
+    broker = market_broker(risk=pb.RiskRules(account="margin", leverage=2.0))
+    summary = w.AccountSummary(broker)
+    broker.run(1)
+    broker.buy("AAPL", 10)
+    broker.run(3)
+    await settle(summary)
+    labels = {key: label for key, label, _ in summary.fields}
+    assert broker.positions() != []
+    assert labels["marginUsed"] == "Margin used" and labels["buyingPower"] == "Buying power"
+    equity = broker.equity()
+    assert summary.values["buyingPower"] == pytest.approx(equity.buyingPower)
+    assert summary.values["marginUsed"] == pytest.approx(equity.marginUsed)
+    summary.close()
+
+
+async def test_a_rejected_order_shows_its_reason_in_the_ticket_and_the_orders_table():
+    broker = market_broker(risk=pb.RiskRules())
+    broker.run(1)
+    ticket = w.OrderTicket(broker, symbols=["AAPL"])
+    orders = w.OrdersTable(broker)
+    browser(ticket, {"type": "place", "id": 1, "side": "buy", "order": {"symbol": "AAPL", "qty": 1_000_000}})
+    reply = replies(ticket)[-1]
+    assert reply["ok"] is False and "buying power" in reply["error"]
+    assert ticket.status["kind"] == "error" and "buying power" in ticket.status["text"]
+    [row] = orders.rows()
+    assert row["status"] == pb.OrderStatus.REJECTED and "buying power" in row["message"]
+    assert broker.positions() == [] and broker.execution_count == 0
+    ticket.close()
+    orders.close()

@@ -17,7 +17,8 @@ import traitlets
 
 from ..broker import BrokerService
 from ..errors import BrokerError, ConfigurationError
-from ..models import DEFAULT_ACCOUNT, OrderStatus, OrderType, PlacedOrder, Side
+from ..models import DEFAULT_ACCOUNT, OrderStatus, OrderType, PlacedOrder, Quote, Side
+from ..topics import topic
 from ._base import BrokerWidget, CommandError, asset, text_arg
 
 __all__ = ["OrderTicket"]
@@ -72,7 +73,8 @@ class OrderTicket(BrokerWidget):
     broker, account_id
         Where orders go.
     symbols
-        Suggestions for the symbol field; the first is the default.
+        Suggestions for the symbol field; the first is the default.  In market mode the
+        ticket shows their live bid and ask.
     qty
         The default quantity.
     """
@@ -85,6 +87,8 @@ class OrderTicket(BrokerWidget):
     qty = traitlets.Float(1.0).tag(sync=True)
     #: The last outcome: ``{"kind": "ok" | "error" | "", "text": ..., "seq": n}``.
     status = traitlets.Dict({"kind": "", "text": "", "seq": 0}).tag(sync=True)
+    #: The latest quote of each of ``symbols`` (market mode): ``{symbol: [bid, ask, last]}``.
+    quotes = traitlets.Dict().tag(sync=True)
 
     def __init__(
         self,
@@ -107,7 +111,7 @@ class OrderTicket(BrokerWidget):
         super().__init__(
             broker,
             account_id,
-            interval=0.1,
+            interval=0.25,
             symbols=list(symbols),
             symbol=symbols[0] if symbols else "",
             qty=float(qty),
@@ -116,7 +120,10 @@ class OrderTicket(BrokerWidget):
         self._commands["place"] = self._cmd_place
 
     def _bind(self) -> None:
+        self._quotes: dict[str, Quote] = {}
         self._subscribe("orders", self._on_order)
+        for symbol in self.symbols:
+            self._subs.append(self.broker.subscribe(topic("quotes", symbol=symbol), self._on_quote))
 
     def _on_order(self, order: PlacedOrder) -> None:
         if order.status is _REJECTED and order.id in self._mine:
@@ -124,11 +131,20 @@ class OrderTicket(BrokerWidget):
             if self._timer is None:
                 self._arm()
 
+    def _on_quote(self, quote: Quote) -> None:
+        self._quotes[quote.symbol] = quote
+        if self._timer is None:
+            self._arm()
+
     def _flush_now(self) -> None:
         order, self._rejected = self._rejected, None
         if order is not None:
             reason = order.message.text if order.message is not None else "no reason given"
             self._show("error", f"{order.id} was rejected: {reason}")
+        if self._quotes:
+            fresh = {s: [q.bid, q.ask, q.last] for s, q in self._quotes.items()}
+            self._quotes = {}
+            self.quotes = {**self.quotes, **fresh}
 
     def _show(self, kind: str, text: str) -> None:
         self._shown += 1

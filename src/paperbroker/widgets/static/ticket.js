@@ -57,6 +57,11 @@ function render({ model, el }) {
   qtyInput.value = String(model.get("qty"));
 
   const symbol = field("Symbol", symbolInput);
+  const quoteLine = pbEl("div", "pb-quote");
+  const bidEl = pbEl("span", "pb-bid pb-num");
+  const askEl = pbEl("span", "pb-ask pb-num");
+  quoteLine.append(pbEl("span", "pb-label", "Bid"), bidEl, pbEl("span", "pb-label", "Ask"), askEl);
+  symbol.wrap.appendChild(quoteLine);
   const type = field("Type", typeSelect);
   const qty = field("Quantity", qtyInput);
   const limit = field("Limit price", numberInput(""));
@@ -101,6 +106,19 @@ function render({ model, el }) {
   model.on("change:status", showStatus);
   showStatus();
 
+  function showQuote() {
+    const quote = (model.get("quotes") || {})[symbolInput.value.trim()];
+    quoteLine.hidden = !quote;
+    if (!quote) return;
+    const digits = Math.max(pbDecimals(quote[0]), pbDecimals(quote[1]));
+    bidEl.textContent = pbFixed(quote[0], digits);
+    askEl.textContent = pbFixed(quote[1], digits);
+  }
+  const quoteFrames = pbScheduler(showQuote);
+  model.on("change:quotes", () => quoteFrames.request());
+  symbolInput.addEventListener("input", showQuote);
+  showQuote();
+
   function value(input) {
     const text = input.value.trim();
     return text === "" ? null : text;
@@ -131,7 +149,7 @@ function render({ model, el }) {
   sell.addEventListener("click", () => place("sell"));
   model.on("msg:custom", (msg) => requests.handle(msg));
 
-  return () => {};
+  return () => quoteFrames.cancel();
 }
 
 export default { render };
