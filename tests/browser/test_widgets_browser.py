@@ -83,6 +83,8 @@ def test_dashboard_renders_live_and_safe(lab: Lab, tab: Page) -> None:
     (lab.root / "go").write_text("")
     wait_row(tab, "Executions", "LATE", "Buy", "7", "55.50")
     wait_row(tab, "Positions", "LATE", "Long", "7")
+    assert "LATE" in rows_text(tab, "Executions")[0]  # merged in at the top: newest first
+    assert "LATE" in rows_text(tab, "Orders")[0]
     tab.screenshot(".jp-OutputArea-output:has(.pb-summary)", "dashboard-lab.png")
 
     # the dark theme recolours the widgets

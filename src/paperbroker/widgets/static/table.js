@@ -110,6 +110,7 @@ function render({ model, el }) {
       } else {
         sortDir = -sortDir;
       }
+      full = true;
       resort();
       frames.request();
     });
@@ -125,10 +126,23 @@ function render({ model, el }) {
     });
   }
 
+  // `order` is kept sorted: new rows and rows whose sort value changed are sorted on
+  // their own and merged in, so a patch costs O(rows + changed log changed)
+  const moved = new Set();
+  let gone = false;
+  let full = true;
+
   function upsert(row) {
-    const found = rows.get(row[0]);
-    if (found) found.v = row;
-    else rows.set(row[0], { v: row, s: ++arrivals });
+    const key = row[0];
+    const found = rows.get(key);
+    if (found) {
+      if (sortIndex >= 0 && found.v[sortIndex + 1] !== row[sortIndex + 1]) moved.add(found);
+      found.v = row;
+    } else {
+      const entry = { v: row, s: ++arrivals, dead: false };
+      rows.set(key, entry);
+      moved.add(entry);
+    }
     if (symbolIndex > 0) {
       const symbol = row[symbolIndex];
       let d = digits.get(symbol) || 2;
@@ -137,22 +151,47 @@ function render({ model, el }) {
     }
   }
 
+  function drop(key) {
+    const found = rows.get(key);
+    if (!found) return;
+    rows.delete(key);
+    found.dead = true;
+    gone = true;
+  }
+
+  function compare(a, b) {
+    if (sortIndex < 0) return sortDir * (a.s - b.s);
+    const x = a.v[sortIndex + 1];
+    const y = b.v[sortIndex + 1];
+    if (x === y || (x == null && y == null)) return sortDir * (a.s - b.s);
+    if (x == null) return 1;
+    if (y == null) return -1;
+    return (x < y ? -1 : 1) * sortDir;
+  }
+
+  function merge(a, b) {
+    if (!b.length) return a;
+    const out = new Array(a.length + b.length);
+    let i = 0;
+    let j = 0;
+    let k = 0;
+    while (i < a.length && j < b.length) out[k++] = compare(a[i], b[j]) <= 0 ? a[i++] : b[j++];
+    while (i < a.length) out[k++] = a[i++];
+    while (j < b.length) out[k++] = b[j++];
+    return out;
+  }
+
   function resort() {
-    order = Array.from(rows.values());
-    const dir = sortDir;
-    if (sortIndex < 0) {
-      order.sort((a, b) => dir * (a.s - b.s));
-    } else {
-      const i = sortIndex + 1;
-      order.sort((a, b) => {
-        const x = a.v[i];
-        const y = b.v[i];
-        if (x === y || (x == null && y == null)) return dir * (a.s - b.s);
-        if (x == null) return 1;
-        if (y == null) return -1;
-        return (x < y ? -1 : 1) * dir;
-      });
+    if (full) {
+      order = Array.from(rows.values()).sort(compare);
+      full = false;
+    } else if (moved.size || gone) {
+      const keep = order.filter((e) => !e.dead && !moved.has(e));
+      const added = [...moved].filter((e) => !e.dead).sort(compare);
+      order = merge(keep, added);
     }
+    moved.clear();
+    gone = false;
     markSort();
   }
 
@@ -162,10 +201,11 @@ function render({ model, el }) {
       if (msg.type === "snapshot") {
         rows.clear();
         arrivals = 0;
+        full = true;
         for (const row of msg.rows) upsert(row);
       } else {
         for (const row of msg.upsert) upsert(row);
-        for (const key of msg.remove) rows.delete(key);
+        for (const key of msg.remove) drop(key);
       }
     }
     queue.length = 0;
