@@ -237,12 +237,6 @@ def test_an_interrupt_in_the_last_subscriber_of_a_cascade_reaches_the_caller_aft
     check_consistent(broker, INITIAL)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="broker.py: _execute broadcasts each cascade event before it has applied the rest of "
-    "the fill, so an interrupt in an executions or orders subscriber leaves the fill half "
-    "booked (see the reliability report)",
-)
 @pytest.mark.parametrize("kind", ["executions", "orders"])
 def test_an_interrupt_in_an_early_cascade_subscriber_leaves_the_books_consistent(kind: str) -> None:
     broker = make_broker()
@@ -261,11 +255,6 @@ def test_an_interrupt_in_an_early_cascade_subscriber_leaves_the_books_consistent
 # ---------------------------------------------------------------------- re-entrant subscribers
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="broker.py: a subscriber that calls back into the broker sees (and changes) a fill "
-    "that is half booked; cancelling the order being filled corrupts the order book",
-)
 def test_a_subscriber_that_cancels_the_order_being_filled() -> None:
     broker = make_broker()
     order = broker.buy("AAA", 3, price=100.0)

@@ -189,6 +189,7 @@ class BrokerService(BrokerViews, Stepping):
         self._session_end = self.clock.next_session_end(self.clock.now_ms())
         # bound methods and tables used on every fill, looked up once
         self._exec_rows = self._executions.data.extend
+        self._exec_ids = self._executions.exec_ids.append
         self._exec_order_ids = self._executions.order_ids.append
         self._equity_rows = self._equity_log.data.extend
         self._symbol_code = self._symbols._code
@@ -239,7 +240,7 @@ class BrokerService(BrokerViews, Stepping):
         a risk rule refuses it (the order is kept and broadcast with status Rejected).
         """
         fields = checked_fields(order)
-        if account_id not in self._ledger.accounts:
+        if type(account_id) is not str or account_id not in self._ledger.accounts:
             self._account(account_id)  # raises UnknownAccount with the explanation
         now = self.clock.now_ms()
         if now >= self._session_end:
@@ -359,8 +360,8 @@ class BrokerService(BrokerViews, Stepping):
         for name in _MODIFIABLE_FIELDS[1:]:
             setattr(merged, name, getattr(placed, name))
         if order is not None:
-            new = order if isinstance(order, PreOrder) else check_order(order)
-            if new.symbol != placed.symbol or Side.coerce(new.side, "side") is not placed.side:
+            new = check_order(order)
+            if new.symbol != placed.symbol or new.side is not placed.side:
                 msg = (
                     f"Order {order_id} is a {placed.side.label.lower()} of {placed.symbol}; "
                     "symbol and side cannot change. Cancel it and place a new one."
@@ -491,6 +492,12 @@ class BrokerService(BrokerViews, Stepping):
     # ------------------------------------------------------------------ the cascade
 
     def _execute(self, order: PlacedOrder, qty: float, price: float, now: int | None = None) -> Execution:
+        """Book a fill completely, then broadcast it: execution, order, position, equity.
+
+        Nothing is broadcast until the fill is booked everywhere, so a subscriber (or a
+        kernel interrupt landing in one) never sees or leaves a half-booked fill, and a
+        subscriber that calls back into the broker finds the books consistent.
+        """
         order_id = order.id
         account_id = self._book._account[order_id]
         account = self._ledger.accounts[account_id]
@@ -505,6 +512,7 @@ class BrokerService(BrokerViews, Stepping):
             raise BrokerError(msg)
         if now is None:
             now = self.clock.now_ms()
+        # -- book: history, order, position, risk, equity
         self._exec_seq += 1
         exec_id = f"EXEC-{self._exec_seq}"
         execution = Execution(symbol, price, qty, side, now, commission, exec_id, order_id)
@@ -512,17 +520,9 @@ class BrokerService(BrokerViews, Stepping):
         if symbol_code is None:
             symbol_code = self._symbols.code(symbol)
         self._exec_rows((now, self._account_code[account_id], symbol_code, side, qty, price, commission))
+        self._exec_ids(exec_id)
         self._exec_order_ids(order_id)
         self._executions.added()
-        deliver = self._hub._deliver
-        # 1. execution
-        subs = self._exec_subs.get(account_id)
-        if subs:
-            deliver(subs, execution)
-        subs = self._exec_subs.get((account_id, symbol))
-        if subs:
-            deliver(subs, execution)
-        # 2. order
         done = order.filledQty
         filled = done + qty
         order.avgPrice = price if done == 0.0 else (order.avgPrice * done + price * qty) / filled  # type: ignore[operator]
@@ -532,12 +532,9 @@ class BrokerService(BrokerViews, Stepping):
             self._book.finish(order, _FILLED)
             if self._hooks:
                 self._order_done(order)
-        subs = self._orders_subs.get(account_id)
-        if subs:
-            deliver(subs, order.copy())
-        # 3. position, marked first so that the equity below is current (in market mode
-        #    the market's last price is the mark, set by the tick)
         ledger = self._ledger
+        # the position is marked first so that equity is current (in market mode the
+        # market's price is the mark, set by the tick)
         if self._venue is None or symbol not in ledger.marks:
             remarked = ledger.set_mark(symbol, price)
         else:
@@ -547,17 +544,31 @@ class BrokerService(BrokerViews, Stepping):
         if risk is not None:
             risk.filled(order_id, qty)
             risk.position(account_id, symbol, pos.qty, pos.mark)
-        subs = self._pos_subs.get(account_id)
+        equity = self._book_equity(account, now)
+        order_subs = self._orders_subs.get(account_id)
+        order_snapshot = order.copy() if order_subs else None
+        pos_subs = self._pos_subs.get(account_id)
+        pos_snapshot = pos.snapshot() if pos_subs or self._brackets.count else None
+        # -- broadcast, in cascade order
+        deliver = self._hub._deliver
+        subs = self._exec_subs.get(account_id)
         if subs:
-            deliver(subs, pos.snapshot())
-        # 4. equity
-        self._publish_equity(account, now)
+            deliver(subs, execution)
+        subs = self._exec_subs.get((account_id, symbol))
+        if subs:
+            deliver(subs, execution)
+        if order_subs:
+            deliver(order_subs, order_snapshot)
+        if pos_subs:
+            deliver(pos_subs, pos_snapshot)
+        if equity is not None:
+            deliver(self._equity_subs[account_id], equity)
         if remarked:
             for other, other_pos in remarked:
                 if other is not account:
                     self._publish_mark(other, other_pos)
         if self._brackets.count:
-            self._brackets.after_fill(order, account_id, pos.snapshot())
+            self._brackets.after_fill(order, account_id, pos_snapshot or pos.snapshot())
         return execution
 
     def _publish_order(self, order: PlacedOrder, account_id: str) -> PlacedOrder:
@@ -569,6 +580,12 @@ class BrokerService(BrokerViews, Stepping):
         return snapshot
 
     def _publish_equity(self, account: Account, now: int | None = None) -> None:
+        equity = self._book_equity(account, now)
+        if equity is not None:
+            self._hub._deliver(self._equity_subs[account.account_id], equity)
+
+    def _book_equity(self, account: Account, now: int | None = None) -> EquityData | None:
+        """Log the account's equity row; return its EquityData when someone listens."""
         realized = account.realized
         commission = account.commission
         unrealized = account.unrealized
@@ -586,12 +603,12 @@ class BrokerService(BrokerViews, Stepping):
         if self._venue is None or not self._venue.overwrite_equity_row(account_id, row):
             self._equity_rows(row)
             self._equity_log.added()
-        subs = self._equity_subs.get(account_id)
-        if subs:
-            data = EquityData(balance + unrealized, balance, unrealized, realized, commission)
-            if self._risk is not None:
-                data.marginUsed, data.buyingPower = self._risk.margin(account_id, data.equity)
-            self._hub._deliver(subs, data)
+        if account_id not in self._equity_subs:
+            return None
+        data = EquityData(balance + unrealized, balance, unrealized, realized, commission)
+        if self._risk is not None:
+            data.marginUsed, data.buyingPower = self._risk.margin(account_id, data.equity)
+        return data
 
     def _publish_mark(self, account: Account, pos: PositionState) -> None:
         """A new mark moved ``pos``'s P&L: broadcast it on ``pl`` and the account's equity."""

@@ -117,11 +117,10 @@ def executions_frame(broker: BrokerService, account_id: str | None = DEFAULT_ACC
     price = rows[:, 5]
     commission = rows[:, 6]
     account = rows[:, 1].astype(np.int64)
-    first = log.first_seq()
     frame = pd.DataFrame(
         {
             "time": _times(pd, rows[:, 0]),
-            "id": pd.Series([f"EXEC-{n}" for n in range(first, first + len(rows))], dtype="str"),
+            "id": pd.Series(log.exec_ids, dtype="str"),
             "order_id": pd.Series(log.order_ids, dtype="str"),
             "account": pd.Categorical.from_codes(account, categories=broker._account_codes.names),
             "symbol": pd.Categorical.from_codes(

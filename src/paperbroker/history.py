@@ -76,10 +76,6 @@ class _Log:
 
         return np.frombuffer(self.data, dtype=np.float64).reshape(-1, self.width).copy()
 
-    def first_seq(self) -> int:
-        """The 1-based sequence number of the oldest kept row."""
-        return self.total - len(self) + 1
-
     def clear(self) -> None:
         del self.data[:]
         for column in self.strings:
@@ -87,20 +83,26 @@ class _Log:
 
 
 class ExecutionLog(_Log):
-    """One row per execution; the order id is the one string column.
+    """One row per execution, with the execution and order ids as string columns.
 
-    Execution ids are ``EXEC-<sequence number>``, so they need no column of their own.
+    The ids are kept rather than formatted again on export: the broker has made the
+    strings anyway, appending them costs a pointer each, and formatting 300,000 ids
+    would take longer than building the whole DataFrame.
     """
 
     __slots__ = ()
     columns = ("time", "account", "symbol", "side", "qty", "price", "commission")
 
     def __init__(self, limit: int | None) -> None:
-        super().__init__(limit, strings=1)
+        super().__init__(limit, strings=2)
+
+    @property
+    def exec_ids(self) -> list[str]:
+        return self.strings[0]
 
     @property
     def order_ids(self) -> list[str]:
-        return self.strings[0]
+        return self.strings[1]
 
 
 class EquityLog(_Log):

@@ -57,14 +57,21 @@ def _bad_number(value: object) -> bool:
     return isinstance(value, bool) or not isinstance(value, _NUMBER) or not math.isfinite(value) or value <= 0
 
 
+#: The largest quantity or price accepted: beyond it, notional values and P&L sums would
+#: lose all precision or overflow to infinity.
+MAX_SIZE = 1e12
+
+
 def _positive(value: object, name: str, noun: str) -> float:
-    if type(value) is float:
-        if 0.0 < value < math.inf:
-            return value
-    elif not _bad_number(value):
-        return float(value)  # type: ignore[arg-type]
-    msg = f"{name} must be a finite {noun} greater than 0, got {value!r}."
-    raise InvalidOrder(msg)
+    if type(value) is float and 0.0 < value <= MAX_SIZE:
+        return value  # the common case, checked first
+    if _bad_number(value):
+        msg = f"{name} must be a finite {noun} greater than 0, got {value!r}."
+        raise InvalidOrder(msg)
+    if value > MAX_SIZE:  # type: ignore[operator]
+        msg = f"{name} {value!r} is too large: paperbroker accepts at most {MAX_SIZE:g}."
+        raise InvalidOrder(msg)
+    return float(value)  # type: ignore[arg-type]
 
 
 def check_qty(value: object, where: str = "qty") -> float:

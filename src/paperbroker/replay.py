@@ -111,10 +111,10 @@ class _Frame:
                 "such rows (frame.dropna()) or fill them (frame.ffill()) before replaying."
             )
             raise ConfigurationError(msg)
-        bad = values < 0 if column in _SIZES else values <= 0
+        bad = (values < 0 if column in _SIZES else values <= 0) | np.isinf(values)
         if bad.any():
             pos = int(np.flatnonzero(bad)[0])
-            need = ">= 0" if column in _SIZES else "> 0"
+            need = "finite and >= 0" if column in _SIZES else "finite and > 0"
             msg = f"Column {column!r} is {float(values[pos])!r} at {self.row(pos)}; it must be {need}."
             raise ConfigurationError(msg)
 

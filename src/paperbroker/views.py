@@ -76,7 +76,10 @@ class BrokerViews:
     def orders(self, account_id: str = DEFAULT_ACCOUNT, *, status: Any = None) -> list[PlacedOrder]:
         """The account's orders (working and the newest finished), oldest first."""
         self._account(account_id)
-        wanted = None if status is None else OrderStatus.coerce(status, "order status")
+        try:
+            wanted = None if status is None else OrderStatus.coerce(status, "order status")
+        except ValueError as exc:
+            raise InvalidOrder(str(exc)) from None
         return [o.copy() for o in self._book.of_account(account_id) if wanted is None or o.status is wanted]
 
     def order(self, order_id: str) -> PlacedOrder:
@@ -103,13 +106,15 @@ class BrokerViews:
     def executions(self, symbol: str | None = None, account_id: str = DEFAULT_ACCOUNT) -> list[Execution]:
         """The account's kept executions, oldest first, optionally of one symbol."""
         self._account(account_id)
+        if symbol is not None and not isinstance(symbol, str):
+            msg = f"symbol must be a string such as 'AAPL' or None for all, got {symbol!r}."
+            raise InvalidOrder(msg)
         log = self._executions
         account_code = self._account_codes.find(account_id)
         symbol_code = None if symbol is None else self._symbols.find(symbol)
         if account_code is None or (symbol is not None and symbol_code is None):
             return []
         names = self._symbols.names
-        first = log.first_seq()
         rows = log.table().tolist()
         return [
             Execution(
@@ -119,7 +124,7 @@ class BrokerViews:
                 Side(int(row[3])),
                 int(row[0]),
                 row[6],
-                f"EXEC-{first + i}",
+                log.exec_ids[i],
                 log.order_ids[i],
             )
             for i, row in enumerate(rows)
