@@ -58,7 +58,8 @@ class EquityChart(BrokerWidget):
     height
         Pixels of the plot.
     max_points
-        Points kept and drawn per line (the window spans the whole session).
+        Points kept and drawn per line (the window spans the whole session); a few per
+        pixel of width is all a line can show, and each redraw costs the browser more.
     interval
         Seconds between updates sent to the browser.
     """
@@ -68,7 +69,7 @@ class EquityChart(BrokerWidget):
 
     title = traitlets.Unicode("Equity").tag(sync=True)
     height = traitlets.Int(300).tag(sync=True)
-    max_points = traitlets.Int(5000).tag(sync=True)
+    max_points = traitlets.Int(1500).tag(sync=True)
 
     def __init__(
         self,
@@ -76,7 +77,7 @@ class EquityChart(BrokerWidget):
         account_id: str = DEFAULT_ACCOUNT,
         *,
         height: int = 300,
-        max_points: int = 5000,
+        max_points: int = 1500,
         interval: float = 0.25,
         **kwargs: Any,
     ) -> None:
