@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from pathlib import Path
 
 import paperbroker
@@ -27,8 +28,23 @@ extensions = [
     "sphinx.ext.napoleon",
 ]
 
-# notebooks/ is a link to the repository's notebooks folder; its README is for GitHub.
-exclude_patterns = ["_build", "notebooks/README.md", "**/.ipynb_checkpoints"]
+
+# The notebooks live in the repository's notebooks/ folder. They are copied into
+# docs/notebooks/ (ignored by git) on every build, so that the links between them and to
+# their README resolve as they do on GitHub (a symlink would not: Sphinx resolves links
+# through it to paths outside the source folder).
+def _copy_notebooks() -> None:
+    target = Path(__file__).resolve().parent / "notebooks"
+    if target.is_symlink():
+        target.unlink()
+    shutil.rmtree(target, ignore_errors=True)
+    ignore = shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__", "*.py", "*.cfg")
+    shutil.copytree(ROOT / "notebooks", target, ignore=ignore)
+
+
+_copy_notebooks()
+
+exclude_patterns = ["_build", "**/.ipynb_checkpoints"]
 
 # -- MyST and notebooks -----------------------------------------------------------------
 myst_enable_extensions = ["colon_fence", "dollarmath"]
