@@ -32,7 +32,7 @@ from hypothesis import HealthCheck, settings
 
 import paperbroker as pb
 
-for name, examples, steps in (("ci", 200, 40), ("dev", 30, 20), ("long", 5_000, 100)):
+for name, examples, steps in (("ci", 200, 40), ("dev", 30, 20), ("long", 2_000, 80)):
     settings.register_profile(
         name,
         max_examples=examples,
