@@ -35,6 +35,7 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import nbformat
 
@@ -161,6 +162,25 @@ RECORDER = """() => {
 }"""
 
 
+def main_thread_busy(cdp: Any) -> dict[str, float]:
+    """Seconds the page's main thread has spent on tasks, scripts, layout and style."""
+    metrics = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
+    names = ("TaskDuration", "ScriptDuration", "LayoutDuration", "RecalcStyleDuration")
+    return {name: float(metrics.get(name, 0.0)) for name in names}
+
+
+def top_functions(profile: dict[str, Any], count: int = 15) -> list[tuple[float, str]]:
+    """Self time (ms) per function of a CDP CPU profile, the largest first."""
+    nodes = {n["id"]: n for n in profile["nodes"]}
+    self_ms: dict[str, float] = {}
+    for node_id, delta in zip(profile["samples"], profile["timeDeltas"], strict=True):
+        frame = nodes[node_id]["callFrame"]
+        where = frame["url"].rsplit("/", 1)[-1][:40]
+        name = f"{frame['functionName'] or '(anonymous)'} {where}:{frame['lineNumber'] + 1}"
+        self_ms[name] = self_ms.get(name, 0.0) + delta / 1000.0
+    return sorted(((ms, name) for name, ms in self_ms.items()), reverse=True)[:count]
+
+
 def start_lab(root: Path) -> tuple[subprocess.Popen[bytes], str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -193,6 +213,7 @@ def main() -> None:
     )
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--rate", type=int, default=2000, help="fills per second")
+    parser.add_argument("--profile", action="store_true", help="print the browser's hottest functions")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -230,6 +251,12 @@ def main() -> None:
             page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
             page.wait_for_selector(".pb-summary .pb-figure-equity .pb-value", timeout=120_000)
             page.evaluate(RECORDER)
+            cdp = page.context.new_cdp_session(page)
+            cdp.send("Performance.enable")
+            busy_before = main_thread_busy(cdp)
+            if args.profile:
+                cdp.send("Profiler.enable")
+                cdp.send("Profiler.start")
             deadline = time.monotonic() + args.seconds + 180
             while not out.exists():
                 if time.monotonic() > deadline:
@@ -239,6 +266,8 @@ def main() -> None:
             final = result["final_equity"] + "|" + result["final_order"]
             page.wait_for_function("(final) => window.__trace.some(([, s]) => s === final)", arg=final)
             shown = page.evaluate("(final) => window.__trace.find(([, s]) => s === final)[0]", final)
+            busy = {k: v - busy_before[k] for k, v in main_thread_busy(cdp).items()}
+            hottest = top_functions(cdp.send("Profiler.stop")["profile"]) if args.profile else []
             browser.close()
     finally:
         server.terminate()
@@ -256,6 +285,12 @@ def main() -> None:
     for name, us in sorted(flushes.items(), key=lambda kv: -kv[1]):
         print(f"    {name:<28} {us:.2f} us")
     print(f"  browser shows final state      {result['browser_delay_ms']:.0f} ms after the last fill")
+    run_s = result["seconds"]
+    print(f"  browser main thread busy       {busy['TaskDuration'] / run_s:.0%} of the run (scripts "
+          f"{busy['ScriptDuration'] / run_s:.0%}, layout {busy['LayoutDuration'] / run_s:.0%}, "
+          f"style {busy['RecalcStyleDuration'] / run_s:.0%})")  # fmt: skip
+    for ms, name in hottest:
+        print(f"    {ms:8.0f} ms  {name}")
     print(f"  server dropped messages        {'yes' if dropped else 'no'}")
     print(f"  browser console errors         {len(errors)}")
     for error in errors:

@@ -78,7 +78,7 @@ class EquityChart(BrokerWidget):
         *,
         height: int = 300,
         max_points: int = 1500,
-        interval: float = 0.25,
+        interval: float = 0.5,
         **kwargs: Any,
     ) -> None:
         whole(height, "height", 120, 3000, "pixels")

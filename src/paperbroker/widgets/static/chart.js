@@ -73,8 +73,11 @@ function render({ model, el }) {
   let alive = true;
   const maxPoints = model.get("max_points");
 
+  let colors = null; // read from CSS once per theme (getComputedStyle forces a style pass)
+  const theme = () => colors || (colors = themeColors(root));
+
   function layout() {
-    const c = themeColors(root);
+    const c = theme();
     return {
       datarevision: revision,
       margin: { l: 8, r: 64, t: 26, b: 28 },
@@ -98,7 +101,7 @@ function render({ model, el }) {
   }
 
   function traces() {
-    const c = themeColors(root);
+    const c = theme();
     const mode = x.length < 3 ? "lines+markers" : "lines";
     return [
       {
@@ -162,7 +165,10 @@ function render({ model, el }) {
   model.on("change:error", () => notice(model.get("error"), "error", 0));
 
   // redraw with the new colours when the JupyterLab theme changes
-  const themeWatch = new MutationObserver(() => drawn && frames.request());
+  const themeWatch = new MutationObserver(() => {
+    colors = null;
+    if (drawn) frames.request();
+  });
   themeWatch.observe(document.body, { attributes: true, attributeFilter: ["data-jp-theme-light", "class"] });
   const resize = new ResizeObserver(() => {
     if (drawn && Plotly && plot.clientWidth) Plotly.Plots.resize(plot);

@@ -259,29 +259,40 @@ function render({ model, el }) {
     if (node._buttons) {
       actions.forEach((a, j) => {
         const button = node._buttons[j];
-        const show = a.index < 0 || a.values.includes(row[a.index]);
-        button.hidden = !show;
-        button.disabled = busy.has(a.name + "\0" + row[0]);
+        const hide = !(a.index < 0 || a.values.includes(row[a.index]));
+        const waiting = busy.has(a.name + "\0" + row[0]);
+        if (button.hidden !== hide) button.hidden = hide;
+        if (button.disabled !== waiting) button.disabled = waiting;
       });
     }
   }
 
+  // the scroll position and view height are read in their own events, never in a frame
+  // that has written to the DOM (that would force a synchronous layout)
+  let viewTop = 0;
+  let viewHeight = model.get("height");
+  let shown = -1;
+
   function paint() {
     const n = order.length;
-    body.style.height = n * ROW_H + "px";
-    count.textContent = n === 1 ? "1 row" : pbQty(n) + " rows";
-    empty.hidden = n > 0;
-    const top = scroller.scrollTop;
-    const height = scroller.clientHeight || model.get("height");
-    const first = Math.max(0, Math.floor(top / ROW_H) - OVERSCAN);
-    const last = Math.min(n, Math.ceil((top + height) / ROW_H) + OVERSCAN);
+    if (n !== shown) {
+      body.style.height = n * ROW_H + "px";
+      count.textContent = n === 1 ? "1 row" : pbQty(n) + " rows";
+      empty.hidden = n > 0;
+      shown = n;
+    }
+    const first = Math.max(0, Math.floor(viewTop / ROW_H) - OVERSCAN);
+    const last = Math.min(n, Math.ceil((viewTop + viewHeight) / ROW_H) + OVERSCAN);
     for (let i = first; i < last; i++) {
       const node = pool[i - first] || makeRow();
-      node.style.transform = "translateY(" + i * ROW_H + "px)";
-      node.hidden = false;
+      if (node._y !== i) {
+        node.style.transform = "translateY(" + i * ROW_H + "px)";
+        node._y = i;
+      }
+      if (node.hidden) node.hidden = false;
       fillRow(node, order[i].v);
     }
-    for (let j = Math.max(0, last - first); j < pool.length; j++) pool[j].hidden = true;
+    for (let j = Math.max(0, last - first); j < pool.length; j++) if (!pool[j].hidden) pool[j].hidden = true;
   }
 
   const frames = pbScheduler(() => {
@@ -318,8 +329,19 @@ function render({ model, el }) {
   model.on("change:error", () => notice(model.get("error"), "error", 0));
   if (model.get("error")) notice(model.get("error"), "error", 0);
 
-  scroller.addEventListener("scroll", () => frames.request(), { passive: true });
-  const resize = new ResizeObserver(() => frames.request());
+  scroller.addEventListener(
+    "scroll",
+    () => {
+      viewTop = scroller.scrollTop;
+      frames.request();
+    },
+    { passive: true },
+  );
+  const resize = new ResizeObserver((entries) => {
+    const height = entries[entries.length - 1].contentRect.height;
+    if (height > 0) viewHeight = height;
+    frames.request();
+  });
   resize.observe(scroller);
 
   markSort();
