@@ -269,6 +269,16 @@ def test_bad_widget_options_are_refused(broker):
     assert broker.subscriptions() == []
 
 
+def test_reprs_are_deterministic_for_notebook_tests(broker):
+    board = w.dashboard(broker)
+    assert repr(board) == "<Dashboard of DEMO-ACCOUNT>"
+    assert repr(board.orders) == "<OrdersTable of DEMO-ACCOUNT>"
+    assert board._repr_mimebundle_()["text/plain"] == "<Dashboard of DEMO-ACCOUNT>"
+    assert board.chart._repr_mimebundle_()[0]["text/plain"] == "<EquityChart of DEMO-ACCOUNT>"
+    board.close()
+    assert repr(board.orders) == "<OrdersTable of DEMO-ACCOUNT (closed)>"
+
+
 def test_importing_paperbroker_does_not_import_widgets():
     import subprocess
     import sys

@@ -236,6 +236,11 @@ class BrokerWidget(anywidget.AnyWidget):
         self.flush()
         self._snapshot()
 
+    def __repr__(self) -> str:
+        # deterministic (no memory address), so notebooks compare equal under nbval
+        state = " (closed)" if self.closed else ""
+        return f"<{type(self).__name__} of {self.account_id}{state}>"
+
     # ------------------------------------------------------------------ lifecycle
 
     @property

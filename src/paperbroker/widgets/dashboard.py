@@ -73,6 +73,9 @@ class Dashboard(ipywidgets.GridBox):  # type: ignore[misc]
         layout = ipywidgets.Layout(grid_template_columns="minmax(0, 1fr)", grid_gap=_GAP, width="100%")
         super().__init__(children=rows, layout=layout, **kwargs)
 
+    def __repr__(self) -> str:
+        return f"<Dashboard of {self.summary.account_id}>"
+
     @property
     def parts(self) -> list[BrokerWidget]:
         """The live widgets of the dashboard."""

@@ -112,6 +112,7 @@ function render({ model, el }) {
       }
       full = true;
       resort();
+      markSort();
       frames.request();
     });
     head.appendChild(cell);
@@ -192,7 +193,6 @@ function render({ model, el }) {
     }
     moved.clear();
     gone = false;
-    markSort();
   }
 
   function apply() {
