@@ -65,7 +65,8 @@ def fill_soak(fills: int) -> dict[str, Any]:
 
 
 async def subscription_cycles(cycles: int) -> dict[str, Any]:
-    broker = pb.BrokerService(execution_delay=0.0, seed=2, clock=pb.SimClock())
+    # a small history_limit, so that the orders placed below do not count as growth
+    broker = pb.BrokerService(execution_delay=0.0, seed=2, clock=pb.SimClock(), history_limit=10)
     before = {t.get_name() for t in asyncio.all_tasks()}
     gc.collect()
     tracemalloc.start()
@@ -74,11 +75,19 @@ async def subscription_cycles(cycles: int) -> dict[str, Any]:
     async def slow(payload: Any) -> None:
         await asyncio.sleep(0)
 
+    def quick(payload: Any) -> None:
+        pass
+
     for i in range(cycles):
-        subs = [broker.subscribe(pb.topic(kind), slow if i % 2 else len) for kind in ("orders", "equity")]
+        subs = [
+            broker.subscribe(pb.topic(kind), slow if i % 2 else (lambda payload: None))
+            for kind in ("orders", "equity")
+        ]
         subs.append(broker.subscribe(pb.topic("executions"), lambda e: None))
-        broker.buy("AAA", 1, limit=100.0)
+        order = broker.buy("AAA", 1, limit=100.0)
         await asyncio.sleep(0)  # the simulator and async subscribers get to run
+        if broker.order(order.id).status is pb.OrderStatus.WORKING:
+            broker.cancel(order.id)
         for sub in subs:
             sub.close()
     await asyncio.sleep(0)
