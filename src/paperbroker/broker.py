@@ -24,7 +24,7 @@ from typing import Any, NoReturn
 import numpy as np
 
 from .brackets import Brackets, BrokerBracketHost, check_sides
-from .commissions import as_commission_model
+from .commissions import NoCommission, as_commission_model
 from .errors import (
     BrokerError,
     ConfigurationError,
@@ -166,6 +166,7 @@ class BrokerService(BrokerViews, Stepping):
             msg = f"seed must be a non-negative whole number or None, got {seed!r}."
             raise ConfigurationError(msg) from exc
         self._commission = as_commission_model(commission)
+        self._free = isinstance(self._commission, NoCommission)  # skip the call per fill
         self.clock: Clock = clock or WallClock()
         self.history_limit = history_limit
         self._ledger = Ledger()
@@ -250,13 +251,16 @@ class BrokerService(BrokerViews, Stepping):
         if fields[14] is not None and fields[14].type != "GTC":
             return self._admit(fields, account_id)
         if fields[1] is _MARKET and fields[4] is None:
-            fields = (
-                *fields[:4],
-                self._market_price(fields[0], fields[2], fields[11], fields[12]),
-                *fields[5:],
-            )
+            price = fields[11]  # seenPrice, the usual way a market order is priced here
+            if price is None:
+                price = self._market_price(fields[0], fields[2], None, fields[12])
+            fields = (*fields[:4], price, *fields[5:])
         placed = self._new_order(account_id, fields, _WORKING, now)
-        return self._publish_order(placed, account_id)
+        snapshot = placed.copy()
+        subs = self._orders_subs.get(account_id)
+        if subs:
+            self._hub._deliver(subs, snapshot)
+        return snapshot
 
     def _new_order(
         self, account_id: str, fields: tuple[Any, ...], status: OrderStatus, now: int | None = None
@@ -503,7 +507,7 @@ class BrokerService(BrokerViews, Stepping):
         account = self._ledger.accounts[account_id]
         symbol = order.symbol
         side = order.side
-        commission = self._commission(qty, price, order.filledQty == 0.0)
+        commission = 0.0 if self._free else self._commission(qty, price, order.filledQty == 0.0)
         if not (commission >= 0.0 and math.isfinite(commission)):
             msg = (
                 f"The commission model returned {commission!r} for {qty} @ {price}; "
@@ -536,7 +540,12 @@ class BrokerService(BrokerViews, Stepping):
         # the position is marked first so that equity is current (in market mode the
         # market's price is the mark, set by the tick)
         if self._venue is None or symbol not in ledger.marks:
-            remarked = ledger.set_mark(symbol, price)
+            holders = ledger._holders.get(symbol)
+            if holders and (len(holders) > 1 or account_id not in holders):
+                remarked = ledger.set_mark(symbol, price)
+            else:  # no one else holds it: apply_fill below marks this account's position
+                ledger.marks[symbol] = price
+                remarked = _NO_MARKS
         else:
             remarked = _NO_MARKS
         pos = ledger.apply_fill(account, symbol, side, qty, price, commission)

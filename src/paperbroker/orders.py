@@ -144,10 +144,6 @@ def check_duration(value: object) -> OrderDuration | None:
     return _DURATION_OF[key].copy()
 
 
-def _opt_price(value: object, name: str) -> float | None:
-    return None if value is None else check_price(value, name)
-
-
 def check_order(order: object) -> PreOrder:
     """Return a validated copy of ``order`` with enums and floats normalised."""
     return PreOrder(*checked_fields(order))
@@ -167,8 +163,14 @@ def checked_fields(order: object) -> tuple[Any, ...]:
         symbol = symbol.strip()
     kind = pre.type if type(pre.type) is OrderType else _coerce(OrderType, pre.type, "order type")
     side = pre.side if type(pre.side) is Side else _coerce(Side, pre.side, "side")
-    limit = _opt_price(pre.limitPrice, "limitPrice")
-    stop = _opt_price(pre.stopPrice, "stopPrice")
+    # Optional prices are checked inline (``if x is not None``): a helper call per field
+    # would be the most expensive part of placing an order.
+    limit = pre.limitPrice
+    if limit is not None:
+        limit = _positive(limit, "limitPrice", "price")
+    stop = pre.stopPrice
+    if stop is not None:
+        stop = _positive(stop, "stopPrice", "price")
     if kind is not _MARKET:
         if limit is None and (kind is _LIMIT or kind is _STOP_LIMIT):
             msg = f"A {kind.label.lower()} order needs limitPrice: the worst price you accept."
@@ -176,16 +178,24 @@ def checked_fields(order: object) -> tuple[Any, ...]:
         if stop is None and (kind is _STOP or kind is _STOP_LIMIT):
             msg = f"A {kind.label.lower()} order needs stopPrice: the price that triggers it."
             raise InvalidOrder(msg)
-    take_profit = _opt_price(pre.takeProfit, "takeProfit")
-    stop_loss = _opt_price(pre.stopLoss, "stopLoss")
-    guaranteed = _opt_price(pre.guaranteedStop, "guaranteedStop")
+    take_profit = pre.takeProfit
+    if take_profit is not None:
+        take_profit = _positive(take_profit, "takeProfit", "price")
+    stop_loss = pre.stopLoss
+    if stop_loss is not None:
+        stop_loss = _positive(stop_loss, "stopLoss", "price")
+    guaranteed = pre.guaranteedStop
+    if guaranteed is not None:
+        guaranteed = _positive(guaranteed, "guaranteedStop", "price")
     trailing = pre.trailingStopPips
     if trailing is not None:
         trailing = check_qty(trailing, "trailingStopPips")
     stop_type = pre.stopType
     if stop_type is not None:
         stop_type = _coerce(StopType, stop_type, "stop type")
-    seen = _opt_price(pre.seenPrice, "seenPrice")
+    seen = pre.seenPrice
+    if seen is not None:
+        seen = _positive(seen, "seenPrice", "price")
     is_close = pre.isClose
     if is_close is not None:
         is_close = bool(is_close)
@@ -207,7 +217,7 @@ def checked_fields(order: object) -> tuple[Any, ...]:
         symbol,
         kind,
         side,
-        check_qty(pre.qty),
+        _positive(pre.qty, "qty", "number"),
         limit,
         stop,
         take_profit,
@@ -272,10 +282,17 @@ class OrderBook:
             self._finished(order.id)
 
     def finish(self, order: PlacedOrder, status: OrderStatus) -> None:
-        """Move a working order to a final status (the fast path of :meth:`set_status`)."""
+        """Move a working order to a final status: :meth:`set_status`'s path for fills,
+        written out because it runs once per filled order."""
+        order_id = order.id
         order.status = status
-        self._unwork(order.id)
-        self._finished(order.id)
+        working = self._working
+        i = self._pos.pop(order_id)
+        last = working.pop()
+        if last != order_id:
+            working[i] = last
+            self._pos[last] = i
+        self._finished(order_id)
 
     def _unwork(self, order_id: str) -> None:
         i = self._pos.pop(order_id)
