@@ -145,7 +145,9 @@ function render({ model, el }) {
     x.length = equity.length = balance.length = start;
     const [t, e, b] = buffers.map((buf) => new Float64Array(buf.buffer, buf.byteOffset, buf.byteLength / 8));
     for (let i = 0; i < t.length; i++) {
-      x.push(t[i]);
+      // plotly reads epoch milliseconds as UTC wall time: shift to local time, as the
+      // tables show times
+      x.push(t[i] - new Date(t[i]).getTimezoneOffset() * 60000);
       equity.push(e[i]);
       balance.push(b[i]);
     }
