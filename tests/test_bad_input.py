@@ -404,7 +404,7 @@ def test_bad_replay_data_is_refused_with_the_row_and_column(spoil: list[tuple[st
     for how, row, column in spoil:
         if column not in frame:
             continue  # dropped by an earlier spoiler
-        if how in ("nan", "negative"):
+        if how in ("nan", "negative") and frame[column].dtype.kind == "f":  # not after "type"
             frame.iloc[row % len(frame), frame.columns.get_loc(column)] = math.nan if how == "nan" else -5.0
         elif how == "unsorted":
             frame = frame.iloc[::-1]
