@@ -287,3 +287,13 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(
     assert state(pb.load(saved)) != state(broker)  # still the old broker
     pb.save(broker, saved)
     assert state(pb.load(saved)) == state(broker)
+
+
+def test_broker_save_and_load_methods(tmp_path):
+    broker = pb.BrokerService(execution_delay=None, clock=pb.SimClock(), seed=5)
+    broker.fill(broker.buy("AAA", 3, price=10.0).id)
+    path = broker.save(tmp_path / "b.json")
+    again = pb.BrokerService.load(path)
+    assert again.positions() == broker.positions()
+    assert again.equity() == broker.equity()
+    assert again.executions() == broker.executions()

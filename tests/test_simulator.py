@@ -108,3 +108,34 @@ def test_sim_clock_never_goes_back():
         clock.advance(-1)
     with pytest.raises(ValueError, match="cannot go backwards"):
         clock.set(10)
+
+
+@pytest.mark.parametrize("bad", ["abc", float("nan"), None, True])
+def test_sim_clock_refuses_non_numbers(bad):
+    with pytest.raises(pb.ConfigurationError, match="takes milliseconds as a finite number"):
+        pb.SimClock(bad)
+    clock = pb.SimClock(100)
+    with pytest.raises(pb.ConfigurationError, match="takes milliseconds"):
+        clock.advance(bad)
+    assert clock.now_ms() == 100
+
+
+async def test_an_interrupt_in_a_background_step_stops_the_simulator_only():
+    calls = {"n": 0}
+
+    def interrupted(qty, price, first):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise KeyboardInterrupt
+        return 0.0
+
+    b = pb.BrokerService(execution_delay=0.005, commission=interrupted)
+    b.subscribe(pb.topic("executions"), lambda x: None)
+    order = b.buy("X", 1, limit=10.0)
+    await wait_until(lambda: not b.simulator_running)
+    assert isinstance(b.simulator.last_error, KeyboardInterrupt)
+    assert b.order(order.id).status is pb.OrderStatus.WORKING  # the fill changed nothing
+    await b.place_order(pb.PreOrder("X", pb.OrderType.LIMIT, pb.Side.BUY, 1, limitPrice=9.0))
+    assert b.simulator_running  # the next call starts it again
+    await wait_until(lambda: b.order(order.id).status is pb.OrderStatus.FILLED)
+    b.shutdown()

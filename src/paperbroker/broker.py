@@ -18,7 +18,9 @@ start the simulator.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, NoReturn
 
 import numpy as np
@@ -672,6 +674,21 @@ class BrokerService(BrokerViews, Stepping):
         return BrokerConnectionStatus(
             ConnectionStatus.CONNECTED, "Connected to paperbroker", None, self.clock.now_ms()
         )
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the whole broker to ``path`` atomically; see :func:`paperbroker.save`."""
+        from .persistence import save
+
+        return save(self, path)
+
+    @classmethod
+    def load(
+        cls, path: str | os.PathLike[str], *, commission: Any = None, clock: Clock | None = None
+    ) -> BrokerService:
+        """Read a broker written by :meth:`save`; see :func:`paperbroker.load`."""
+        from .persistence import load
+
+        return load(path, commission=commission, clock=clock)
 
     def __repr__(self) -> str:
         mode = "market" if self._venue is not None else "manual" if self._delay is None else "classic"

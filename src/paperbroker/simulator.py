@@ -114,6 +114,16 @@ class WallClock(Clock):
         return "WallClock()"
 
 
+def _millis(value: object, what: str) -> int:
+    """A time in milliseconds: a finite number (the fraction is dropped)."""
+    if type(value) is int:
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        msg = f"{what} takes milliseconds as a finite number, got {value!r}."
+        raise ConfigurationError(msg)
+    return int(value)
+
+
 class SimClock(Clock):
     """A clock that moves only when told: deterministic timestamps for tests and replays.
 
@@ -126,23 +136,25 @@ class SimClock(Clock):
         self, start_ms: int = 1_704_205_800_000, *, session_end: object = "21:00", timezone: object = "UTC"
     ) -> None:
         super().__init__(session_end=session_end, timezone=timezone)
-        self._now = int(start_ms)
+        self._now = _millis(start_ms, "start_ms")
 
     def now_ms(self) -> int:
         return self._now
 
     def advance(self, ms: float) -> int:
-        if ms < 0:
+        step = _millis(ms, "advance()")
+        if step < 0:
             msg = f"A clock cannot go backwards; advance() got {ms!r} ms."
-            raise ValueError(msg)
-        self._now += int(ms)
+            raise ConfigurationError(msg)
+        self._now += step
         return self._now
 
     def set(self, now_ms: int) -> int:
-        if now_ms < self._now:
+        when = _millis(now_ms, "set()")
+        if when < self._now:
             msg = f"A clock cannot go backwards: it is at {self._now} ms, set() got {now_ms}."
-            raise ValueError(msg)
-        self._now = int(now_ms)
+            raise ConfigurationError(msg)
+        self._now = when
         return self._now
 
     def __repr__(self) -> str:
@@ -190,6 +202,13 @@ class Simulator:
                 self.errors += 1
                 self.last_error = exc
                 logger.exception("A simulator step failed; the simulator carries on.")
+            except KeyboardInterrupt as exc:
+                # a kernel interrupt landed in a background step: the step's own code keeps
+                # the books consistent; stop here rather than let it escape the event loop
+                self.errors += 1
+                self.last_error = exc
+                logger.warning("The simulator was interrupted and has stopped.")
+                return
             self.steps += 1
 
     def _ended(self, task: asyncio.Task[None]) -> None:
