@@ -97,12 +97,26 @@ def positions_frame(broker: BrokerService, account_id: str | None = DEFAULT_ACCO
     return cast("pandas.DataFrame", frame)
 
 
-def _account_mask(broker: BrokerService, codes: Any, account_id: str | None) -> Any:
+def _account_rows(broker: BrokerService, rows: Any, account_id: str | None) -> Any:
+    """The indexes of ``account_id``'s rows, or None when every row is wanted.
+
+    Filtering the numeric table before the frame is built is much cheaper than filtering
+    the frame: its string columns would be copied twice.
+    """
+    import numpy as np
+
     if account_id is None:
         return None
     broker._account(account_id)
     code = broker._account_codes.find(account_id)
-    return codes == (-1 if code is None else code)
+    mask = rows[:, 1] == (-1 if code is None else code)
+    return None if mask.all() else np.flatnonzero(mask)
+
+
+def _strings(values: list[str], keep: Any) -> Any:
+    import numpy as np
+
+    return values if keep is None else np.asarray(values, dtype=object)[keep]
 
 
 def executions_frame(broker: BrokerService, account_id: str | None = DEFAULT_ACCOUNT) -> pandas.DataFrame:
@@ -111,30 +125,34 @@ def executions_frame(broker: BrokerService, account_id: str | None = DEFAULT_ACC
 
     pd = _pd()
     log = broker._executions
-    rows = log.table()
+    rows = log.table()  # a copy of its own, so the columns below need no further copy
+    keep = _account_rows(broker, rows, account_id)
+    if keep is not None:
+        rows = rows[keep]
     side = rows[:, 3]
     qty = rows[:, 4]
     price = rows[:, 5]
     commission = rows[:, 6]
-    account = rows[:, 1].astype(np.int64)
     frame = pd.DataFrame(
         {
             "time": _times(pd, rows[:, 0]),
-            "id": pd.Series(log.exec_ids, dtype="str"),
-            "order_id": pd.Series(log.order_ids, dtype="str"),
-            "account": pd.Categorical.from_codes(account, categories=broker._account_codes.names),
+            "id": pd.array(_strings(log.exec_ids, keep), dtype="str"),
+            "order_id": pd.array(_strings(log.order_ids, keep), dtype="str"),
+            "account": pd.Categorical.from_codes(
+                rows[:, 1].astype(np.int64), categories=broker._account_codes.names
+            ),
             "symbol": pd.Categorical.from_codes(
                 rows[:, 2].astype(np.int64), categories=broker._symbols.names
             ),
             "side": pd.Categorical.from_codes((side > 0).astype(np.int8), categories=_SIDES),
-            "qty": qty.copy(),
-            "price": price.copy(),
-            "commission": commission.copy(),
+            "qty": qty,
+            "price": price,
+            "commission": commission,
             "net_amount": -side * qty * price - commission,
-        }
+        },
+        copy=False,
     )
-    mask = _account_mask(broker, account, account_id)
-    return cast("pandas.DataFrame", frame if mask is None else frame[mask].reset_index(drop=True))
+    return cast("pandas.DataFrame", frame)
 
 
 def equity_frame(broker: BrokerService, account_id: str | None = DEFAULT_ACCOUNT) -> pandas.DataFrame:
@@ -142,18 +160,22 @@ def equity_frame(broker: BrokerService, account_id: str | None = DEFAULT_ACCOUNT
     import numpy as np
 
     pd = _pd()
-    rows = broker._equity_log.table()
-    account = rows[:, 1].astype(np.int64)
+    rows = broker._equity_log.table()  # a copy of its own
+    keep = _account_rows(broker, rows, account_id)
+    if keep is not None:
+        rows = rows[keep]
     frame = pd.DataFrame(
         {
             "time": _times(pd, rows[:, 0]),
-            "account": pd.Categorical.from_codes(account, categories=broker._account_codes.names),
-            "balance": rows[:, 2].copy(),
-            "equity": rows[:, 3].copy(),
-            "realized_pl": rows[:, 4].copy(),
-            "unrealized_pl": rows[:, 5].copy(),
-            "commission": rows[:, 6].copy(),
-        }
+            "account": pd.Categorical.from_codes(
+                rows[:, 1].astype(np.int64), categories=broker._account_codes.names
+            ),
+            "balance": rows[:, 2],
+            "equity": rows[:, 3],
+            "realized_pl": rows[:, 4],
+            "unrealized_pl": rows[:, 5],
+            "commission": rows[:, 6],
+        },
+        copy=False,
     )
-    mask = _account_mask(broker, account, account_id)
-    return cast("pandas.DataFrame", frame if mask is None else frame[mask].reset_index(drop=True))
+    return cast("pandas.DataFrame", frame)
