@@ -61,6 +61,34 @@ def test_cascade_order_and_current_equity(broker, recorder):
     assert (eq.realizedPL, eq.unrealizedPL, eq.equity) == (40.0, 60.0, 100_100.0)
 
 
+def test_subscriber_that_trades_sees_whole_cascades_in_order(broker):
+    """A strategy reacting to a fill places and fills the next order from its callback:
+    that order's events come after the current cascade's, for every subscriber."""
+    broker.subscribe(pb.topic("executions"), lambda e: on_fill(e))
+    recorder = record(broker)  # subscribed after the strategy: it hears the same events later
+    followed: list[str] = []
+
+    def on_fill(execution: pb.Execution) -> None:
+        if execution.side is Side.BUY:  # close what was bought, at once
+            sell = broker.sell("AAPL", execution.qty, price=execution.price + 1.0)
+            followed.append(sell.id)
+            broker.fill(sell.id)
+
+    buy = broker.buy("AAPL", 5, price=100.0)
+    recorder.clear()
+    broker.fill(buy.id)
+
+    first = ["executions", "orders", "positions", "equity"]  # the buy's fill
+    then = ["orders", "executions", "orders", "positions", "equity"]  # the sell, placed and filled
+    assert recorder.kinds() == first + then
+    events = [p for _, p in recorder.events]
+    assert events[1].id == buy.id and events[1].status is OrderStatus.FILLED
+    assert events[2].qty == 5  # the buy's position, before the sell closed it
+    assert [e.id for e in events[4:7:2]] == followed * 2  # Working, then Filled
+    assert events[7].qty == 0 and events[8].realizedPL == 5.0
+    assert broker.positions() == []
+
+
 def test_every_order_state_change_is_broadcast(broker, recorder):
     order = broker.buy("X", 5, limit=10.0)
     broker.modify(order.id, limitPrice=9.5, qty=6)

@@ -191,10 +191,12 @@ class BrokerService(BrokerViews, Stepping):
         self._hooks = market is not None or risk is not None
         self._session_end = self.clock.next_session_end(self.clock.now_ms())
         # bound methods and tables used on every fill, looked up once
-        self._exec_rows = self._executions.data.extend
+        self._exec_rows = self._executions.data.frombytes
+        self._exec_pack = self._executions.pack
         self._exec_ids = self._executions.exec_ids.append
         self._exec_order_ids = self._executions.order_ids.append
-        self._equity_rows = self._equity_log.data.extend
+        self._equity_rows = self._equity_log.data.frombytes
+        self._equity_pack = self._equity_log.pack
         self._symbol_code = self._symbols._code
         self._account_code = self._account_codes._code
         self._order_seq = 0
@@ -261,7 +263,11 @@ class BrokerService(BrokerViews, Stepping):
         snapshot = placed.copy()
         subs = self._orders_subs.get(account_id)
         if subs:
-            self._hub._deliver(subs, snapshot)
+            hub = self._hub
+            if hub._busy:  # a subscriber is placing this order: its event waits its turn
+                hub._queue.append((subs, snapshot))
+            else:
+                hub._send(((subs, snapshot),))
         return snapshot
 
     def _new_order(
@@ -525,10 +531,14 @@ class BrokerService(BrokerViews, Stepping):
         symbol_code = self._symbol_code.get(symbol)
         if symbol_code is None:
             symbol_code = self._symbols.code(symbol)
-        self._exec_rows((now, self._account_code[account_id], symbol_code, side, qty, price, commission))
+        row = self._exec_pack(now, self._account_code[account_id], symbol_code, side, qty, price, commission)
+        self._exec_rows(row)
         self._exec_ids(exec_id)
         self._exec_order_ids(order_id)
-        self._executions.added()
+        log = self._executions  # log.added(), inline
+        log.total += 1
+        if len(log.data) >= log.cap:
+            log.trim()
         done = order.filledQty
         filled = done + qty
         order.avgPrice = price if done == 0.0 else (order.avgPrice * done + price * qty) / filled  # type: ignore[operator]
@@ -541,44 +551,41 @@ class BrokerService(BrokerViews, Stepping):
         ledger = self._ledger
         # the position is marked first so that equity is current (in market mode the
         # market's price is the mark, set by the tick)
+        remarked = _NO_MARKS
         if self._venue is None or symbol not in ledger.marks:
             holders = ledger._holders.get(symbol)
             if holders and (len(holders) > 1 or account_id not in holders):
                 remarked = ledger.set_mark(symbol, price)
             else:  # no one else holds it: apply_fill below marks this account's position
                 ledger.marks[symbol] = price
-                remarked = _NO_MARKS
-        else:
-            remarked = _NO_MARKS
         pos = ledger.apply_fill(account, symbol, side, qty, price, commission)
         risk = self._risk
         if risk is not None:
             risk.filled(order_id, qty)
             risk.position(account_id, symbol, pos.qty, pos.mark)
         equity = self._book_equity(account, now)
-        order_subs = self._orders_subs.get(account_id)
-        order_snapshot = order.copy() if order_subs else None
-        pos_subs = self._pos_subs.get(account_id)
-        pos_snapshot = pos.snapshot() if pos_subs or self._brackets.count else None
-        # -- broadcast, in cascade order
-        deliver = self._hub._deliver
-        subs = self._exec_subs.get(account_id)
-        if subs:
-            deliver(subs, execution)
-        subs = self._exec_subs.get((account_id, symbol))
-        if subs:
-            deliver(subs, execution)
-        if order_subs:
-            deliver(order_subs, order_snapshot)
-        if pos_subs:
-            deliver(pos_subs, pos_snapshot)
-        if equity is not None:
-            deliver(self._equity_subs[account_id], equity)
+        # -- broadcast, in cascade order, as one batch (see TopicHub._send)
+        order_subs = self._orders_subs.get(account_id, ())
+        pos_subs = self._pos_subs.get(account_id, ())
+        brackets = self._brackets.count
+        pos_snapshot = pos.snapshot() if pos_subs or brackets else None
+        events = (
+            (self._exec_subs.get(account_id, ()), execution),
+            (self._exec_subs.get((account_id, symbol), ()), execution),
+            (order_subs, order.copy() if order_subs else None),
+            (pos_subs, pos_snapshot),
+            (self._equity_subs.get(account_id, ()), equity),
+        )
+        hub = self._hub
+        if hub._busy:  # a subscriber made this fill: its events wait their turn
+            hub._queue.extend(events)
+        else:
+            hub._send(events)
         if remarked:
             for other, other_pos in remarked:
                 if other is not account:
                     self._publish_mark(other, other_pos)
-        if self._brackets.count:
+        if brackets:
             self._brackets.after_fill(order, account_id, pos_snapshot or pos.snapshot())
         return execution
 
@@ -612,8 +619,11 @@ class BrokerService(BrokerViews, Stepping):
             commission,
         )
         if self._venue is None or not self._venue.overwrite_equity_row(account_id, row):
-            self._equity_rows(row)
-            self._equity_log.added()
+            self._equity_rows(self._equity_pack(*row))
+            log = self._equity_log  # log.added(), inline
+            log.total += 1
+            if len(log.data) >= log.cap:
+                log.trim()
         if account_id not in self._equity_subs:
             return None
         data = EquityData(balance + unrealized, balance, unrealized, realized, commission)

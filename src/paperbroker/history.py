@@ -1,16 +1,19 @@
 """Bounded, columnar history of executions and equity changes.
 
-Each log keeps its numeric fields interleaved in one ``array('d')``: appending a row is a
-single ``extend`` call, and exporting hundreds of thousands of rows is one
-``numpy.frombuffer(...).reshape(-1, width)`` and one memcpy (see :meth:`_Log.table`).
-Millisecond timestamps and small integer
-codes are exact in float64 (below 2**53).  A log keeps at least its ``limit`` newest rows:
-once it holds twice that, the oldest are dropped in one go, which keeps the amortised cost
-per row O(1).  ``total`` counts every row ever appended.
+Each log keeps its numeric fields interleaved in one ``array('d')``.  Appending a row is
+``data.frombytes(pack(*row))``: packing with :mod:`struct` converts a row more than twice
+as fast as ``array.extend``, which parses each number on its own.  Exporting hundreds of
+thousands of rows is one ``numpy.frombuffer(...).reshape(-1, width)`` and one memcpy (see
+:meth:`_Log.table`).  Millisecond timestamps and small integer codes are exact in float64
+(below 2**53).  A log keeps at least its ``limit`` newest rows: once it holds twice that,
+the oldest are dropped in one go, which keeps the amortised cost per row O(1).  ``total``
+counts every row ever appended.
 """
 
 from __future__ import annotations
 
+import math
+import struct
 from array import array
 from typing import Any
 
@@ -40,26 +43,39 @@ class Codes:
 class _Log:
     """Rows of ``width`` floats in ``data``, plus optional string columns."""
 
-    __slots__ = ("data", "limit", "strings", "total", "width")
+    __slots__ = ("cap", "data", "limit", "pack", "strings", "total", "width")
 
     columns: tuple[str, ...] = ()
 
     def __init__(self, limit: int | None, strings: int = 0) -> None:
         self.limit = limit
         self.width = len(self.columns)
+        # trim once ``data`` holds this many floats: twice the limit's rows
+        self.cap: float = math.inf if limit is None else 2 * limit * self.width
         self.total = 0
         self.data = array("d")
+        #: a row's floats as bytes for ``data.frombytes`` (native layout, as array's)
+        self.pack = struct.Struct(f"{self.width}d").pack
         self.strings: list[list[str]] = [[] for _ in range(strings)]
 
     def __len__(self) -> int:
         return len(self.data) // self.width
 
     def added(self, rows: int = 1) -> None:
-        """Count rows the caller extended ``data`` with; trim when over twice the limit."""
+        """Count rows the caller extended ``data`` with; trim when over twice the limit.
+
+        The broker does the same inline on every fill.
+        """
         self.total += rows
-        limit = self.limit
-        if limit is not None and len(self.data) >= 2 * limit * self.width:
-            drop = len(self) - limit
+        if len(self.data) >= self.cap:
+            self.trim()
+
+    def trim(self) -> None:
+        """Drop all but the newest ``limit`` rows."""
+        if self.limit is None:
+            return
+        drop = len(self) - self.limit
+        if drop > 0:
             del self.data[: drop * self.width]
             for column in self.strings:
                 del column[:drop]

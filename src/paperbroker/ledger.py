@@ -120,21 +120,27 @@ class Ledger:
         new = old + delta
         if -QTY_EPSILON < new < QTY_EPSILON:
             new = 0.0
-        if old == 0.0 or (old > 0) == (delta > 0):
-            # a fill below QTY_EPSILON on a flat symbol leaves it flat (new == 0.0)
-            pos.avg = (pos.avg * abs(old) + price * qty) / abs(new) if new != 0.0 else price
-            if old == 0.0:
-                pos.side = _BUY if delta > 0 else _SELL
-        else:
-            closed = min(qty, abs(old))
-            pnl = (price - pos.avg) * closed * (1.0 if old > 0 else -1.0)
+        # Signed arithmetic below gives the same floats as working on sizes: negating is
+        # exact, and IEEE rounding is symmetric.
+        if old == 0.0:  # opens (a fill below QTY_EPSILON leaves it flat, new == 0.0)
+            pos.avg = price
+            pos.side = _BUY if side > 0 else _SELL
+        elif (old > 0.0) is (side > 0):  # adds: weighted average
+            pos.avg = (pos.avg * old + price * delta) / new
+        else:  # reduces, closes or flips: realize P&L on the closed part only
+            if old > 0.0:
+                pnl = (price - pos.avg) * (qty if qty < old else old)
+            else:
+                pnl = (pos.avg - price) * (qty if qty < -old else -old)
             pos.realized += pnl
             account.realized += pnl
-            if new != 0.0 and (new > 0) != (old > 0):
+            if new != 0.0 and (new > 0.0) is not (old > 0.0):
                 pos.avg = price  # flipped: the remainder opens at the fill price
         pos.qty = new
-        if new != 0.0:
-            pos.side = _BUY if new > 0 else _SELL
+        if new > 0.0:
+            pos.side = _BUY
+        elif new < 0.0:
+            pos.side = _SELL
         account.commission += commission
         mark = self.marks.get(symbol, price)
         pos.mark = mark

@@ -163,13 +163,14 @@ def checked_fields(order: object) -> tuple[Any, ...]:
         symbol = symbol.strip()
     kind = pre.type if type(pre.type) is OrderType else _coerce(OrderType, pre.type, "order type")
     side = pre.side if type(pre.side) is Side else _coerce(Side, pre.side, "side")
-    # Optional prices are checked inline (``if x is not None``): a helper call per field
-    # would be the most expensive part of placing an order.
+    # Optional prices are checked inline (``if x is not None``), and the usual float is
+    # accepted without a call: a helper call per field would be the most expensive part of
+    # placing an order.
     limit = pre.limitPrice
-    if limit is not None:
+    if limit is not None and (type(limit) is not float or not 0.0 < limit <= MAX_SIZE):
         limit = _positive(limit, "limitPrice", "price")
     stop = pre.stopPrice
-    if stop is not None:
+    if stop is not None and (type(stop) is not float or not 0.0 < stop <= MAX_SIZE):
         stop = _positive(stop, "stopPrice", "price")
     if kind is not _MARKET:
         if limit is None and (kind is _LIMIT or kind is _STOP_LIMIT):
@@ -194,7 +195,7 @@ def checked_fields(order: object) -> tuple[Any, ...]:
     if stop_type is not None:
         stop_type = _coerce(StopType, stop_type, "stop type")
     seen = pre.seenPrice
-    if seen is not None:
+    if seen is not None and (type(seen) is not float or not 0.0 < seen <= MAX_SIZE):
         seen = _positive(seen, "seenPrice", "price")
     is_close = pre.isClose
     if is_close is not None:
@@ -213,11 +214,14 @@ def checked_fields(order: object) -> tuple[Any, ...]:
     duration = pre.duration
     if duration is not None:
         duration = check_duration(duration)
+    qty = pre.qty
+    if type(qty) is not float or not 0.0 < qty <= MAX_SIZE:
+        qty = _positive(qty, "qty", "number")
     return (
         symbol,
         kind,
         side,
-        _positive(pre.qty, "qty", "number"),
+        qty,
         limit,
         stop,
         take_profit,

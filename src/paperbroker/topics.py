@@ -24,6 +24,11 @@ A subscriber that raises is logged (with a traceback the first time), counted on
 the same way, the event still reaches the other subscribers, and then the interrupt goes
 on to the caller.
 
+Every subscriber sees the changes in the order they happened, one whole cascade after
+another.  A subscriber that calls back into the broker (an execution callback that places
+the next order, say) gets its answer at once, and the events of that call go out after the
+current cascade's have reached every subscriber.
+
 A subscriber may be a coroutine function.  Its coroutines run on the running loop one
 after another, in event order, in one task per subscription; at most
 :attr:`TopicHub.max_backlog` of them wait, and events beyond that are dropped and counted
@@ -39,7 +44,7 @@ import inspect
 import json
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from .errors import InvalidTopic, SubscriberOverflow
@@ -217,6 +222,9 @@ class TopicHub:
         self._on_change = on_change
         self.errors = 0
         self.last_error: BaseException | None = None
+        # events raised by subscribers while a send is under way wait here (see _send)
+        self._busy = False
+        self._queue: deque[tuple[tuple[Subscription, ...], Any]] = deque()
 
     def __len__(self) -> int:
         return self._count
@@ -278,21 +286,47 @@ class TopicHub:
             self._deliver(subs, payload)
 
     def _deliver(self, subs: tuple[Subscription, ...], payload: Any) -> None:
+        """Hand ``payload`` to ``subs`` (see :meth:`_send`)."""
+        if self._busy:
+            self._queue.append((subs, payload))
+        else:
+            self._send(((subs, payload),))
+
+    def _send(self, events: Iterable[tuple[tuple[Subscription, ...], Any]]) -> None:
+        """Hand each ``(subscriptions, payload)`` of ``events`` out, in order.
+
+        A subscriber that calls back into the broker (places an order from an execution
+        callback, say) causes new events while these are still going out; they wait in
+        :attr:`_queue` and go out after these, so every subscriber sees every change in the
+        order it happened, one whole cascade after another.  The broker checks ``_busy``
+        and queues itself when a send is under way.
+        """
+        self._busy = True
+        queue = self._queue
         interrupt: KeyboardInterrupt | None = None
-        for sub in subs:
-            try:
-                result = sub.callback(payload)
-            except Exception as exc:  # noqa: BLE001 - isolation is the point
-                self._failed(sub, exc)
-                continue
-            except KeyboardInterrupt as exc:
-                # a kernel interrupt landed in this subscriber: note it, let the others
-                # have the event, then let the interrupt reach the caller
-                self._failed(sub, exc)
-                interrupt = exc
-                continue
-            if result is not None and inspect.isawaitable(result):
-                self._schedule(sub, result)
+        try:
+            while True:
+                for subs, payload in events:
+                    for sub in subs:
+                        try:
+                            result = sub.callback(payload)
+                        except Exception as exc:  # noqa: BLE001 - isolation is the point
+                            self._failed(sub, exc)
+                            continue
+                        except KeyboardInterrupt as exc:
+                            # a kernel interrupt landed in this subscriber: note it, let the
+                            # others have their events, then let it reach the caller
+                            self._failed(sub, exc)
+                            interrupt = exc
+                            continue
+                        if result is not None and inspect.isawaitable(result):
+                            self._schedule(sub, result)
+                if not queue:
+                    break
+                events = tuple(queue)
+                queue.clear()
+        finally:
+            self._busy = False
         if interrupt is not None:
             raise interrupt
 
