@@ -150,3 +150,31 @@ def test_bad_rules_are_configuration_errors(kwargs, message):
         pb.RiskRules(**kwargs)
     with pytest.raises(pb.ConfigurationError, match="risk must be RiskRules"):
         pb.BrokerService(risk={"account": "cash"})
+
+
+def test_modify_is_checked_like_a_new_order_and_refused_changes_nothing():
+    b = broker(pb.RiskRules())
+    order = b.buy("X", 50, limit=90.0)  # reserves 4,500 of 10,000
+    rec = record(b)
+    before = b.equity()
+    with pytest.raises(pb.OrderRejected, match=r"left as it was: .*needs 13,500.00 of buying power"):
+        b.modify(order.id, qty=150)  # the order's own 4,500 counts as free: 10,000 available
+    assert b.order(order.id) == order  # still working, still 50
+    assert rec.events == [] and b.equity() == before
+    b.modify(order.id, qty=100)  # 9,000 fits once its own reservation is free again
+    assert b.equity().buyingPower == pytest.approx(1000.0)
+    rejected(b, lambda: b.buy("X", 20, limit=90.0), "buying power")  # 1,800 > 1,000
+    b.modify(order.id, qty=40)  # a smaller order gives buying power back
+    assert b.equity().buyingPower == pytest.approx(6400.0)
+    b.buy("X", 20, limit=90.0)
+
+
+def test_modify_cannot_turn_a_sell_into_a_short_in_a_cash_account():
+    b = broker(pb.RiskRules())
+    b.buy("X", 5)
+    sell = b.sell("X", 3, limit=120.0)
+    with pytest.raises(pb.OrderRejected, match="cannot sell short"):
+        b.modify(sell.id, qty=8)
+    assert b.order(sell.id).qty == 3
+    b.modify(sell.id, qty=5)
+    assert b.order(sell.id).qty == 5

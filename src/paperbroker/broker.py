@@ -322,19 +322,7 @@ class BrokerService(BrokerViews, Stepping):
         self._hooks = True
         opening = 0.0
         if self._risk is not None:
-            account = self._ledger.accounts[account_id]
-            pos = account.positions.get(symbol)
-            prices = {"limitPrice": limit, "stopPrice": stop, "takeProfit": tp, "stopLoss": sl}
-            reason, opening = self._risk.check(
-                account_id,
-                account.equity().equity,
-                symbol,
-                int(side),
-                qty,
-                ref,
-                pos.qty if pos is not None else 0.0,
-                prices,
-            )
+            reason, opening = self._risk_check(account_id, symbol, side, qty, ref, (limit, stop, tp, sl))
             if reason is not None:
                 self._reject(account_id, fields, reason)
         placed = self._new_order(account_id, fields, _WORKING)
@@ -362,7 +350,8 @@ class BrokerService(BrokerViews, Stepping):
 
         Pass a whole :class:`PreOrder` (its modifiable fields replace the order's), or
         keyword changes (``qty=``, ``limitPrice=`` or ``limit_price=`` ...; ``None`` removes
-        a bracket).  Symbol and side cannot change.
+        a bracket).  Symbol and side cannot change.  With risk rules the changed order is
+        checked as a new one would be; refused, it raises OrderRejected and stays as it was.
         """
         placed = self._book.get(order_id)
         if placed.status not in (_WORKING, OrderStatus.INACTIVE):
@@ -400,6 +389,9 @@ class BrokerService(BrokerViews, Stepping):
             check_sides(
                 placed.side, clean.limitPrice or clean.stopPrice, clean.takeProfit, clean.stopLoss, order_id
             )
+        still_working = clean.qty > placed.filledQty + QTY_EPSILON
+        if self._risk is not None and placed.status is _WORKING and still_working:
+            self._recheck_risk(placed, clean, account_id)
         placed.type = clean.type
         for name in _MODIFIABLE_FIELDS:
             setattr(placed, name, getattr(clean, name))
@@ -412,6 +404,48 @@ class BrokerService(BrokerViews, Stepping):
         if self._hooks and placed.status is not _FILLED:
             self._modified(placed, account_id)
         return snapshot
+
+    def _risk_check(
+        self,
+        account_id: str,
+        symbol: str,
+        side: Side,
+        qty: float,
+        ref: float | None,
+        prices: tuple[float | None, float | None, float | None, float | None],
+    ) -> tuple[str | None, float]:
+        """The risk rules' verdict on an order: ``(reason refused or None, opening qty)``.
+
+        ``prices`` are its limit, stop, take-profit and stop-loss prices.
+        """
+        assert self._risk is not None
+        account = self._ledger.accounts[account_id]
+        pos = account.positions.get(symbol)
+        held = pos.qty if pos is not None else 0.0
+        named = dict(zip(("limitPrice", "stopPrice", "takeProfit", "stopLoss"), prices, strict=True))
+        return self._risk.check(account_id, account.equity().equity, symbol, int(side), qty, ref, held, named)
+
+    def _recheck_risk(self, placed: PlacedOrder, clean: PreOrder, account_id: str) -> None:
+        """A modified order must pass the risk rules as a new one would, with what it holds
+        itself counted as free; refused (OrderRejected), it stays as it was."""
+        risk = self._risk
+        assert risk is not None
+        symbol, side = placed.symbol, placed.side
+        limit, stop = clean.limitPrice, clean.stopPrice
+        if clean.type is _MARKET:
+            ref = self._venue.price(symbol, side is _BUY) if self._venue is not None else None
+            ref = ref or limit
+        else:
+            ref = limit if limit is not None else stop
+        remaining = clean.qty - placed.filledQty
+        prices = (limit, stop, clean.takeProfit, clean.stopLoss)
+        with risk.without(placed.id):
+            reason, opening = self._risk_check(account_id, symbol, side, remaining, ref, prices)
+        if reason is not None:
+            msg = f"Order {placed.id} was left as it was: {reason}"
+            raise OrderRejected(msg, order_id=placed.id)
+        risk.release(placed.id)
+        risk.accept(placed.id, account_id, symbol, int(side), remaining, opening * (ref or 0.0))
 
     def _modified(self, order: PlacedOrder, account_id: str) -> None:
         if order.parentType is None and (

@@ -53,7 +53,7 @@ class OrderRejected(BrokerError):
     """A well-formed order was refused by a broker rule (buying power, limits ...).
 
     The rejected order is kept with status Rejected and broadcast; its id is
-    :attr:`order_id`.
+    :attr:`order_id`.  A refused modify leaves the order as it was, still working.
     """
 
     def __init__(self, message: str, *, order_id: str | None = None) -> None:

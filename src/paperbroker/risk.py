@@ -22,8 +22,9 @@ broker in O(1) per order event.
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 from .errors import ConfigurationError
@@ -230,6 +231,30 @@ class RiskBook:
             self._consume(res, min(qty, res.left))
             if res.left <= _EPS:
                 del self._orders[order_id]
+
+    @contextlib.contextmanager
+    def without(self, order_id: str) -> Iterator[None]:
+        """Check as if working order ``order_id`` held nothing, as a modify must: the
+        modified order is checked in full.  The book is restored exactly afterwards."""
+        res = self._orders.get(order_id)
+        if res is None:
+            yield
+            return
+        key = (res.account, res.symbol, res.side)
+        pending, reserved = self._pending.get(key), self._reserved.get(res.account)
+        self._pending[key] = (pending or 0.0) - res.left
+        self._reserved[res.account] = (reserved or 0.0) - res.left * res.per_unit
+        try:
+            yield
+        finally:
+            if pending is None:
+                self._pending.pop(key, None)
+            else:
+                self._pending[key] = pending
+            if reserved is None:
+                self._reserved.pop(res.account, None)
+            else:
+                self._reserved[res.account] = reserved
 
     def release(self, order_id: str) -> None:
         """The order stopped working: give back what it still held."""
