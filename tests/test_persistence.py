@@ -16,6 +16,7 @@ import paperbroker as pb
 
 from .reliability import check_consistent, is_sentence, snapshot
 
+DATA = Path(__file__).parent / "data"
 INITIAL = {pb.DEFAULT_ACCOUNT: 100_000.0, "B": 5_000.0}
 SYMBOLS = ["AAA", "BBB", "CCC"]
 
@@ -140,6 +141,31 @@ def test_settings_round_trip(tmp_path: Path) -> None:
         for b in (broker, loaded):
             b.fill(b.buy("X", 3, price=10.0).id)
         assert loaded.executions() == broker.executions()
+
+
+def test_orders_keep_their_time_in_force(tmp_path: Path) -> None:
+    broker = make_broker()
+    gtc = broker.buy("AAA", 2, limit=99.0, duration="GTC")
+    day = broker.sell("BBB", 1, limit=101.0, duration="DAY")
+    broker.cancel(day.id)
+    loaded = pb.load(pb.save(broker, tmp_path / "tif.json"))
+    assert loaded.order(gtc.id).duration == pb.OrderDuration("GTC")
+    assert loaded.order(day.id).duration == pb.OrderDuration("DAY")
+    assert state(loaded) == state(broker)
+
+
+def test_a_file_written_before_orders_had_a_time_in_force_still_loads() -> None:
+    """data/classic-v1.json was written by paperbroker's first save() (its orders section is
+    version 1) from ``make_broker()`` after ``trade(broker, 80)``."""
+    document = json.loads((DATA / "classic-v1.json").read_bytes())
+    assert document["body"]["orders"]["version"] == 1
+    loaded = pb.load(DATA / "classic-v1.json")
+    fresh = make_broker()
+    trade(fresh, 80)
+    assert state(loaded) == state(fresh)
+    trade(loaded, 60)
+    trade(fresh, 60)
+    assert state(loaded) == state(fresh)
 
 
 def test_a_model_of_your_own_must_be_passed_again(tmp_path: Path) -> None:

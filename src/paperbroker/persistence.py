@@ -1,9 +1,9 @@
 """Save a whole broker to a file and load it back, so that a seeded run goes on identically.
 
-:func:`save` writes accounts, orders (working and the finished ones still kept), positions
-with their marks, the execution and equity history, the settings (``execution_delay``,
-``history_limit``, the commission model, the clock and its time), the id counters and the
-random generator's state.  :func:`load` returns a new :class:`BrokerService` in that state.
+:func:`save` writes accounts, orders (working and the finished ones still kept, with their
+time in force), positions with their marks, the execution and equity history, the settings
+(``execution_delay``, ``history_limit``, the commission model, the clock and its time), the
+id counters and the random generator's state.  :func:`load` returns a new :class:`BrokerService` in that state.
 Subscriptions are not saved: they are callbacks into the code of the session that made
 them, so subscribe again after loading (which also starts the simulator again).
 
@@ -41,7 +41,7 @@ from collections.abc import Callable
 from dataclasses import asdict, fields
 from enum import IntEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -57,7 +57,7 @@ from .commissions import (
 from .errors import BrokerError, ConfigurationError, PersistenceError
 from .history import Codes, _Log
 from .ledger import Account, Ledger, PositionState
-from .models import OrderMessage, OrderStatus, PlacedOrder, Side
+from .models import OrderDuration, OrderMessage, OrderStatus, PlacedOrder, Side
 from .simulator import Clock, SimClock, WallClock
 
 __all__ = ["FORMAT", "VERSION", "load", "save"]
@@ -106,7 +106,7 @@ def save(broker: BrokerService, path: str | os.PathLike[str]) -> Path:
             "cannot hold yet; only brokers in classic or manual mode without those can be saved."
         )
         raise PersistenceError(msg)
-    body = {name: dump(broker) for name, (dump, _) in _SECTIONS.items()}
+    body = {name: section.dump(broker) for name, section in _SECTIONS.items()}
     try:
         text = _canonical(body)
     except ValueError as exc:  # a NaN or infinity somewhere in the books
@@ -142,9 +142,8 @@ def load(
     overrides = {"commission": commission, "clock": clock}
     try:
         broker = _load_settings(body["settings"], overrides)
-        for name, (_, restore) in _SECTIONS.items():
-            if name != "settings":
-                restore(broker, body[name])
+        for name, section in _SECTIONS.items():
+            section.restore(broker, body[name])
     except PersistenceError:
         raise
     except (BrokerError, KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError) as exc:
@@ -238,10 +237,11 @@ def _verified_body(target: Path, raw: bytes) -> dict[str, Any]:
         raise PersistenceError(msg)
     for section, content in body.items():
         got = content.get("version") if isinstance(content, dict) else None
-        if got != 1:
+        readable = _SECTIONS[section].versions
+        if got not in readable:
             msg = (
                 f"Section {section!r} of the saved broker {name} is version {got!r}; this "
-                "paperbroker reads version 1."
+                f"paperbroker reads version {' or '.join(map(str, readable))} of it."
             )
             raise PersistenceError(msg)
     return body
@@ -418,7 +418,7 @@ def _load_ledger(broker: BrokerService, saved: dict[str, Any]) -> None:
 def _dump_orders(broker: BrokerService) -> dict[str, Any]:
     book = broker._book
     return {
-        "version": 1,
+        "version": 2,  # 2: an order's duration (time in force) is written too
         "orders": [[book._account[i], _dump_order(o)] for i, o in book.orders.items()],
         "working": list(book._working),
         "done": list(book._done),
@@ -429,7 +429,7 @@ def _dump_order(order: PlacedOrder) -> dict[str, Any]:
     out = {}
     for f in fields(PlacedOrder):
         value = getattr(order, f.name)
-        out[f.name] = value.to_dict() if isinstance(value, OrderMessage) else value
+        out[f.name] = value.to_dict() if isinstance(value, (OrderMessage, OrderDuration)) else value
     return out
 
 
@@ -440,6 +440,8 @@ def _load_order(saved: dict[str, Any]) -> PlacedOrder:
             values[name] = enum(values[name])
     if values.get("message") is not None:
         values["message"] = OrderMessage(**values["message"])
+    if values.get("duration") is not None:
+        values["duration"] = OrderDuration(**values["duration"])
     return PlacedOrder(**values)
 
 
@@ -519,11 +521,21 @@ def _load_log(log: _Log, saved: dict[str, Any]) -> None:
     log.total = saved["total"]
 
 
-# The body's sections, in the order they are restored (settings builds the broker).
-_SECTIONS: dict[str, tuple[Callable[[BrokerService], dict[str, Any]], Callable[..., None]]] = {
-    "settings": (_dump_settings, lambda broker, saved: None),
-    "random": (_dump_random, _load_random),
-    "ledger": (_dump_ledger, _load_ledger),
-    "orders": (_dump_orders, _load_orders),
-    "history": (_dump_history, _load_history),
+class _Section(NamedTuple):
+    dump: Callable[[BrokerService], dict[str, Any]]
+    restore: Callable[[BrokerService, dict[str, Any]], None]
+    versions: tuple[int, ...]  # the versions of the section this paperbroker reads
+
+
+def _built_by_settings(broker: BrokerService, saved: dict[str, Any]) -> None:
+    """The settings section is read first, by :func:`_load_settings`, which builds the broker."""
+
+
+# The body's sections, in the order they are restored.
+_SECTIONS: dict[str, _Section] = {
+    "settings": _Section(_dump_settings, _built_by_settings, (1,)),
+    "random": _Section(_dump_random, _load_random, (1,)),
+    "ledger": _Section(_dump_ledger, _load_ledger, (1,)),
+    "orders": _Section(_dump_orders, _load_orders, (1, 2)),  # version 1 had no durations
+    "history": _Section(_dump_history, _load_history, (1,)),
 }
