@@ -3,18 +3,25 @@
 :func:`save` writes accounts, orders (working and the finished ones still kept, with their
 time in force), positions with their marks, the execution and equity history, the settings
 (``execution_delay``, ``history_limit``, the commission model, the clock and its time), the
-id counters and the random generator's state.  :func:`load` returns a new :class:`BrokerService` in that state.
-Subscriptions are not saved: they are callbacks into the code of the session that made
-them, so subscribe again after loading (which also starts the simulator again).
+id counters, the random generator's state, and the risk rules, brackets and day orders.
+:func:`load` returns a new :class:`BrokerService` in that state.  Subscriptions are not
+saved: they are callbacks into the code of the session that made them, so subscribe again
+after loading (which also starts the simulator again).
 
 The file is JSON::
 
     {"format": "paperbroker.broker", "version": 1, "sha256": "<hex>", "body": {...}}
 
 ``sha256`` is the digest of the body written as canonical JSON (sorted keys, no spaces).
-The body has one section per component (``settings``, ``random``, ``ledger``, ``orders``,
-``history``), each with its own ``version``, so a component that grows (market mode's price
-sources, brackets) adds a section or a section version without breaking the others.
+The body has one section per component, each with its own ``version``, so a component that
+grows adds a section or a section version without breaking the others.  Every file has
+``settings``, ``random``, ``ledger``, ``orders`` and ``history``; the sections of
+:mod:`paperbroker.persistence_market` are added only for what the broker uses: ``risk``
+(the rules, reservations, and the equity the daily loss counts from), ``brackets`` (which
+orders protect which parent order or position) and ``session`` (the working day orders).
+A section's version goes up only when it must hold something new (``orders`` is version 2
+when an order has a time in force), so a file of a plain classic broker reads in any
+paperbroker that reads format 1.
 Numeric history columns are stored as base64 of little-endian float64, which is exact.
 
 Writes are atomic: the file is written to a temporary file in the same directory, flushed
@@ -45,6 +52,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from ._codec import count, custom, not_custom
 from .broker import RANDOM_DELAY, BrokerService
 from .commissions import (
     FixedPerOrder,
@@ -58,6 +66,14 @@ from .errors import BrokerError, ConfigurationError, PersistenceError
 from .history import Codes, _Log
 from .ledger import Account, Ledger, PositionState
 from .models import OrderDuration, OrderMessage, OrderStatus, PlacedOrder, Side
+from .persistence_market import (
+    dump_brackets,
+    dump_risk,
+    dump_session,
+    load_brackets,
+    load_risk,
+    load_session,
+)
 from .simulator import Clock, SimClock, WallClock
 
 __all__ = ["FORMAT", "VERSION", "load", "save"]
@@ -106,7 +122,8 @@ def save(broker: BrokerService, path: str | os.PathLike[str]) -> Path:
             "cannot hold yet; only brokers in classic or manual mode without those can be saved."
         )
         raise PersistenceError(msg)
-    body = {name: section.dump(broker) for name, section in _SECTIONS.items()}
+    sections = {name: section.dump(broker) for name, section in _SECTIONS.items()}
+    body = {name: content for name, content in sections.items() if content is not None}
     try:
         text = _canonical(body)
     except ValueError as exc:  # a NaN or infinity somewhere in the books
@@ -142,8 +159,9 @@ def load(
     overrides = {"commission": commission, "clock": clock}
     try:
         broker = _load_settings(body["settings"], overrides)
-        for name, section in _SECTIONS.items():
-            section.restore(broker, body[name])
+        for name, restore in _RESTORE:
+            if name in body:
+                restore(broker, body[name])
     except PersistenceError:
         raise
     except (BrokerError, KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError) as exc:
@@ -160,12 +178,6 @@ def _unsupported(broker: BrokerService) -> list[str]:
     found = []
     if broker._venue is not None:
         found.append("a market source")
-    if broker._risk is not None:
-        found.append("risk rules")
-    if len(broker._brackets):
-        found.append("bracket orders")
-    if broker._day_orders:
-        found.append("working day orders")
     return found
 
 
@@ -227,12 +239,14 @@ def _verified_body(target: Path, raw: bytes) -> dict[str, Any]:
     if digest != document.get("sha256"):
         msg = f"The saved broker {name} fails its checksum: it was changed or damaged after saving."
         raise PersistenceError(msg)
+    required = sorted(n for n, section in _SECTIONS.items() if section.required)
     unknown = sorted(body.keys() - _SECTIONS.keys())
-    missing = sorted(_SECTIONS.keys() - body.keys())
+    missing = sorted(set(required) - body.keys())
     if unknown or missing:
+        optional = sorted(_SECTIONS.keys() - set(required))
         msg = (
             f"The saved broker {name} has the sections {sorted(body)}, but this paperbroker "
-            f"reads exactly {sorted(_SECTIONS)}."
+            f"reads {required} and optionally {optional}."
         )
         raise PersistenceError(msg)
     for section, content in body.items():
@@ -268,7 +282,7 @@ def _dump_settings(broker: BrokerService) -> dict[str, Any]:
 def _dump_commission(model: Any) -> dict[str, Any]:
     own = custom_model(model)
     if own is not None or type(model).__name__ not in _COMMISSIONS:
-        return {"type": "custom", "repr": repr(own or model)}
+        return custom(own or model)
     return {"type": type(model).__name__, **asdict(model)}
 
 
@@ -278,7 +292,7 @@ def _dump_clock(clock: Clock) -> dict[str, Any]:
     elif type(clock) is WallClock:
         out = {"type": "wall"}
     else:
-        return {"type": "custom", "repr": repr(clock)}
+        return custom(clock)
     session_end = getattr(clock, "session_end", None)  # clocks with trading sessions
     if session_end is not None:
         out["session_end"] = session_end.isoformat()
@@ -305,9 +319,9 @@ def _load_settings(settings: dict[str, Any], overrides: dict[str, Any]) -> Broke
         history_limit=settings["history_limit"],
         clock=_override(overrides["clock"], _load_clock, settings["clock"]),
     )
-    broker._order_seq = _count(settings["order_seq"])
-    broker._exec_seq = _count(settings["exec_seq"])
-    broker._session_end = _count(settings["session_end"])
+    broker._order_seq = count(settings["order_seq"])
+    broker._exec_seq = count(settings["exec_seq"])
+    broker._session_end = count(settings["session_end"])
     return broker
 
 
@@ -315,40 +329,21 @@ def _override(given: Any, read: Callable[[dict[str, Any]], Any], saved: dict[str
     return read(saved) if given is None else given
 
 
-def _not_custom(saved: dict[str, Any], what: str, argument: str) -> str:
-    """The saved type; a thing of the user's own must be passed to load() again."""
-    kind: str = saved["type"]
-    if kind == "custom":
-        msg = (
-            f"The broker was saved with a {what} of your own ({saved['repr']}), which a file "
-            f"cannot hold; pass it again: load(path, {argument})."
-        )
-        raise PersistenceError(msg)
-    return kind
-
-
 def _load_commission(saved: dict[str, Any]) -> Any:
-    kind = _not_custom(saved, "commission model", "commission=model")
+    kind = not_custom(saved, "commission model", "commission=model")
     params = {k: v for k, v in saved.items() if k != "type"}
     return _COMMISSIONS[kind](**params)
 
 
 def _load_clock(saved: dict[str, Any]) -> Clock:
-    kind = _not_custom(saved, "clock", "clock=clock")
+    kind = not_custom(saved, "clock", "clock=clock")
     session = {k: saved[k] for k in ("session_end", "timezone") if k in saved}
     if kind == "sim":
-        return SimClock(_count(saved["now_ms"]), **session)
+        return SimClock(count(saved["now_ms"]), **session)
     if kind == "wall":
         return WallClock(**session)
     msg = f"The saved clock type {kind!r} is not known to this paperbroker."
     raise PersistenceError(msg)
-
-
-def _count(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        msg = f"expected a whole number >= 0, got {value!r}"
-        raise ValueError(msg)
-    return value
 
 
 # ---------------------------------------------------------------------- random generator
@@ -417,8 +412,9 @@ def _load_ledger(broker: BrokerService, saved: dict[str, Any]) -> None:
 
 def _dump_orders(broker: BrokerService) -> dict[str, Any]:
     book = broker._book
+    timed = any(order.duration is not None for order in book.orders.values())
     return {
-        "version": 2,  # 2: an order's duration (time in force) is written too
+        "version": 2 if timed else 1,  # 2: orders have a duration (time in force)
         "orders": [[book._account[i], _dump_order(o)] for i, o in book.orders.items()],
         "working": list(book._working),
         "done": list(book._done),
@@ -511,7 +507,7 @@ def _load_log(log: _Log, saved: dict[str, Any]) -> None:
         msg = "a history table has a partial row"
         raise ValueError(msg)
     rows = len(values) // log.width
-    if any(len(column) != rows for column in saved["strings"]) or _count(saved["total"]) < rows:
+    if any(len(column) != rows for column in saved["strings"]) or count(saved["total"]) < rows:
         msg = "the history columns have different lengths"
         raise ValueError(msg)
     del log.data[:]
@@ -522,20 +518,30 @@ def _load_log(log: _Log, saved: dict[str, Any]) -> None:
 
 
 class _Section(NamedTuple):
-    dump: Callable[[BrokerService], dict[str, Any]]
-    restore: Callable[[BrokerService, dict[str, Any]], None]
+    dump: Callable[[BrokerService], dict[str, Any] | None]  # None: not in use, left out
     versions: tuple[int, ...]  # the versions of the section this paperbroker reads
+    required: bool = True  # optional sections are absent from files of brokers not using them
 
 
-def _built_by_settings(broker: BrokerService, saved: dict[str, Any]) -> None:
-    """The settings section is read first, by :func:`_load_settings`, which builds the broker."""
-
-
-# The body's sections, in the order they are restored.
 _SECTIONS: dict[str, _Section] = {
-    "settings": _Section(_dump_settings, _built_by_settings, (1,)),
-    "random": _Section(_dump_random, _load_random, (1,)),
-    "ledger": _Section(_dump_ledger, _load_ledger, (1,)),
-    "orders": _Section(_dump_orders, _load_orders, (1, 2)),  # version 1 had no durations
-    "history": _Section(_dump_history, _load_history, (1,)),
+    "settings": _Section(_dump_settings, (1,)),
+    "random": _Section(_dump_random, (1,)),
+    "ledger": _Section(_dump_ledger, (1,)),
+    "orders": _Section(_dump_orders, (1, 2)),  # version 1 had no durations
+    "history": _Section(_dump_history, (1,)),
+    "risk": _Section(dump_risk, (1,), required=False),
+    "brackets": _Section(dump_brackets, (1,), required=False),
+    "session": _Section(dump_session, (1,), required=False),
 }
+
+# How the sections are read back, in this order, into the broker the settings section built
+# (brackets and day orders refer to orders, so they come after them).
+_RESTORE: tuple[tuple[str, Callable[[BrokerService, dict[str, Any]], None]], ...] = (
+    ("random", _load_random),
+    ("ledger", _load_ledger),
+    ("orders", _load_orders),
+    ("history", _load_history),
+    ("risk", load_risk),
+    ("brackets", load_brackets),
+    ("session", load_session),
+)
