@@ -184,14 +184,6 @@ def test_a_model_of_your_own_must_be_passed_again(tmp_path: Path) -> None:
         pb.load(path, commission="free")
 
 
-def test_market_mode_state_is_refused_until_the_format_holds_it(tmp_path: Path) -> None:
-    """The file has no section for a market yet: saving one must not lose it quietly."""
-    market = pb.BrokerService(execution_delay=None, market=pb.RandomWalk({"X": 100.0}), seed=1)
-    with pytest.raises(pb.PersistenceError, match="uses a market source, which save format version 1"):
-        pb.save(market, tmp_path / "market.json")
-    assert list(tmp_path.iterdir()) == []
-
-
 # ---------------------------------------------------------------------- damaged files
 
 
@@ -249,7 +241,8 @@ def test_other_versions_and_formats_are_refused(saved: Path) -> None:
         (lambda d: d.update(version=2), "format version 2; this paperbroker reads version 1"),
         (lambda d: d.update(format="something-else"), "is not a saved paperbroker broker"),
         (lambda d: d["body"]["ledger"].update(version=3), "Section 'ledger' .* is version 3"),
-        (lambda d: d["body"].update(market={"version": 1}), r"reads \[.history."),
+        (lambda d: d["body"].update(market={"version": 1}), "contents are malformed"),
+        (lambda d: d["body"].update(portfolio={"version": 1}), r"reads \[.history."),
         (lambda d: d["body"].pop("orders"), r"reads \[.history."),
         (lambda d: d["body"]["orders"]["orders"][0][1].update(status=99), "contents are malformed"),
         (lambda d: d["body"]["history"]["executions"].update(data="%%"), "contents are malformed"),

@@ -7,12 +7,16 @@ which raises that error itself: its message tells the user what to pass to ``loa
 
 from __future__ import annotations
 
+import base64
 import math
+from collections.abc import Sequence
 from typing import Any
+
+import numpy as np
 
 from .errors import PersistenceError
 
-__all__ = ["count", "custom", "not_custom", "number"]
+__all__ = ["count", "custom", "not_custom", "number", "pack", "unpack"]
 
 
 def count(value: object) -> int:
@@ -29,6 +33,24 @@ def number(value: object) -> float:
         msg = f"expected a finite number, got {value!r}"
         raise ValueError(msg)
     return float(value)
+
+
+def pack(values: Sequence[float] | np.ndarray[Any, Any], dtype: str = "<f8") -> str:
+    """Numbers as base64 of a little-endian array: exact, and infinities and NaNs survive."""
+    return base64.b64encode(np.asarray(values, dtype=dtype).tobytes()).decode("ascii")
+
+
+def unpack(text: object, size: int | None = None, dtype: str = "<f8") -> np.ndarray[Any, Any]:
+    """The array :func:`pack` wrote (``size`` values, when given), in native byte order."""
+    if not isinstance(text, str):
+        msg = f"expected packed numbers (base64 text), got {text!r}"
+        raise ValueError(msg)
+    raw = base64.b64decode(text, validate=True)
+    width = np.dtype(dtype).itemsize
+    if len(raw) % width or (size is not None and len(raw) != size * width):
+        msg = f"packed numbers have {len(raw)} bytes, not {size if size is not None else 'whole'} values"
+        raise ValueError(msg)
+    return np.frombuffer(raw, dtype=dtype).astype(np.dtype(dtype).newbyteorder("="))
 
 
 def custom(thing: object) -> dict[str, Any]:

@@ -1,9 +1,10 @@
 """Save a whole broker to a file and load it back, so that a seeded run goes on identically.
 
-:func:`save` writes accounts, orders (working and the finished ones still kept, with their
-time in force), positions with their marks, the execution and equity history, the settings
-(``execution_delay``, ``history_limit``, the commission model, the clock and its time), the
-id counters, the random generator's state, and the risk rules, brackets and day orders.
+:func:`save` writes accounts, orders (working, inactive and the finished ones still kept,
+with their time in force), positions with their marks, the execution and equity history,
+the settings (``execution_delay``, ``history_limit``, the commission model, the clock and
+its time), the id counters and the random generator's state; in market mode also the price
+source with its state and the matching state; and the risk rules, brackets and day orders.
 :func:`load` returns a new :class:`BrokerService` in that state.  Subscriptions are not
 saved: they are callbacks into the code of the session that made them, so subscribe again
 after loading (which also starts the simulator again).
@@ -16,34 +17,36 @@ The file is JSON::
 The body has one section per component, each with its own ``version``, so a component that
 grows adds a section or a section version without breaking the others.  Every file has
 ``settings``, ``random``, ``ledger``, ``orders`` and ``history``; the sections of
-:mod:`paperbroker.persistence_market` are added only for what the broker uses: ``risk``
-(the rules, reservations, and the equity the daily loss counts from), ``brackets`` (which
-orders protect which parent order or position) and ``session`` (the working day orders).
-A section's version goes up only when it must hold something new (``orders`` is version 2
-when an order has a time in force), so a file of a plain classic broker reads in any
-paperbroker that reads format 1.
-Numeric history columns are stored as base64 of little-endian float64, which is exact.
+:mod:`paperbroker.persistence_market` are added only for what the broker uses: ``market``
+(the price source, see :mod:`paperbroker.persistence_sources`, the slippage model and the
+matching state), ``risk`` (the rules, reservations, and the equity the daily loss counts
+from), ``brackets`` (which orders protect which parent order or position) and ``session``
+(the working day orders).  A section's version goes up only when it must hold something
+new (``orders`` is version 2 when an order has a time in force), so a file of a plain
+classic broker reads in any paperbroker that reads format 1.  Numeric history columns and
+market arrays are stored as base64 of little-endian numbers, which is exact.
 
 Writes are atomic: the file is written to a temporary file in the same directory, flushed
 to disk and renamed over the target, so a crash leaves the old file or the new one, never
 half of one.  A missing, truncated, tampered or unknown-version file raises
-:class:`~paperbroker.errors.PersistenceError` and nothing is loaded.
+:class:`~paperbroker.errors.PersistenceError` and nothing is loaded (a price source given
+to :func:`load` is left free for another try).
 
-A commission model or clock of your own cannot be written to a file: the file notes it,
-and :func:`load` asks for it again (``load(path, commission=my_model)``).
+A commission model, clock, price source or slippage model of your own cannot be written
+to a file: the file notes it, and :func:`load` asks for it again
+(``load(path, commission=my_model)``, ``load(path, market=my_source)``).
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import datetime as dt
+import functools
 import hashlib
 import json
 import os
 import tempfile
 import typing
-from array import array
 from collections.abc import Callable
 from dataclasses import asdict, fields
 from enum import IntEnum
@@ -52,7 +55,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ._codec import count, custom, not_custom
+from ._codec import count, custom, not_custom, pack, unpack
 from .broker import RANDOM_DELAY, BrokerService
 from .commissions import (
     FixedPerOrder,
@@ -65,12 +68,17 @@ from .commissions import (
 from .errors import BrokerError, ConfigurationError, PersistenceError
 from .history import Codes, _Log
 from .ledger import Account, Ledger, PositionState
+from .market import MarketSource
+from .matching import as_slippage
 from .models import OrderDuration, OrderMessage, OrderStatus, PlacedOrder, Side
 from .persistence_market import (
     dump_brackets,
+    dump_market,
     dump_risk,
     dump_session,
+    join_market,
     load_brackets,
+    load_matching,
     load_risk,
     load_session,
 )
@@ -110,18 +118,19 @@ _ORDER_ENUMS = _enum_fields(PlacedOrder)
 
 
 def save(broker: BrokerService, path: str | os.PathLike[str]) -> Path:
-    """Write ``broker`` to ``path`` atomically; return the path."""
+    """Write ``broker`` to ``path`` atomically; return the path.
+
+    Everything the broker's future depends on is written (see the module docstring), so
+    :func:`load` gives a broker that goes on exactly as this one would.  Subscriptions are
+    not written, nor are commission models, clocks, price sources or slippage models of your
+    own class: the file notes them and :func:`load` asks for them.  Raises
+    :class:`~paperbroker.errors.PersistenceError` when the file cannot be written; the old
+    file, if any, is then left as it was.
+    """
     if not isinstance(broker, BrokerService):
         msg = f"save() needs a BrokerService, got {type(broker).__name__}."
         raise PersistenceError(msg)
     target = _path(path)
-    unsupported = _unsupported(broker)
-    if unsupported:
-        msg = (
-            f"This broker uses {', '.join(unsupported)}, which save format version {VERSION} "
-            "cannot hold yet; only brokers in classic or manual mode without those can be saved."
-        )
-        raise PersistenceError(msg)
     sections = {name: section.dump(broker) for name, section in _SECTIONS.items()}
     body = {name: content for name, content in sections.items() if content is not None}
     try:
@@ -137,12 +146,20 @@ def save(broker: BrokerService, path: str | os.PathLike[str]) -> Path:
 
 
 def load(
-    path: str | os.PathLike[str], *, commission: Any = None, clock: Clock | None = None
+    path: str | os.PathLike[str],
+    *,
+    commission: Any = None,
+    clock: Clock | None = None,
+    market: MarketSource | None = None,
+    slippage: Any = None,
 ) -> BrokerService:
     """Read a broker written by :func:`save`.
 
-    ``commission`` and ``clock`` replace the saved ones; they are required when the broker
-    was saved with a model or clock of your own, which a file cannot hold.
+    ``commission``, ``clock``, ``market`` and ``slippage`` replace the saved ones; they are
+    required when the broker was saved with a model, clock or price source of your own,
+    which a file cannot hold.  A ``market`` of your own must be new (not used by a broker
+    yet), quote the saved market's symbols in the same order, and be where the saved run
+    was: the loaded broker asks it for the next tick.
     """
     target = _path(path)
     if commission is not None:
@@ -150,18 +167,35 @@ def load(
     if clock is not None and not isinstance(clock, Clock):
         msg = f"clock must be a paperbroker Clock (WallClock or SimClock), got {clock!r}."
         raise ConfigurationError(msg)
+    if market is not None:
+        if not isinstance(market, MarketSource):
+            msg = f"market must be a price source such as pb.RandomWalk(...), got {market!r}."
+            raise ConfigurationError(msg)
+        if market._rng is not None:
+            msg = f"The price source {market!r} already belongs to a broker; pass a new one to load()."
+            raise ConfigurationError(msg)
+    if slippage is not None:
+        slippage = as_slippage(slippage)
     try:
         raw = target.read_bytes()
     except OSError as exc:
         msg = f"Cannot read the saved broker {str(target)!r}: {exc.strerror or exc}."
         raise PersistenceError(msg) from None
     body = _verified_body(target, raw)
+    if "market" not in body and (market is not None or slippage is not None):
+        msg = (
+            f"The saved broker {str(target)!r} has no market, so it takes no market= or "
+            "slippage=; leave them out."
+        )
+        raise PersistenceError(msg)
     overrides = {"commission": commission, "clock": clock}
+    loaded: BrokerService | None = None
     try:
         broker = _load_settings(body["settings"], overrides)
-        for name, restore in _RESTORE:
+        for name, restore in _restore_steps(market, slippage):
             if name in body:
                 restore(broker, body[name])
+        loaded = broker
     except PersistenceError:
         raise
     except (BrokerError, KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError) as exc:
@@ -170,15 +204,10 @@ def load(
             f"malformed ({type(exc).__name__}: {exc}); it was not written by paperbroker's save()."
         )
         raise PersistenceError(msg) from exc
+    finally:
+        if loaded is None and market is not None:
+            market._rng = None  # a failed load leaves the source it was given free
     return broker
-
-
-def _unsupported(broker: BrokerService) -> list[str]:
-    """Market-mode state that format version 1 has no section for (yet)."""
-    found = []
-    if broker._venue is not None:
-        found.append("a market source")
-    return found
 
 
 def _path(path: object) -> Path:
@@ -476,11 +505,10 @@ def _dump_history(broker: BrokerService) -> dict[str, Any]:
 
 
 def _dump_log(log: _Log) -> dict[str, Any]:
-    data = log.table().astype("<f8")
     return {
         "columns": list(log.columns),
         "total": log.total,
-        "data": base64.b64encode(data.tobytes()).decode("ascii"),
+        "data": pack(log.table()),
         "strings": log.strings,
     }
 
@@ -502,7 +530,7 @@ def _load_log(log: _Log, saved: dict[str, Any]) -> None:
     if saved["columns"] != list(log.columns):
         msg = f"history columns {saved['columns']} differ from {list(log.columns)}"
         raise ValueError(msg)
-    values = np.frombuffer(base64.b64decode(saved["data"], validate=True), dtype="<f8")
+    values = unpack(saved["data"])
     if len(values) % log.width or len(saved["strings"]) != len(log.strings):
         msg = "a history table has a partial row"
         raise ValueError(msg)
@@ -511,7 +539,7 @@ def _load_log(log: _Log, saved: dict[str, Any]) -> None:
         msg = "the history columns have different lengths"
         raise ValueError(msg)
     del log.data[:]
-    log.data.frombytes(array("d", values.astype(np.float64)).tobytes())
+    log.data.frombytes(values.tobytes())  # native float64, as the array's "d"
     for column, names in zip(log.strings, saved["strings"], strict=True):
         column[:] = names
     log.total = saved["total"]
@@ -529,19 +557,27 @@ _SECTIONS: dict[str, _Section] = {
     "ledger": _Section(_dump_ledger, (1,)),
     "orders": _Section(_dump_orders, (1, 2)),  # version 1 had no durations
     "history": _Section(_dump_history, (1,)),
+    "market": _Section(dump_market, (1,), required=False),
     "risk": _Section(dump_risk, (1,), required=False),
     "brackets": _Section(dump_brackets, (1,), required=False),
     "session": _Section(dump_session, (1,), required=False),
 }
 
-# How the sections are read back, in this order, into the broker the settings section built
-# (brackets and day orders refer to orders, so they come after them).
-_RESTORE: tuple[tuple[str, Callable[[BrokerService, dict[str, Any]], None]], ...] = (
-    ("random", _load_random),
-    ("ledger", _load_ledger),
-    ("orders", _load_orders),
-    ("history", _load_history),
-    ("risk", load_risk),
-    ("brackets", load_brackets),
-    ("session", load_session),
-)
+_Restore = Callable[[BrokerService, dict[str, Any]], None]
+
+
+def _restore_steps(market: MarketSource | None, slippage: Any) -> tuple[tuple[str, _Restore], ...]:
+    """How the sections are read back, in this order, into the broker the settings section
+    built.  The market joins right after the generator it draws from and before the ledger
+    (joining marks its quotes there); what refers to orders comes after the orders."""
+    return (
+        ("random", _load_random),
+        ("market", functools.partial(join_market, market=market, slippage=slippage)),
+        ("ledger", _load_ledger),
+        ("orders", _load_orders),
+        ("history", _load_history),
+        ("market", load_matching),
+        ("risk", load_risk),
+        ("brackets", load_brackets),
+        ("session", load_session),
+    )

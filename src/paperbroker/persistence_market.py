@@ -3,6 +3,11 @@
 Each is written only when the broker uses it, so a file of a plain classic broker has only
 the five sections of :mod:`paperbroker.persistence`:
 
+* ``market`` - the price source (:mod:`paperbroker.persistence_sources`), the slippage
+  model, and the matching state: each symbol's quote and the size left on it this tick,
+  which stops have triggered, and the resting orders with their time priority, trailing
+  distance and time in force.  The per-symbol heaps and queues are not written: loading
+  files the resting orders again, in the order they were filed, which rebuilds them;
 * ``risk`` - the :class:`~paperbroker.risk.RiskRules` and the state behind them: what each
   working order reserves, the position values, and each account's equity at the start of
   the session (from which the daily loss limit counts);
@@ -20,18 +25,27 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from ._codec import number
+from ._codec import count, number, pack, unpack
+from .errors import PersistenceError
+from .market import MarketSource
+from .matching import Slippage
 from .models import OrderStatus, PlacedOrder
+from .persistence_sources import dump_slippage, dump_source, load_quotes, load_slippage, load_source
 from .risk import RiskBook, RiskRules, SymbolRules, _Reservation
+from .simulator import SimClock
+from .venue import Venue
 
 if TYPE_CHECKING:
     from .broker import BrokerService
 
 __all__ = [
     "dump_brackets",
+    "dump_market",
     "dump_risk",
     "dump_session",
+    "join_market",
     "load_brackets",
+    "load_matching",
     "load_risk",
     "load_session",
 ]
@@ -60,6 +74,112 @@ def _side(value: object) -> int:
         msg = f"expected a side (1 or -1), got {value!r}"
         raise ValueError(msg)
     return value
+
+
+# ---------------------------------------------------------------------- market
+
+_QUOTES = ("bid", "ask", "avail_buy", "avail_sell")
+
+
+def dump_market(broker: BrokerService) -> dict[str, Any] | None:
+    venue = broker._venue
+    if venue is None:
+        return None
+    matcher = venue.matcher
+    entries = sorted(matcher._entries.values(), key=lambda entry: entry.uid)  # as filed
+    pending = [[i, [e.order.id for e in waiting if e.alive]] for i, waiting in matcher.pending.items()]
+    return {
+        "version": 1,
+        "symbols": list(venue.source.symbols),
+        "source": dump_source(venue.source),
+        "slippage": dump_slippage(matcher._slip),
+        "matcher": {
+            "symbols": len(matcher.books),
+            **{name: pack(getattr(matcher, name)) for name in _QUOTES},
+            "seq": matcher._seq,
+            "triggered": sorted(matcher._triggered),
+            "entries": [[e.order.id, e.i, e.seq, e.trail, e.ioc, e.fok] for e in entries],
+            "pending": pending,
+        },
+        "ticks": venue.ticks,
+        "last_equity": [[account, time, row] for account, (time, row) in venue._last_equity.items()],
+    }
+
+
+def join_market(
+    broker: BrokerService,
+    saved: dict[str, Any],
+    *,
+    market: MarketSource | None = None,
+    slippage: Slippage | None = None,
+) -> None:
+    """Give the new broker its market: the saved source (or ``market``) and slippage model.
+
+    Runs before the ledger is read back: joining marks the source's quotes in the ledger,
+    which the saved marks then replace.
+    """
+    symbols = saved["symbols"]
+    if not isinstance(symbols, list) or not all(isinstance(s, str) for s in symbols):
+        msg = f"the market's symbols must be a list of names, got {symbols!r}"
+        raise ValueError(msg)
+    if not isinstance(broker.clock, SimClock):
+        msg = (
+            f"Market mode runs on a simulated clock, but the clock given to load() is "
+            f"{broker.clock!r}; pass a pb.SimClock or leave clock= out."
+        )
+        raise PersistenceError(msg)
+    source = load_source(saved["source"], symbols) if market is None else market
+    model = load_slippage(saved["slippage"]) if slippage is None else slippage
+    if market is not None:
+        for i, symbol in enumerate(symbols):
+            if market.ensure_symbol(symbol) != i:
+                msg = (
+                    f"The price source passed to load() does not quote {symbol!r} as symbol "
+                    f"number {i}; the saved market's symbols are {symbols}. Pass a source with "
+                    "these symbols, in this order."
+                )
+                raise PersistenceError(msg)
+    broker._venue = Venue(broker, source, model)
+    broker._hooks = True
+    load_quotes(source, saved["source"]["quotes"])  # after joining, which stamps them
+
+
+def load_matching(broker: BrokerService, saved: dict[str, Any]) -> None:
+    """File the resting orders again (the orders are back by now) and restore the quotes
+    they were matched against."""
+    venue = broker._venue
+    assert venue is not None  # joined by join_market
+    matcher = venue.matcher
+    state = saved["matcher"]
+    n = count(state["symbols"])
+    if n > len(venue.source.tick_sizes):
+        msg = f"the matcher has {n} symbols but the market only {len(venue.source.tick_sizes)}"
+        raise ValueError(msg)
+    matcher.grow(venue.source.tick_sizes[:n])
+    for name in _QUOTES:
+        getattr(matcher, name)[:n] = unpack(state[name], n).tolist()
+    matcher._seq = count(state["seq"])
+    for order_id, i, seq, trail, ioc, fok in state["entries"]:
+        order = _order(broker, order_id, OrderStatus.WORKING, "resting in the market")
+        if not (isinstance(i, int) and 0 <= i < n and venue.source.index.get(order.symbol) == i):
+            msg = f"order {order_id!r} rests under symbol number {i!r}, not under {order.symbol!r}"
+            raise ValueError(msg)
+        if not (isinstance(ioc, bool) and isinstance(fok, bool)):
+            msg = f"the time in force of order {order_id!r} in the market is not true/false"
+            raise ValueError(msg)
+        if order_id in state["triggered"]:
+            matcher._triggered.add(order_id)
+        entry = matcher._insert(order, i, count(seq), None if trail is None else number(trail))
+        entry.ioc, entry.fok = ioc, fok
+    if len(matcher._triggered) != len(state["triggered"]):
+        msg = "a triggered stop is not resting in the market"
+        raise ValueError(msg)
+    entries = matcher._entries
+    matcher.pending = {count(i): [entries[order_id] for order_id in ids] for i, ids in state["pending"]}
+    venue.ticks = count(saved["ticks"])
+    venue._last_equity = {
+        _account(broker, account): (count(time), count(row)) for account, time, row in saved["last_equity"]
+    }
 
 
 # ---------------------------------------------------------------------- risk
