@@ -726,13 +726,12 @@ class BrokerService(BrokerViews, Stepping):
         return save(self, path)
 
     @classmethod
-    def load(
-        cls, path: str | os.PathLike[str], *, commission: Any = None, clock: Clock | None = None
-    ) -> BrokerService:
-        """Read a broker written by :meth:`save`; see :func:`paperbroker.load`."""
+    def load(cls, path: str | os.PathLike[str], **replacements: Any) -> BrokerService:
+        """Read a broker written by :meth:`save`; see :func:`paperbroker.load` for the
+        ``commission=``, ``clock=``, ``market=`` and ``slippage=`` it takes."""
         from .persistence import load
 
-        return load(path, commission=commission, clock=clock)
+        return load(path, **replacements)
 
     def __repr__(self) -> str:
         mode = "market" if self._venue is not None else "manual" if self._delay is None else "classic"

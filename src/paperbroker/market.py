@@ -28,7 +28,7 @@ import numpy as np
 
 from .errors import ConfigurationError, InvalidState
 from .models import Quote
-from .replay import load_frames
+from .replay import Loaded, load_frames
 
 __all__ = [
     "BarReplay",
@@ -485,15 +485,18 @@ class _Replay(MarketSource):
     ) -> None:
         super().__init__()
         tick = _positive(tick_size, "tick_size", "tick_size=0.01")
-        loaded = load_frames(
-            data,
-            symbol=symbol,
-            required=self._required,
-            optional=self._optional,
-            allow_gaps=allow_gaps,
-            frequency=frequency,
-            check=self._check_row,
-        )
+        if isinstance(data, Loaded):  # data checked before, by a replay that was saved
+            loaded = data
+        else:
+            loaded = load_frames(
+                data,
+                symbol=symbol,
+                required=self._required,
+                optional=self._optional,
+                allow_gaps=allow_gaps,
+                frequency=frequency,
+                check=self._check_row,
+            )
         for name in loaded.symbols:
             self._add_symbol(name, tick)
         self._time = loaded.times

@@ -1,50 +1,61 @@
 """Save a whole broker to a file and load it back, so that a seeded run goes on identically.
 
-:func:`save` writes accounts, orders (working and the finished ones still kept), positions
-with their marks, the execution and equity history, the settings (``execution_delay``,
-``history_limit``, the commission model, the clock and its time), the id counters and the
-random generator's state.  :func:`load` returns a new :class:`BrokerService` in that state.
-Subscriptions are not saved: they are callbacks into the code of the session that made
-them, so subscribe again after loading (which also starts the simulator again).
+:func:`save` writes accounts, orders (working, inactive and the finished ones still kept,
+with their time in force), positions with their marks, the execution and equity history,
+the settings (``execution_delay``, ``history_limit``, the commission model, the clock and
+its time), the id counters and the random generator's state; in market mode also the price
+source with its state and the matching state; and the risk rules, brackets and day orders.
+:func:`load` returns a new :class:`BrokerService` in that state.  Subscriptions are not
+saved: they are callbacks into the code of the session that made them, so subscribe again
+after loading (which also starts the simulator again).
 
 The file is JSON::
 
     {"format": "paperbroker.broker", "version": 1, "sha256": "<hex>", "body": {...}}
 
 ``sha256`` is the digest of the body written as canonical JSON (sorted keys, no spaces).
-The body has one section per component (``settings``, ``random``, ``ledger``, ``orders``,
-``history``), each with its own ``version``, so a component that grows (market mode's price
-sources, brackets) adds a section or a section version without breaking the others.
-Numeric history columns are stored as base64 of little-endian float64, which is exact.
+The body has one section per component, each with its own ``version``, so a component that
+grows adds a section or a section version without breaking the others.  Every file has
+``settings``, ``random``, ``ledger``, ``orders`` and ``history``; the sections of
+:mod:`paperbroker.persistence_market` are added only for what the broker uses: ``market``
+(the price source, see :mod:`paperbroker.persistence_sources`, the slippage model and the
+matching state), ``risk`` (the rules, reservations, and the equity the daily loss counts
+from), ``brackets`` (which orders protect which parent order or position) and ``session``
+(the working day orders).  A section's version goes up only when it must hold something
+new (``orders`` is version 2 when an order has a time in force), so a file of a plain
+classic broker reads in any paperbroker that reads format 1.  Numeric history columns and
+market arrays are stored as base64 of little-endian numbers, which is exact.
 
 Writes are atomic: the file is written to a temporary file in the same directory, flushed
 to disk and renamed over the target, so a crash leaves the old file or the new one, never
 half of one.  A missing, truncated, tampered or unknown-version file raises
-:class:`~paperbroker.errors.PersistenceError` and nothing is loaded.
+:class:`~paperbroker.errors.PersistenceError` and nothing is loaded (a price source given
+to :func:`load` is left free for another try).
 
-A commission model or clock of your own cannot be written to a file: the file notes it,
-and :func:`load` asks for it again (``load(path, commission=my_model)``).
+A commission model, clock, price source or slippage model of your own cannot be written
+to a file: the file notes it, and :func:`load` asks for it again
+(``load(path, commission=my_model)``, ``load(path, market=my_source)``).
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import datetime as dt
+import functools
 import hashlib
 import json
 import os
 import tempfile
 import typing
-from array import array
 from collections.abc import Callable
 from dataclasses import asdict, fields
 from enum import IntEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
+from ._codec import count, custom, not_custom, pack, unpack
 from .broker import RANDOM_DELAY, BrokerService
 from .commissions import (
     FixedPerOrder,
@@ -57,7 +68,20 @@ from .commissions import (
 from .errors import BrokerError, ConfigurationError, PersistenceError
 from .history import Codes, _Log
 from .ledger import Account, Ledger, PositionState
-from .models import OrderMessage, OrderStatus, PlacedOrder, Side
+from .market import MarketSource
+from .matching import as_slippage
+from .models import OrderDuration, OrderMessage, OrderStatus, PlacedOrder, Side
+from .persistence_market import (
+    dump_brackets,
+    dump_market,
+    dump_risk,
+    dump_session,
+    join_market,
+    load_brackets,
+    load_matching,
+    load_risk,
+    load_session,
+)
 from .simulator import Clock, SimClock, WallClock
 
 __all__ = ["FORMAT", "VERSION", "load", "save"]
@@ -94,19 +118,21 @@ _ORDER_ENUMS = _enum_fields(PlacedOrder)
 
 
 def save(broker: BrokerService, path: str | os.PathLike[str]) -> Path:
-    """Write ``broker`` to ``path`` atomically; return the path."""
+    """Write ``broker`` to ``path`` atomically; return the path.
+
+    Everything the broker's future depends on is written (see the module docstring), so
+    :func:`load` gives a broker that goes on exactly as this one would.  Subscriptions are
+    not written, nor are commission models, clocks, price sources or slippage models of your
+    own class: the file notes them and :func:`load` asks for them.  Raises
+    :class:`~paperbroker.errors.PersistenceError` when the file cannot be written; the old
+    file, if any, is then left as it was.
+    """
     if not isinstance(broker, BrokerService):
         msg = f"save() needs a BrokerService, got {type(broker).__name__}."
         raise PersistenceError(msg)
     target = _path(path)
-    unsupported = _unsupported(broker)
-    if unsupported:
-        msg = (
-            f"This broker uses {', '.join(unsupported)}, which save format version {VERSION} "
-            "cannot hold yet; only brokers in classic or manual mode without those can be saved."
-        )
-        raise PersistenceError(msg)
-    body = {name: dump(broker) for name, (dump, _) in _SECTIONS.items()}
+    sections = {name: section.dump(broker) for name, section in _SECTIONS.items()}
+    body = {name: content for name, content in sections.items() if content is not None}
     try:
         text = _canonical(body)
     except ValueError as exc:  # a NaN or infinity somewhere in the books
@@ -120,12 +146,20 @@ def save(broker: BrokerService, path: str | os.PathLike[str]) -> Path:
 
 
 def load(
-    path: str | os.PathLike[str], *, commission: Any = None, clock: Clock | None = None
+    path: str | os.PathLike[str],
+    *,
+    commission: Any = None,
+    clock: Clock | None = None,
+    market: MarketSource | None = None,
+    slippage: Any = None,
 ) -> BrokerService:
     """Read a broker written by :func:`save`.
 
-    ``commission`` and ``clock`` replace the saved ones; they are required when the broker
-    was saved with a model or clock of your own, which a file cannot hold.
+    ``commission``, ``clock``, ``market`` and ``slippage`` replace the saved ones; they are
+    required when the broker was saved with a model, clock or price source of your own,
+    which a file cannot hold.  A ``market`` of your own must be new (not used by a broker
+    yet), quote the saved market's symbols in the same order, and be where the saved run
+    was: the loaded broker asks it for the next tick.
     """
     target = _path(path)
     if commission is not None:
@@ -133,18 +167,35 @@ def load(
     if clock is not None and not isinstance(clock, Clock):
         msg = f"clock must be a paperbroker Clock (WallClock or SimClock), got {clock!r}."
         raise ConfigurationError(msg)
+    if market is not None:
+        if not isinstance(market, MarketSource):
+            msg = f"market must be a price source such as pb.RandomWalk(...), got {market!r}."
+            raise ConfigurationError(msg)
+        if market._rng is not None:
+            msg = f"The price source {market!r} already belongs to a broker; pass a new one to load()."
+            raise ConfigurationError(msg)
+    if slippage is not None:
+        slippage = as_slippage(slippage)
     try:
         raw = target.read_bytes()
     except OSError as exc:
         msg = f"Cannot read the saved broker {str(target)!r}: {exc.strerror or exc}."
         raise PersistenceError(msg) from None
     body = _verified_body(target, raw)
+    if "market" not in body and (market is not None or slippage is not None):
+        msg = (
+            f"The saved broker {str(target)!r} has no market, so it takes no market= or "
+            "slippage=; leave them out."
+        )
+        raise PersistenceError(msg)
     overrides = {"commission": commission, "clock": clock}
+    loaded: BrokerService | None = None
     try:
         broker = _load_settings(body["settings"], overrides)
-        for name, (_, restore) in _SECTIONS.items():
-            if name != "settings":
+        for name, restore in _restore_steps(market, slippage):
+            if name in body:
                 restore(broker, body[name])
+        loaded = broker
     except PersistenceError:
         raise
     except (BrokerError, KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError) as exc:
@@ -153,21 +204,10 @@ def load(
             f"malformed ({type(exc).__name__}: {exc}); it was not written by paperbroker's save()."
         )
         raise PersistenceError(msg) from exc
+    finally:
+        if loaded is None and market is not None:
+            market._rng = None  # a failed load leaves the source it was given free
     return broker
-
-
-def _unsupported(broker: BrokerService) -> list[str]:
-    """Market-mode state that format version 1 has no section for (yet)."""
-    found = []
-    if broker._venue is not None:
-        found.append("a market source")
-    if broker._risk is not None:
-        found.append("risk rules")
-    if len(broker._brackets):
-        found.append("bracket orders")
-    if broker._day_orders:
-        found.append("working day orders")
-    return found
 
 
 def _path(path: object) -> Path:
@@ -228,20 +268,23 @@ def _verified_body(target: Path, raw: bytes) -> dict[str, Any]:
     if digest != document.get("sha256"):
         msg = f"The saved broker {name} fails its checksum: it was changed or damaged after saving."
         raise PersistenceError(msg)
+    required = sorted(n for n, section in _SECTIONS.items() if section.required)
     unknown = sorted(body.keys() - _SECTIONS.keys())
-    missing = sorted(_SECTIONS.keys() - body.keys())
+    missing = sorted(set(required) - body.keys())
     if unknown or missing:
+        optional = sorted(_SECTIONS.keys() - set(required))
         msg = (
             f"The saved broker {name} has the sections {sorted(body)}, but this paperbroker "
-            f"reads exactly {sorted(_SECTIONS)}."
+            f"reads {required} and optionally {optional}."
         )
         raise PersistenceError(msg)
     for section, content in body.items():
         got = content.get("version") if isinstance(content, dict) else None
-        if got != 1:
+        readable = _SECTIONS[section].versions
+        if got not in readable:
             msg = (
                 f"Section {section!r} of the saved broker {name} is version {got!r}; this "
-                "paperbroker reads version 1."
+                f"paperbroker reads version {' or '.join(map(str, readable))} of it."
             )
             raise PersistenceError(msg)
     return body
@@ -268,7 +311,7 @@ def _dump_settings(broker: BrokerService) -> dict[str, Any]:
 def _dump_commission(model: Any) -> dict[str, Any]:
     own = custom_model(model)
     if own is not None or type(model).__name__ not in _COMMISSIONS:
-        return {"type": "custom", "repr": repr(own or model)}
+        return custom(own or model)
     return {"type": type(model).__name__, **asdict(model)}
 
 
@@ -278,7 +321,7 @@ def _dump_clock(clock: Clock) -> dict[str, Any]:
     elif type(clock) is WallClock:
         out = {"type": "wall"}
     else:
-        return {"type": "custom", "repr": repr(clock)}
+        return custom(clock)
     session_end = getattr(clock, "session_end", None)  # clocks with trading sessions
     if session_end is not None:
         out["session_end"] = session_end.isoformat()
@@ -305,9 +348,9 @@ def _load_settings(settings: dict[str, Any], overrides: dict[str, Any]) -> Broke
         history_limit=settings["history_limit"],
         clock=_override(overrides["clock"], _load_clock, settings["clock"]),
     )
-    broker._order_seq = _count(settings["order_seq"])
-    broker._exec_seq = _count(settings["exec_seq"])
-    broker._session_end = _count(settings["session_end"])
+    broker._order_seq = count(settings["order_seq"])
+    broker._exec_seq = count(settings["exec_seq"])
+    broker._session_end = count(settings["session_end"])
     return broker
 
 
@@ -315,40 +358,21 @@ def _override(given: Any, read: Callable[[dict[str, Any]], Any], saved: dict[str
     return read(saved) if given is None else given
 
 
-def _not_custom(saved: dict[str, Any], what: str, argument: str) -> str:
-    """The saved type; a thing of the user's own must be passed to load() again."""
-    kind: str = saved["type"]
-    if kind == "custom":
-        msg = (
-            f"The broker was saved with a {what} of your own ({saved['repr']}), which a file "
-            f"cannot hold; pass it again: load(path, {argument})."
-        )
-        raise PersistenceError(msg)
-    return kind
-
-
 def _load_commission(saved: dict[str, Any]) -> Any:
-    kind = _not_custom(saved, "commission model", "commission=model")
+    kind = not_custom(saved, "commission model", "commission=model")
     params = {k: v for k, v in saved.items() if k != "type"}
     return _COMMISSIONS[kind](**params)
 
 
 def _load_clock(saved: dict[str, Any]) -> Clock:
-    kind = _not_custom(saved, "clock", "clock=clock")
+    kind = not_custom(saved, "clock", "clock=clock")
     session = {k: saved[k] for k in ("session_end", "timezone") if k in saved}
     if kind == "sim":
-        return SimClock(_count(saved["now_ms"]), **session)
+        return SimClock(count(saved["now_ms"]), **session)
     if kind == "wall":
         return WallClock(**session)
     msg = f"The saved clock type {kind!r} is not known to this paperbroker."
     raise PersistenceError(msg)
-
-
-def _count(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        msg = f"expected a whole number >= 0, got {value!r}"
-        raise ValueError(msg)
-    return value
 
 
 # ---------------------------------------------------------------------- random generator
@@ -417,8 +441,9 @@ def _load_ledger(broker: BrokerService, saved: dict[str, Any]) -> None:
 
 def _dump_orders(broker: BrokerService) -> dict[str, Any]:
     book = broker._book
+    timed = any(order.duration is not None for order in book.orders.values())
     return {
-        "version": 1,
+        "version": 2 if timed else 1,  # 2: orders have a duration (time in force)
         "orders": [[book._account[i], _dump_order(o)] for i, o in book.orders.items()],
         "working": list(book._working),
         "done": list(book._done),
@@ -429,7 +454,7 @@ def _dump_order(order: PlacedOrder) -> dict[str, Any]:
     out = {}
     for f in fields(PlacedOrder):
         value = getattr(order, f.name)
-        out[f.name] = value.to_dict() if isinstance(value, OrderMessage) else value
+        out[f.name] = value.to_dict() if isinstance(value, (OrderMessage, OrderDuration)) else value
     return out
 
 
@@ -440,6 +465,8 @@ def _load_order(saved: dict[str, Any]) -> PlacedOrder:
             values[name] = enum(values[name])
     if values.get("message") is not None:
         values["message"] = OrderMessage(**values["message"])
+    if values.get("duration") is not None:
+        values["duration"] = OrderDuration(**values["duration"])
     return PlacedOrder(**values)
 
 
@@ -478,11 +505,10 @@ def _dump_history(broker: BrokerService) -> dict[str, Any]:
 
 
 def _dump_log(log: _Log) -> dict[str, Any]:
-    data = log.table().astype("<f8")
     return {
         "columns": list(log.columns),
         "total": log.total,
-        "data": base64.b64encode(data.tobytes()).decode("ascii"),
+        "data": pack(log.table()),
         "strings": log.strings,
     }
 
@@ -504,26 +530,54 @@ def _load_log(log: _Log, saved: dict[str, Any]) -> None:
     if saved["columns"] != list(log.columns):
         msg = f"history columns {saved['columns']} differ from {list(log.columns)}"
         raise ValueError(msg)
-    values = np.frombuffer(base64.b64decode(saved["data"], validate=True), dtype="<f8")
+    values = unpack(saved["data"])
     if len(values) % log.width or len(saved["strings"]) != len(log.strings):
         msg = "a history table has a partial row"
         raise ValueError(msg)
     rows = len(values) // log.width
-    if any(len(column) != rows for column in saved["strings"]) or _count(saved["total"]) < rows:
+    if any(len(column) != rows for column in saved["strings"]) or count(saved["total"]) < rows:
         msg = "the history columns have different lengths"
         raise ValueError(msg)
     del log.data[:]
-    log.data.frombytes(array("d", values.astype(np.float64)).tobytes())
+    log.data.frombytes(values.tobytes())  # native float64, as the array's "d"
     for column, names in zip(log.strings, saved["strings"], strict=True):
         column[:] = names
     log.total = saved["total"]
 
 
-# The body's sections, in the order they are restored (settings builds the broker).
-_SECTIONS: dict[str, tuple[Callable[[BrokerService], dict[str, Any]], Callable[..., None]]] = {
-    "settings": (_dump_settings, lambda broker, saved: None),
-    "random": (_dump_random, _load_random),
-    "ledger": (_dump_ledger, _load_ledger),
-    "orders": (_dump_orders, _load_orders),
-    "history": (_dump_history, _load_history),
+class _Section(NamedTuple):
+    dump: Callable[[BrokerService], dict[str, Any] | None]  # None: not in use, left out
+    versions: tuple[int, ...]  # the versions of the section this paperbroker reads
+    required: bool = True  # optional sections are absent from files of brokers not using them
+
+
+_SECTIONS: dict[str, _Section] = {
+    "settings": _Section(_dump_settings, (1,)),
+    "random": _Section(_dump_random, (1,)),
+    "ledger": _Section(_dump_ledger, (1,)),
+    "orders": _Section(_dump_orders, (1, 2)),  # version 1 had no durations
+    "history": _Section(_dump_history, (1,)),
+    "market": _Section(dump_market, (1,), required=False),
+    "risk": _Section(dump_risk, (1,), required=False),
+    "brackets": _Section(dump_brackets, (1,), required=False),
+    "session": _Section(dump_session, (1,), required=False),
 }
+
+_Restore = Callable[[BrokerService, dict[str, Any]], None]
+
+
+def _restore_steps(market: MarketSource | None, slippage: Any) -> tuple[tuple[str, _Restore], ...]:
+    """How the sections are read back, in this order, into the broker the settings section
+    built.  The market joins right after the generator it draws from and before the ledger
+    (joining marks its quotes there); what refers to orders comes after the orders."""
+    return (
+        ("random", _load_random),
+        ("market", functools.partial(join_market, market=market, slippage=slippage)),
+        ("ledger", _load_ledger),
+        ("orders", _load_orders),
+        ("history", _load_history),
+        ("market", load_matching),
+        ("risk", load_risk),
+        ("brackets", load_brackets),
+        ("session", load_session),
+    )
