@@ -238,9 +238,9 @@ class BrokerWidget(anywidget.AnyWidget):
 
     # ------------------------------------------------------------------ static snapshot
 
-    def _html(self, note: bool) -> str:
-        """The current state as static HTML (see ``_html.py``); ``note`` adds the line
-        saying it is a snapshot."""
+    def _html(self, outer: bool) -> str:
+        """The current state as static HTML (see ``_html.py``); ``outer`` for a snapshot
+        shown on its own, not as a part of a dashboard's."""
         raise NotImplementedError
 
     def snapshot_html(self) -> str:
@@ -251,7 +251,7 @@ class BrokerWidget(anywidget.AnyWidget):
         show the snapshot.  Every text in it is escaped.
         """
         self.flush()
-        return self._html(note=True)
+        return self._html(outer=True)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]] | None:
         bundle = super()._repr_mimebundle_(**kwargs)

@@ -49,6 +49,7 @@ NEG = "#cf222e"
 MUTED = "#59636e"
 ACCENT = "#1f6feb"
 BORDER = "#d1d9e0"
+LINE = "#eef1f4"
 #: Rows a table snapshot shows at most, in the table's default order.
 TABLE_ROWS = 25
 #: Points a chart snapshot draws at most per line.
@@ -56,7 +57,22 @@ CHART_POINTS = 400
 NOTE = "Snapshot from when this cell ran; a running notebook shows the live widget."
 
 _NUMERIC = frozenset(("qty", "price", "avg", "money", "pl"))
-_CELL = "padding:2px 8px;border-bottom:1px solid #eef1f4;white-space:nowrap"
+# One style sheet per displayed snapshot, scoped to it. Where styles are stripped the
+# ``align`` attributes still align numbers, and signs are in the text.
+_STYLE = (
+    "<style>"
+    ".pb-snapshot{font-size:13px;line-height:1.4}"
+    ".pb-snapshot table{border-collapse:collapse;font-size:12px;margin:4px 0}"
+    f".pb-snapshot th,.pb-snapshot td{{padding:2px 8px;border-bottom:1px solid {LINE};white-space:nowrap}}"
+    f".pb-snapshot th{{border-bottom-color:{BORDER}}}"
+    ".pb-snapshot [align=left]{text-align:left}.pb-snapshot [align=right]{text-align:right}"
+    f".pb-snapshot .pb-pos{{color:{POS}}}.pb-snapshot .pb-neg{{color:{NEG}}}"
+    f".pb-snapshot .pb-muted{{color:{MUTED}}}.pb-snapshot .pb-big{{font-size:14px}}"
+    ".pb-snapshot .pb-flex{display:flex;flex-wrap:wrap;gap:0 16px;align-items:flex-start}"
+    ".pb-snapshot .pb-narrow{max-width:340px}.pb-snapshot p{margin:4px 0}"
+    ".pb-snapshot .pb-wrap{white-space:normal;min-width:14em}"
+    "</style>"
+)
 
 
 # ---------------------------------------------------------------------- numbers
@@ -117,10 +133,10 @@ def _tz_name(tz: dt.tzinfo) -> str:
     return getattr(tz, "key", None) or tz.tzname(None) or "UTC"
 
 
-def _sign_color(value: object) -> str:
+def _sign_class(value: object) -> str:
     if not _finite(value) or round(float(value) * 100) == 0:  # type: ignore[arg-type]
         return ""
-    return POS if float(value) > 0 else NEG  # type: ignore[arg-type]
+    return "pb-pos" if float(value) > 0 else "pb-neg"  # type: ignore[arg-type]
 
 
 def _label(enum: Any, value: object) -> str:
@@ -133,38 +149,39 @@ def _label(enum: Any, value: object) -> str:
 # ---------------------------------------------------------------------- pieces
 
 
-def _cell(tag: str, text: str, *, numeric: bool = False, color: str = "", extra: str = "") -> str:
+_SIGN_COLOR = {"pb-pos": POS, "pb-neg": NEG}
+
+
+def _cell(tag: str, text: str, *, numeric: bool = False, cls: str = "") -> str:
     align = "right" if numeric else "left"
-    style = f"{_CELL};text-align:{align}"
-    if color:
-        style += f";color:{color}"
-    if extra:
-        style += ";" + extra
-    return f'<{tag} align="{align}" style="{style}">{escape(text)}</{tag}>'
+    klass = f' class="{cls}"' if cls else ""
+    # JupyterLab drops <style> from a notebook not yet trusted, but keeps a colour
+    color = next((f' style="color:{c}"' for k, c in _SIGN_COLOR.items() if k in cls), "")
+    return f'<{tag} align="{align}"{klass}{color}>{escape(text)}</{tag}>'
 
 
-def _caption(title: str, detail: str) -> str:
-    return (
-        '<caption style="text-align:left;padding:2px 8px;caption-side:top">'
-        f"<strong>{escape(title)}</strong> <small>{escape(detail)}</small></caption>"
-    )
+def _heading(title: str, detail: str) -> str:
+    return f"<p><strong>{escape(title)}</strong> <small>{escape(detail)}</small></p>"
 
 
 def note_html(text: str = NOTE) -> str:
     """The line under a snapshot that says what it is."""
-    return f'<p style="margin:2px 0 8px;color:{MUTED};font-size:85%"><small>{escape(text)}</small></p>'
+    return f'<p class="pb-muted"><small>{escape(text)}</small></p>'
 
 
-def snapshot(body: str, kind: str, note: bool = True) -> str:
-    """Wrap a snapshot's body; ``note`` adds the line that says it is a snapshot."""
-    return f'<div class="pb-snapshot pb-snapshot-{kind}">{body}{note_html() if note else ""}</div>'
+def snapshot(body: str, kind: str, outer: bool = True) -> str:
+    """Wrap a snapshot's body.  The ``outer`` one, which a display shows, also carries
+    the style sheet and the line that says it is a snapshot; parts of a dashboard do not."""
+    if outer:
+        return f'<div class="pb-snapshot pb-snapshot-{kind}">{_STYLE}{body}{note_html()}</div>'
+    return f'<div class="pb-snapshot-{kind}">{body}</div>'
 
 
 # ---------------------------------------------------------------------- tables
 
 
 def _cell_text(kind: str, value: Any, digits: int, tz: dt.tzinfo) -> tuple[str, str]:
-    """The text and colour of a table cell, formatted as the live table formats it."""
+    """The text and class (colour) of a table cell, formatted as the live table does."""
     if value is None:
         return "", ""
     if kind == "side":
@@ -182,10 +199,10 @@ def _cell_text(kind: str, value: Any, digits: int, tz: dt.tzinfo) -> tuple[str, 
     if kind == "money":
         return fixed(value), ""
     if kind == "pl":
-        return signed(value), _sign_color(value)
+        return signed(value), _sign_class(value)
     if kind == "time":
         return clock(value, tz), ""
-    return str(value), ""
+    return str(value), "pb-wrap" if kind == "note" else ""
 
 
 def _ordered(rows: list[list[Any]], index: int, direction: int) -> list[list[Any]]:
@@ -209,7 +226,7 @@ def table_html(
     empty_text: str = "Nothing yet",
     tz: dt.tzinfo = dt.timezone.utc,
     limit: int = TABLE_ROWS,
-    note: bool = True,
+    outer: bool = True,
 ) -> str:
     """A live table's rows as an HTML table: ``columns`` are (key, label, kind) and a row
     is ``[key, value per column]``, as the live table keeps them."""
@@ -231,55 +248,47 @@ def table_html(
     count = f"{len(rows):,} row{'' if len(rows) == 1 else 's'}"
     if len(rows) > len(shown):
         count += f", the first {len(shown)} shown"
-    out = [
-        '<table style="border-collapse:collapse;font-size:12px;margin:4px 0">',
-        _caption(title, f"{account_id} · {count}"),
-        "<thead><tr>",
-    ]
+    out = [_heading(title, f"{account_id} · {count}"), "<table><thead><tr>"]
     for _key, label, kind in columns:
         text = f"{label} ({_tz_name(tz)})" if kind == "time" else label
-        out.append(_cell("th", text, numeric=kind in _NUMERIC, extra=f"border-bottom:1px solid {BORDER}"))
+        out.append(_cell("th", text, numeric=kind in _NUMERIC))
     out.append("</tr></thead><tbody>")
     if not shown:
         out.append(
-            f'<tr><td colspan="{len(columns)}" style="{_CELL};color:{MUTED}"><em>'
-            f"{escape(empty_text)}</em></td></tr>"
+            f'<tr><td colspan="{len(columns)}" class="pb-muted"><em>{escape(empty_text)}</em></td></tr>'
         )
     for row in shown:
         d = digits.get(row[symbol_at], 2) if symbol_at else 2
         out.append("<tr>")
         for i, (_key, _name, kind) in enumerate(columns, start=1):
-            text, color = _cell_text(kind, row[i], d, tz)
-            out.append(_cell("td", text, numeric=kind in _NUMERIC, color=color))
+            text, cls = _cell_text(kind, row[i], d, tz)
+            out.append(_cell("td", text, numeric=kind in _NUMERIC, cls=cls))
         out.append("</tr>")
     out.append("</tbody></table>")
-    return snapshot("".join(out), "table", note)
+    return snapshot("".join(out), "table", outer)
 
 
 # ---------------------------------------------------------------------- summary
 
 
 def summary_html(
-    account_id: str, fields: Sequence[Sequence[str]], values: dict[str, Any], *, note: bool = True
+    account_id: str, fields: Sequence[Sequence[str]], values: dict[str, Any], *, outer: bool = True
 ) -> str:
     """The account summary's figures as a one-row table under their labels."""
-    head = [_cell("th", "Account", extra=f"border-bottom:1px solid {BORDER}")]
-    body = [_cell("td", account_id, extra="font-weight:600")]
+    head = [_cell("th", "Account")]
+    body = [f'<td align="left"><strong>{escape(account_id)}</strong></td>']
     for key, label, kind in fields:
         value = values.get(key)
         if kind == "pl":
-            text, color = signed(value), _sign_color(value)
+            text, cls = signed(value), _sign_class(value)
         elif kind == "pct":
-            text, color = signed(value, 2, "%"), _sign_color(value)
+            text, cls = signed(value, 2, "%"), _sign_class(value)
         else:
-            text, color = fixed(value), ""
-        head.append(_cell("th", label, numeric=True, extra=f"border-bottom:1px solid {BORDER}"))
-        body.append(_cell("td", text, numeric=True, color=color, extra="font-size:14px"))
-    table = (
-        '<table style="border-collapse:collapse;font-size:12px;margin:4px 0">'
-        f"<thead><tr>{''.join(head)}</tr></thead><tbody><tr>{''.join(body)}</tr></tbody></table>"
-    )
-    return snapshot(table, "summary", note)
+            text, cls = fixed(value), ""
+        head.append(_cell("th", label, numeric=True))
+        body.append(_cell("td", text, numeric=True, cls=f"pb-big {cls}".strip()))
+    table = f"<table><thead><tr>{''.join(head)}</tr></thead><tbody><tr>{''.join(body)}</tr></tbody></table>"
+    return snapshot(table, "summary", outer)
 
 
 # ---------------------------------------------------------------------- chart
@@ -368,7 +377,7 @@ def chart_svg(title: str, points: np.ndarray, tz: dt.tzinfo) -> str:
     return "".join([*out, "</svg>"])
 
 
-def chart_html(title: str, account_id: str, points: np.ndarray, *, tz: dt.tzinfo, note: bool = True) -> str:
+def chart_html(title: str, account_id: str, points: np.ndarray, *, tz: dt.tzinfo, outer: bool = True) -> str:
     """The equity chart as an ``<img>`` of an SVG data URI (GitHub strips inline SVG)."""
     svg = chart_svg(f"{title} · {account_id}", points, tz)
     source = "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
@@ -380,7 +389,7 @@ def chart_html(title: str, account_id: str, points: np.ndarray, *, tz: dt.tzinfo
         alt = f"{title} of {account_id}: no points yet"
     size = f'width="{_W}" height="{_H}" style="max-width:100%;height:auto"'
     img = f'<img src="{source}" alt="{escape(alt)}" {size}>'
-    return snapshot(f"<div>{img}</div>", "chart", note)
+    return snapshot(f"<div>{img}</div>", "chart", outer)
 
 
 # ---------------------------------------------------------------------- order ticket
@@ -392,19 +401,20 @@ def ticket_html(
     quotes: dict[str, Sequence[Any]],
     status: dict[str, Any],
     *,
-    note: bool = True,
+    outer: bool = True,
 ) -> str:
     """What the order ticket offers, its symbols' last quotes and its last outcome."""
     out = [
-        f'<p style="margin:4px 0"><strong>Order ticket</strong> <small>{escape(account_id)}</small><br>'
+        f"<p><strong>Order ticket</strong> <small>{escape(account_id)}</small><br>"
         "Buy or sell at market, limit, stop or stop-limit, with an optional take-profit and "
         "stop-loss, in a running notebook.</p>"
     ]
-    if symbols:
-        th = f"border-bottom:1px solid {BORDER}"
-        out.append('<table style="border-collapse:collapse;font-size:12px;margin:4px 0"><thead><tr>')
-        out.append(_cell("th", "Symbol", extra=th))
-        out += [_cell("th", label, numeric=True, extra=th) for label in ("Bid", "Ask", "Last")]
+    if symbols and not any(quotes.get(symbol) for symbol in symbols):
+        out.append(f"<p>Symbols: {escape(', '.join(symbols))}</p>")
+    elif symbols:
+        out.append("<table><thead><tr>")
+        out.append(_cell("th", "Symbol"))
+        out += [_cell("th", label, numeric=True) for label in ("Bid", "Ask", "Last")]
         out.append("</tr></thead><tbody>")
         for symbol in symbols:
             quote = list(quotes.get(symbol) or ())
@@ -415,6 +425,7 @@ def ticket_html(
         out.append("</tbody></table>")
     text = str(status.get("text") or "")
     if text:
-        color = NEG if status.get("kind") == "error" else POS if status.get("kind") == "ok" else MUTED
-        out.append(f'<p style="margin:4px 0;color:{color}">Last: {escape(text)}</p>')
-    return snapshot(f'<div style="max-width:340px">{"".join(out)}</div>', "ticket", note)
+        kind = {"error": "pb-neg", "ok": "pb-pos"}.get(str(status.get("kind")), "pb-muted")
+        color = f' style="color:{_SIGN_COLOR[kind]}"' if kind in _SIGN_COLOR else ""
+        out.append(f'<p class="{kind}"{color}>Last: {escape(text)}</p>')
+    return snapshot(f'<div class="pb-narrow">{"".join(out)}</div>', "ticket", outer)

@@ -146,9 +146,10 @@ class EquityChart(BrokerWidget):
     def _snapshot(self) -> None:
         self._send_points(0)
 
-    def _html(self, note: bool) -> str:
+    def _html(self, outer: bool) -> str:
         self._absorb()
-        return chart_html(self.title, self.account_id, self._window, tz=self.broker.clock.timezone, note=note)
+        tz = self.broker.clock.timezone
+        return chart_html(self.title, self.account_id, self._window, tz=tz, outer=outer)
 
     def points(self) -> dict[str, np.ndarray]:
         """The drawn window: ``time`` (Unix ms), ``equity`` and ``balance`` float64 arrays."""

@@ -88,13 +88,13 @@ class Dashboard(ipywidgets.GridBox):  # type: ignore[misc]
         :meth:`BrokerWidget.snapshot_html <paperbroker.widgets.BrokerWidget.snapshot_html>`)."""
         for widget in self.parts:
             widget.flush()
-        row = '<div style="display:flex;flex-wrap:wrap;gap:0 16px;align-items:flex-start">{}</div>'
+        row = '<div class="pb-flex">{}</div>'
         body = "".join(
             (
-                self.summary._html(note=False),
-                row.format(self.chart._html(note=False) + self.ticket._html(note=False)),
-                row.format(self.positions._html(note=False) + self.executions._html(note=False)),
-                self.orders._html(note=False),
+                self.summary._html(outer=False),
+                row.format(self.chart._html(outer=False) + self.ticket._html(outer=False)),
+                row.format(self.positions._html(outer=False) + self.executions._html(outer=False)),
+                self.orders._html(outer=False),
             )
         )
         return snapshot(body, "dashboard")

@@ -76,8 +76,8 @@ class AccountSummary(BrokerWidget):
         self._latest = self.broker.equity(self.account_id)
         self._flush_now()
 
-    def _html(self, note: bool) -> str:
-        return summary_html(self.account_id, self.fields, self.values, note=note)
+    def _html(self, outer: bool) -> str:
+        return summary_html(self.account_id, self.fields, self.values, outer=outer)
 
     def _on_equity(self, data: EquityData) -> None:
         self._latest = data

@@ -157,7 +157,7 @@ class LiveTable(BrokerWidget):
     def _snapshot(self) -> None:
         self._post({"type": "snapshot", "rows": list(self._rows.values())})
 
-    def _html(self, note: bool) -> str:
+    def _html(self, outer: bool) -> str:
         return table_html(
             self.TITLE,
             self.account_id,
@@ -166,7 +166,7 @@ class LiveTable(BrokerWidget):
             sort=self.SORT,
             empty_text=self.empty_text,
             tz=self.broker.clock.timezone,
-            note=note,
+            outer=outer,
         )
 
     def rows(self) -> list[dict[str, Any]]:

@@ -147,8 +147,8 @@ class OrderTicket(BrokerWidget):
             self._quotes = {}
             self.quotes = {**self.quotes, **fresh}
 
-    def _html(self, note: bool) -> str:
-        return ticket_html(self.account_id, self.symbols, self.quotes, self.status, note=note)
+    def _html(self, outer: bool) -> str:
+        return ticket_html(self.account_id, self.symbols, self.quotes, self.status, outer=outer)
 
     def _show(self, kind: str, text: str) -> None:
         self._shown += 1
