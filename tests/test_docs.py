@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import doctest
 import importlib.util
+import json
 import os
 import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -62,6 +64,30 @@ def test_every_notebook_is_rendered_with_its_outputs(html: Path) -> None:
         page = html / "notebooks" / f"{notebook.stem}.html"
         assert page.is_file(), f"{notebook.name} is not in the docs"
         assert "cell_output" in page.read_text(encoding="utf-8"), f"{notebook.name} shows no outputs"
+
+
+PLOTLY = "application/vnd.plotly.v1+json"
+
+
+def _outputs(notebook: Path) -> list[dict[str, Any]]:
+    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+    return [o.get("data", {}) for c in cells for o in c.get("outputs", [])]
+
+
+def test_plotly_figures_are_drawn_with_the_packaged_plotly_js(html: Path) -> None:
+    pages_with_figures = 0
+    for notebook in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        figures = sum(PLOTLY in data for data in _outputs(notebook))
+        page = (html / "notebooks" / f"{notebook.stem}.html").read_text(encoding="utf-8")
+        assert page.count('class="plotly-graph-div"') == figures, notebook.name
+        scripts = [s for s in re.findall(r'<script[^>]*\ssrc="([^"]+)"', page) if "plotly" in s]
+        if figures:
+            pages_with_figures += 1
+            assert len(scripts) == 1, f"{notebook.name} loads plotly.js {len(scripts)} times"
+            assert (html / "notebooks" / scripts[0]).resolve().is_file(), scripts[0]
+        else:
+            assert scripts == [], f"{notebook.name} loads plotly.js and draws nothing"
+    assert pages_with_figures
 
 
 def test_api_reference_covers_every_public_name(html: Path) -> None:
