@@ -113,6 +113,11 @@ myst_enable_extensions = ["colon_fence", "dollarmath"]
 myst_heading_anchors = 3
 nb_execution_mode = "off"  # show the outputs committed with each notebook
 nb_merge_streams = True
+# A widget output carries the live view and a static HTML snapshot of the widget (see
+# src/paperbroker/widgets/_html.py). A page has no kernel for a live view, so it shows
+# the snapshot; and it loads no widget manager from a CDN.
+nb_mime_priority_overrides = [("*", "application/vnd.jupyter.widget-view+json", None)]
+nb_ipywidgets_js: dict[str, dict[str, str]] = {}
 
 # -- API reference ----------------------------------------------------------------------
 autodoc_member_order = "bysource"
