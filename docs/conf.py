@@ -204,6 +204,20 @@ def _end_parameter_sections(
             return
 
 
+# The widgets are traitlets classes, whose metaclass machinery gives them the signature
+# of HasTraits.__new__, (*args, **kwargs); show their __init__'s parameters instead.
+def _widget_signature(
+    app: Any, what: str, name: str, obj: Any, options: Any, signature: str | None, annotation: str | None
+) -> tuple[str, str | None] | None:
+    if what != "class" or not name.startswith("paperbroker.widgets."):
+        return None
+    from sphinx.util.inspect import signature as init_signature
+    from sphinx.util.inspect import stringify_signature
+
+    sig = init_signature(obj.__init__, bound_method=True, type_aliases=app.config.autodoc_type_aliases)
+    return stringify_signature(sig, show_return_annotation=False, unqualified_typehints=True), None
+
+
 def _add_generated(app: object, docname: str, source: list[str]) -> None:
     if docname == "benchmarks":
         source[0] += _bench_readme()
@@ -213,6 +227,7 @@ def _add_generated(app: object, docname: str, source: list[str]) -> None:
 
 def setup(app: Any) -> None:
     app.connect("source-read", _add_generated)
+    app.connect("autodoc-process-signature", _widget_signature)
     app.connect("html-page-context", _load_plotly_js)
     app.connect("build-finished", _write_plotly_js)
     # before napoleon (priority 500) turns the numpy sections into fields
