@@ -6,10 +6,12 @@ the API reference from docstrings, the furo theme. Builds offline:
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 from pathlib import Path
+from typing import Any
 
 import paperbroker
 
@@ -40,6 +42,66 @@ def _copy_notebooks() -> None:
     shutil.rmtree(target, ignore_errors=True)
     ignore = shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__", "*.py", "*.cfg")
     shutil.copytree(ROOT / "notebooks", target, ignore=ignore)
+    for notebook in target.glob("*.ipynb"):
+        _plotly_as_html(notebook)
+
+
+# -- plotly figures ---------------------------------------------------------------------
+# A notebook keeps a plotly figure as its JSON (application/vnd.plotly.v1+json), which
+# JupyterLab draws with the plotly extension; MyST-NB knows no such mime type and warns.
+# In the copy the docs are built from, each figure becomes HTML that draws it with
+# plotly.js. plotly.js itself is the file of the installed plotly package, written once
+# into _static and loaded only by the pages that draw a figure: no CDN, and the notebooks
+# do not carry 3.5 MB of JavaScript each. The theme loads scripts at the end of the page,
+# so a figure is drawn once the page is parsed.
+PLOTLY_MIME = "application/vnd.plotly.v1+json"
+PLOTLY_CLASS = "plotly-graph-div"
+
+
+def _plotly_js_name() -> str:
+    from plotly.offline import get_plotlyjs_version
+
+    return f"plotly-{get_plotlyjs_version()}.min.js"
+
+
+def _plotly_html(figure: dict[str, Any], div_id: str) -> str:
+    height = figure.get("layout", {}).get("height") or 450
+    # "</" in the data cannot end the script early: JSON reads "<\/" as "</"
+    spec = json.dumps(figure, separators=(",", ":")).replace("</", "<\\/")
+    return (
+        f'<div id="{div_id}" class="{PLOTLY_CLASS}" style="height:{int(height)}px;width:100%"></div>'
+        '<script>document.addEventListener("DOMContentLoaded",function(){'
+        f"var f={spec};"
+        f'Plotly.newPlot("{div_id}",f.data,f.layout,{{responsive:true}});}});</script>'
+    )
+
+
+def _plotly_as_html(path: Path) -> None:
+    notebook = json.loads(path.read_text(encoding="utf-8"))
+    changed = False
+    for n, cell in enumerate(notebook["cells"]):
+        for k, output in enumerate(cell.get("outputs", [])):
+            data = output.get("data", {})
+            if PLOTLY_MIME in data:
+                # stable ids: a rebuild gives the same page
+                data["text/html"] = _plotly_html(data.pop(PLOTLY_MIME), f"{path.stem}-{n}-{k}")
+                changed = True
+    if changed:
+        path.write_text(json.dumps(notebook, indent=1, ensure_ascii=False), encoding="utf-8")
+
+
+def _load_plotly_js(app: Any, pagename: str, templatename: str, context: dict, doctree: Any) -> None:
+    if PLOTLY_CLASS in context.get("body", ""):
+        app.add_js_file(_plotly_js_name())  # in this event: for this page only
+
+
+def _write_plotly_js(app: Any, exception: Exception | None) -> None:
+    if exception is None and app.builder.format == "html":
+        from plotly.offline import get_plotlyjs
+
+        static = Path(app.outdir) / "_static"
+        static.mkdir(parents=True, exist_ok=True)
+        (static / _plotly_js_name()).write_text(get_plotlyjs(), encoding="utf-8")
 
 
 _copy_notebooks()
@@ -51,6 +113,11 @@ myst_enable_extensions = ["colon_fence", "dollarmath"]
 myst_heading_anchors = 3
 nb_execution_mode = "off"  # show the outputs committed with each notebook
 nb_merge_streams = True
+# A widget output carries the live view and a static HTML snapshot of the widget (see
+# src/paperbroker/widgets/_html.py). A page has no kernel for a live view, so it shows
+# the snapshot; and it loads no widget manager from a CDN.
+nb_mime_priority_overrides = [("*", "application/vnd.jupyter.widget-view+json", None)]
+nb_ipywidgets_js: dict[str, dict[str, str]] = {}
 
 # -- API reference ----------------------------------------------------------------------
 autodoc_member_order = "bysource"
@@ -137,6 +204,20 @@ def _end_parameter_sections(
             return
 
 
+# The widgets are traitlets classes, whose metaclass machinery gives them the signature
+# of HasTraits.__new__, (*args, **kwargs); show their __init__'s parameters instead.
+def _widget_signature(
+    app: Any, what: str, name: str, obj: Any, options: Any, signature: str | None, annotation: str | None
+) -> tuple[str, str | None] | None:
+    if what != "class" or not name.startswith("paperbroker.widgets."):
+        return None
+    from sphinx.util.inspect import signature as init_signature
+    from sphinx.util.inspect import stringify_signature
+
+    sig = init_signature(obj.__init__, bound_method=True, type_aliases=app.config.autodoc_type_aliases)
+    return stringify_signature(sig, show_return_annotation=False, unqualified_typehints=True), None
+
+
 def _add_generated(app: object, docname: str, source: list[str]) -> None:
     if docname == "benchmarks":
         source[0] += _bench_readme()
@@ -144,7 +225,10 @@ def _add_generated(app: object, docname: str, source: list[str]) -> None:
         source[0] += _undocumented(source[0])
 
 
-def setup(app: object) -> None:
-    app.connect("source-read", _add_generated)  # type: ignore[attr-defined]
+def setup(app: Any) -> None:
+    app.connect("source-read", _add_generated)
+    app.connect("autodoc-process-signature", _widget_signature)
+    app.connect("html-page-context", _load_plotly_js)
+    app.connect("build-finished", _write_plotly_js)
     # before napoleon (priority 500) turns the numpy sections into fields
-    app.connect("autodoc-process-docstring", _end_parameter_sections, priority=400)  # type: ignore[attr-defined]
+    app.connect("autodoc-process-docstring", _end_parameter_sections, priority=400)

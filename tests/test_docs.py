@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import doctest
 import importlib.util
+import json
 import os
 import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -62,6 +64,65 @@ def test_every_notebook_is_rendered_with_its_outputs(html: Path) -> None:
         page = html / "notebooks" / f"{notebook.stem}.html"
         assert page.is_file(), f"{notebook.name} is not in the docs"
         assert "cell_output" in page.read_text(encoding="utf-8"), f"{notebook.name} shows no outputs"
+
+
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+PLOTLY = "application/vnd.plotly.v1+json"
+
+
+def _outputs(notebook: Path) -> list[dict[str, Any]]:
+    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+    return [o.get("data", {}) for c in cells for o in c.get("outputs", [])]
+
+
+def test_committed_notebooks_read_well_without_a_kernel() -> None:
+    """GitHub, nbviewer and the docs have no widget manager: a widget output must carry
+    its HTML snapshot. And no widget state may be saved: with it, nbconvert (nbviewer)
+    prefers the widget view, which renders empty without a kernel."""
+    for notebook in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        assert "widgets" not in json.loads(notebook.read_text(encoding="utf-8"))["metadata"], (
+            f"{notebook.name} stores widget state; execute it with "
+            "--ExecutePreprocessor.store_widget_state=False (notebooks/README.md)"
+        )
+        for data in _outputs(notebook):
+            text = "".join(data.get("text/plain", ""))
+            if WIDGET_VIEW in data and re.match(r"<\w+ of ", text):  # one of ours
+                assert "pb-snapshot" in "".join(data.get("text/html", "")), f"{notebook.name}: {text}"
+
+
+def test_widget_outputs_show_their_snapshots(html: Path) -> None:
+    for name in ("quickstart", "04-live-dashboard", "06-classroom"):
+        page = (html / "notebooks" / f"{name}.html").read_text(encoding="utf-8")
+        assert 'class="pb-snapshot' in page, name
+        assert WIDGET_VIEW not in page, f"{name} has widget views that no page can render"
+    dashboard = (html / "notebooks" / "04-live-dashboard.html").read_text(encoding="utf-8")
+    for part in ("summary", "chart", "ticket", "table"):
+        assert f"pb-snapshot-{part}" in dashboard
+
+
+def test_plotly_figures_are_drawn_with_the_packaged_plotly_js(html: Path) -> None:
+    pages_with_figures = 0
+    for notebook in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        figures = sum(PLOTLY in data for data in _outputs(notebook))
+        page = (html / "notebooks" / f"{notebook.stem}.html").read_text(encoding="utf-8")
+        assert page.count('class="plotly-graph-div"') == figures, notebook.name
+        scripts = [s for s in re.findall(r'<script[^>]*\ssrc="([^"]+)"', page) if "plotly" in s]
+        if figures:
+            pages_with_figures += 1
+            assert len(scripts) == 1, f"{notebook.name} loads plotly.js {len(scripts)} times"
+            assert (html / "notebooks" / scripts[0]).resolve().is_file(), scripts[0]
+        else:
+            assert scripts == [], f"{notebook.name} loads plotly.js and draws nothing"
+    assert pages_with_figures
+
+
+def test_pages_load_no_script_from_the_internet(html: Path) -> None:
+    """Widgets and figures work offline. (MathJax, which Sphinx loads from a CDN on pages
+    with formulas, is the one exception: offline, a formula shows as its TeX source.)"""
+    for page in html.rglob("*.html"):
+        for src in re.findall(r'<script[^>]*\ssrc="([^"]+)"', page.read_text(encoding="utf-8")):
+            if re.match(r"(https?:)?//", src):
+                assert "/mathjax" in src, f"{page.relative_to(html)} loads {src}"
 
 
 def test_api_reference_covers_every_public_name(html: Path) -> None:

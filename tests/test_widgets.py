@@ -519,3 +519,203 @@ async def test_a_rejected_order_shows_its_reason_in_the_ticket_and_the_orders_ta
     assert broker.positions() == [] and broker.execution_count == 0
     ticket.close()
     orders.close()
+
+
+# ---------------------------------------------------------------- static HTML snapshots
+
+
+def html_of(widget: Any) -> str:
+    """The text/html a notebook saves next to the widget view when it is displayed."""
+    bundle = widget._repr_mimebundle_()
+    data = bundle[0] if isinstance(bundle, tuple) else bundle
+    assert "application/vnd.jupyter.widget-view+json" in data  # live front ends keep the widget
+    return data["text/html"]
+
+
+def cells(html: str) -> list[list[str]]:
+    """The text of every table row of a snapshot (header rows included)."""
+    import html as html_lib
+    import re
+
+    rows = re.findall(r"<tr>(.*?)</tr>", html, re.DOTALL)
+    cell = re.compile(r"<t[hd][^>]*>(.*?)</t[hd]>", re.DOTALL)
+    return [[html_lib.unescape(c) for c in cell.findall(row)] for row in rows]
+
+
+def clocked_broker() -> pb.BrokerService:
+    return pb.BrokerService(execution_delay=None, seed=3, clock=pb.SimClock())
+
+
+def test_table_snapshot_shows_the_rows_newest_first_formatted_as_live():
+    broker = clocked_broker()
+    broker.fill(broker.buy("AAPL", 10, price=190.25).id)
+    broker.clock.advance(61_000)
+    broker.fill(broker.sell("EURUSD", 1_500, price=1.08375).id)
+    table = w.ExecutionsTable(broker)
+    header, *rows = cells(html_of(table))
+    assert header == ["Time (UTC)", "Symbol", "Side", "Qty", "Price", "Commission", "Order"]
+    assert rows == [
+        ["14:31:01", "EURUSD", "Sell", "1,500", "1.08375", "0.00", "ORDER-2"],
+        ["14:30:00", "AAPL", "Buy", "10", "190.25", "0.00", "ORDER-1"],
+    ]
+    assert "Executions" in html_of(table) and "2 rows" in html_of(table)
+    table.close()
+
+
+def test_table_snapshot_of_positions_signs_and_colours_pl():
+    broker = clocked_broker()
+    broker.fill(broker.buy("AAPL", 10, price=100.0).id)
+    broker.fill(broker.sell("AAPL", 4, price=98.5).id)
+    table = w.PositionsTable(broker)
+    html = html_of(table)
+    [_header, row] = cells(html)
+    assert row[:4] == ["AAPL", "Long", "6", "100.00"]
+    assert row[-1] == "\u22126.00"  # realized (98.5 - 100) * 4, with a real minus sign
+    # coloured by a class and, for JupyterLab's sanitizer, which drops <style>, inline
+    assert '<td align="right" class="pb-neg" style="color:#cf222e">\u22126.00</td>' in html
+    table.close()
+
+
+def test_table_snapshot_is_bounded_and_says_how_many_rows_exist(broker):
+    for i in range(40):
+        trade(broker, i)
+    table = w.OrdersTable(broker)
+    html = html_of(table)
+    body = cells(html)[1:]
+    assert len(body) == 25
+    assert "40 rows, the first 25 shown" in html
+    # newest first: the snapshot starts with the last orders placed
+    order = [c.key for c in w.OrdersTable.COLUMNS].index("id")
+    assert [r[order] for r in body[:2]] == ["ORDER-40", "ORDER-39"]
+    table.close()
+
+
+def test_table_snapshot_of_an_empty_table_says_so(broker):
+    table = w.OrdersTable(broker)
+    [header, empty] = cells(table.snapshot_html())
+    assert header[0] == "Time (UTC)" and empty == ["<em>Nothing yet</em>"]
+    assert table.snapshot_html().count("<tr>") == 2
+    table.close()
+
+
+def test_snapshots_escape_every_text_from_python():
+    broker = clocked_broker()
+    hostile = '<img src=x onerror="alert(1)">&'
+    broker.open_account(hostile)
+    broker.fill(broker.buy("<b>X&Y</b>", 1, price=10.0, account_id=hostile).id)
+    board = w.dashboard(broker, hostile, symbols=["<script>s</script>"])
+    html = html_of(board)
+    assert "<b>" not in html and "<script" not in html and "<img src=x" not in html
+    assert "&lt;b&gt;X&amp;Y&lt;/b&gt;" in html and "&lt;script&gt;s&lt;/script&gt;" in html
+    assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;&amp;" in html
+    board.close()
+
+
+def test_summary_snapshot_shows_the_accounts_figures():
+    broker = clocked_broker()
+    broker.fill(broker.buy("AAPL", 10, price=100.0).id)
+    broker.fill(broker.sell("AAPL", 10, price=102.0).id)
+    summary = w.AccountSummary(broker)
+    header, values = cells(html_of(summary))
+    figures = dict(zip(header, values, strict=True))
+    assert figures["Account"] == "<strong>DEMO-ACCOUNT</strong>"
+    assert figures["Equity"] == "100,020.00" and figures["Realized P&L"] == "+20.00"
+    assert figures["Return"] == "+0.02%" and figures["Unrealized P&L"] == "0.00"
+    summary.close()
+
+
+def test_chart_snapshot_is_an_svg_image_of_the_curve():
+    import base64
+    import re
+
+    broker = clocked_broker()
+    for i in range(1_000):
+        broker.clock.advance(1_000)
+        trade(broker, i)
+    chart = w.EquityChart(broker)
+    html = html_of(chart)
+    source = re.search(r'<img src="data:image/svg\+xml;base64,([^"]+)"', html)
+    assert source is not None
+    svg = base64.b64decode(source.group(1)).decode("utf-8")
+    assert svg.startswith("<svg") and "<script" not in svg and "href" not in svg
+    lines = re.findall(r'points="([^"]+)"', svg)
+    assert len(lines) == 2  # equity and balance
+    equity = lines[1].split()
+    assert 2 <= len(equity) <= 400  # sampled: the snapshot stays small
+    assert f"Equity {pb.widgets._html.fixed(broker.equity().equity)}" in svg
+    assert re.search(r'alt="Equity of DEMO-ACCOUNT: from 100,000.00 to [^"]+ points"', html)
+    chart.close()
+
+
+def test_chart_snapshot_of_a_new_account_draws_its_one_point_as_a_flat_line(broker):
+    import base64
+    import re
+
+    chart = w.EquityChart(broker)
+    html = chart.snapshot_html()
+    assert 'alt="Equity of DEMO-ACCOUNT: from 100,000.00 to 100,000.00 over 1 point"' in html
+    svg = base64.b64decode(re.search(r"base64,([^\"]+)", html).group(1)).decode("utf-8")  # type: ignore[union-attr]
+    equity = re.findall(r'points="([^"]+)"', svg)[1].split()
+    assert len(equity) == 2 and equity[0].split(",")[1] == equity[1].split(",")[1]
+    chart.close()
+
+
+def test_ticket_snapshot_lists_its_symbols_quotes_and_last_outcome():
+    broker = market_broker()
+    broker.run(3)
+    ticket = w.OrderTicket(broker, symbols=["AAPL", "MSFT"])
+    broker.run(1)
+    with pytest.raises(pb.BrokerError):
+        ticket.place("buy", {"symbol": "AAPL", "type": "limit", "qty": 1})
+    rows = cells(html_of(ticket))
+    assert rows[0] == ["Symbol", "Bid", "Ask", "Last"]
+    quote = broker.quote("AAPL")
+    assert rows[1][0] == "AAPL" and rows[1][1] == pb.widgets._html.fixed(quote.bid, 2)
+    assert "Last: " in html_of(ticket) and "limit" in html_of(ticket).lower()
+    ticket.close()
+
+
+def test_ticket_snapshot_without_quotes_lists_its_symbols(broker):
+    ticket = w.OrderTicket(broker, symbols=["AAPL", "MSFT"])
+    html = ticket.snapshot_html()
+    assert "<p>Symbols: AAPL, MSFT</p>" in html and "<table>" not in html and "Last: " not in html
+    ticket.close()
+
+
+def test_dashboard_snapshot_has_every_part_and_one_note(broker):
+    broker.fill(broker.buy("AAPL", 5, price=100.0).id)
+    board = w.dashboard(broker)
+    html = html_of(board)
+    for kind in ("summary", "chart", "ticket", "table"):
+        assert f"pb-snapshot-{kind}" in html
+    assert html.count("pb-snapshot-table") == 3
+    # one style sheet and one note for the whole dashboard
+    assert html.count("<style>") == 1 and html.count(pb.widgets._html.NOTE) == 1
+    board.close()
+
+
+def test_snapshots_are_deterministic():
+    def build() -> str:
+        broker = clocked_broker()
+        for i in range(30):
+            broker.clock.advance(500)
+            trade(broker, i)
+        board = w.dashboard(broker)
+        html = html_of(board)
+        board.close()
+        return html
+
+    assert build() == build()
+
+
+def test_a_failing_snapshot_leaves_the_live_view(broker, monkeypatch, caplog):
+    table = w.OrdersTable(broker)
+
+    def broken(outer: bool) -> str:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(table, "_html", broken)
+    data, _metadata = table._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in data and "text/html" not in data
+    assert "could not build its HTML snapshot" in caplog.text
+    table.close()

@@ -39,7 +39,7 @@ from ..errors import BrokerError, ConfigurationError
 from ..models import DEFAULT_ACCOUNT
 from ..topics import Subscription, topic
 
-__all__ = ["BrokerWidget", "CommandError", "asset", "text_arg", "whole"]
+__all__ = ["BrokerWidget", "CommandError", "add_snapshot", "asset", "text_arg", "whole"]
 
 logger = logging.getLogger("paperbroker.widgets")
 
@@ -236,6 +236,31 @@ class BrokerWidget(anywidget.AnyWidget):
         self.flush()
         self._snapshot()
 
+    # ------------------------------------------------------------------ static snapshot
+
+    def _html(self, outer: bool) -> str:
+        """The current state as static HTML (see ``_html.py``); ``outer`` for a snapshot
+        shown on its own, not as a part of a dashboard's."""
+        raise NotImplementedError
+
+    def snapshot_html(self) -> str:
+        """The widget's current state as static HTML, after pending updates.
+
+        Displaying a widget puts this next to the live view, as ``text/html``: JupyterLab
+        shows the live widget, while GitHub, nbviewer and the docs, which cannot run one,
+        show the snapshot.  Every text in it is escaped.
+        """
+        self.flush()
+        return self._html(outer=True)
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        bundle = super()._repr_mimebundle_(**kwargs)
+        if bundle is None:
+            return None
+        data, metadata = bundle
+        add_snapshot(self, data)
+        return data, metadata
+
     def __repr__(self) -> str:
         # deterministic (no memory address), so notebooks compare equal under nbval
         state = " (closed)" if self.closed else ""
@@ -259,6 +284,17 @@ class BrokerWidget(anywidget.AnyWidget):
             handle.cancel()
         self._timer = None
         super().close()
+
+
+def add_snapshot(widget: Any, data: dict[str, Any]) -> None:
+    """Put ``widget.snapshot_html()`` into a display's mime bundle as ``text/html``.
+
+    A snapshot that fails is logged and left out: the live view must still show.
+    """
+    try:
+        data["text/html"] = widget.snapshot_html()
+    except Exception:
+        logger.exception("%s could not build its HTML snapshot", type(widget).__name__)
 
 
 def text_arg(content: dict[str, Any], key: str, what: str) -> str:

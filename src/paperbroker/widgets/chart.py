@@ -23,6 +23,7 @@ from ..broker import BrokerService
 from ..frames import equity_frame
 from ..models import DEFAULT_ACCOUNT, EquityData
 from ._base import BrokerWidget, asset, whole
+from ._html import chart_html
 
 __all__ = ["EquityChart"]
 
@@ -144,6 +145,11 @@ class EquityChart(BrokerWidget):
 
     def _snapshot(self) -> None:
         self._send_points(0)
+
+    def _html(self, outer: bool) -> str:
+        self._absorb()
+        tz = self.broker.clock.timezone
+        return chart_html(self.title, self.account_id, self._window, tz=tz, outer=outer)
 
     def points(self) -> dict[str, np.ndarray]:
         """The drawn window: ``time`` (Unix ms), ``equity`` and ``balance`` float64 arrays."""

@@ -9,7 +9,8 @@ import ipywidgets
 
 from ..broker import BrokerService
 from ..models import DEFAULT_ACCOUNT
-from ._base import BrokerWidget
+from ._base import BrokerWidget, add_snapshot
+from ._html import snapshot
 from .chart import EquityChart
 from .summary import AccountSummary
 from .tables import ExecutionsTable, OrdersTable, PositionsTable
@@ -80,6 +81,29 @@ class Dashboard(ipywidgets.GridBox):  # type: ignore[misc]
     def parts(self) -> list[BrokerWidget]:
         """The live widgets of the dashboard."""
         return [self.summary, self.chart, self.ticket, self.positions, self.executions, self.orders]
+
+    def snapshot_html(self) -> str:
+        """Every part's current state as static HTML, laid out as the dashboard is; what
+        pages that cannot run the live widgets show (see
+        :meth:`BrokerWidget.snapshot_html <paperbroker.widgets.BrokerWidget.snapshot_html>`)."""
+        for widget in self.parts:
+            widget.flush()
+        row = '<div class="pb-flex">{}</div>'
+        body = "".join(
+            (
+                self.summary._html(outer=False),
+                row.format(self.chart._html(outer=False) + self.ticket._html(outer=False)),
+                row.format(self.positions._html(outer=False) + self.executions._html(outer=False)),
+                self.orders._html(outer=False),
+            )
+        )
+        return snapshot(body, "dashboard")
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        data = super()._repr_mimebundle_(**kwargs)
+        if isinstance(data, dict):
+            add_snapshot(self, data)
+        return data
 
     def close(self) -> None:
         """Close every part (unsubscribing it), then the grid."""

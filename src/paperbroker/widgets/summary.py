@@ -16,6 +16,7 @@ import traitlets
 from ..broker import BrokerService
 from ..models import DEFAULT_ACCOUNT, EquityData
 from ._base import BrokerWidget, asset
+from ._html import summary_html
 
 __all__ = ["AccountSummary"]
 
@@ -74,6 +75,9 @@ class AccountSummary(BrokerWidget):
         self._subscribe("equity", self._on_equity)
         self._latest = self.broker.equity(self.account_id)
         self._flush_now()
+
+    def _html(self, outer: bool) -> str:
+        return summary_html(self.account_id, self.fields, self.values, outer=outer)
 
     def _on_equity(self, data: EquityData) -> None:
         self._latest = data

@@ -19,6 +19,7 @@ import traitlets
 from ..broker import BrokerService
 from ..models import DEFAULT_ACCOUNT
 from ._base import BrokerWidget, asset, text_arg, whole
+from ._html import table_html
 
 __all__ = ["Action", "Column", "LiveTable"]
 
@@ -155,6 +156,18 @@ class LiveTable(BrokerWidget):
 
     def _snapshot(self) -> None:
         self._post({"type": "snapshot", "rows": list(self._rows.values())})
+
+    def _html(self, outer: bool) -> str:
+        return table_html(
+            self.TITLE,
+            self.account_id,
+            self.COLUMNS,
+            self._rows.values(),
+            sort=self.SORT,
+            empty_text=self.empty_text,
+            tz=self.broker.clock.timezone,
+            outer=outer,
+        )
 
     def rows(self) -> list[dict[str, Any]]:
         """The rows as the browser shows them (after pending updates), oldest first."""

@@ -20,6 +20,7 @@ from ..errors import BrokerError, ConfigurationError
 from ..models import DEFAULT_ACCOUNT, OrderStatus, OrderType, PlacedOrder, Quote, Side
 from ..topics import topic
 from ._base import BrokerWidget, CommandError, asset, text_arg
+from ._html import ticket_html
 
 __all__ = ["OrderTicket"]
 
@@ -145,6 +146,9 @@ class OrderTicket(BrokerWidget):
             fresh = {s: [q.bid, q.ask, q.last] for s, q in self._quotes.items()}
             self._quotes = {}
             self.quotes = {**self.quotes, **fresh}
+
+    def _html(self, outer: bool) -> str:
+        return ticket_html(self.account_id, self.symbols, self.quotes, self.status, outer=outer)
 
     def _show(self, kind: str, text: str) -> None:
         self._shown += 1
