@@ -4,8 +4,9 @@ After each fault the broker's books must still be consistent (``check_consistent
 fault must show where a user looks (error counters, ``last_error``, the log), and the
 broker must carry on.
 
-Market mode adds a price source that raises; its tests belong in this file's market
-section once the source's error reporting is settled.
+In market mode a fill that raises inside a tick leaves its order working and the tick's
+prices applied and broadcast.  A price source that raises gets its tests in this file's
+market section once the source's error reporting is settled.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 import pytest
 
 import paperbroker as pb
+from paperbroker.market import QuoteChange
 from paperbroker.topics import TopicHub
 
 from .reliability import CASCADE, Events, burst, check_consistent, check_views
@@ -266,3 +268,65 @@ def test_a_subscriber_that_cancels_the_order_being_filled() -> None:
     broker.fill(order.id)
     assert isinstance(sub.last_error, pb.InvalidState)
     check_consistent(broker, INITIAL)
+
+
+# ---------------------------------------------------------------------- market mode
+
+
+def market_broker(source: pb.MarketSource, **options: Any) -> pb.BrokerService:
+    broker = pb.BrokerService(
+        options.pop("execution_delay", None), market=source, seed=3, history_limit=None, **options
+    )
+    broker.open_account("B", INITIAL["B"])
+    return broker
+
+
+class Feed(pb.ManualQuotes):
+    """Manual quotes as a feed of your own: ``down`` (call numbers, or True) raises,
+    ``moves`` are the prices of the next ticks, ``spoil`` (call number -> function) spoils
+    the tick the feed made (after storing it, as a buggy feed would)."""
+
+    def __init__(self, prices: dict[str, float], **kwargs: Any) -> None:
+        super().__init__(prices, **kwargs)
+        self.calls = 0
+        self.down: Any = set()
+        self.moves: list[dict[str, float]] = []
+        self.spoil: dict[int, Any] = {}
+
+    def next_tick(self, now_ms: int) -> Any:
+        self.calls += 1
+        if self.down is True or self.calls in self.down:
+            raise ConnectionError("the feed is down")
+        for symbol, price in (self.moves.pop(0) if self.moves else {}).items():
+            self.set_quote(symbol, QuoteChange(price=price), now_ms)
+        tick = super().next_tick(now_ms)
+        spoil = self.spoil.pop(self.calls, None)
+        return tick if spoil is None else spoil(tick)
+
+
+# ---------------------------------------------------------------------- market: a fill fails in a tick
+
+
+def test_a_fill_that_raises_inside_a_tick_keeps_its_order_working_and_the_tick_published() -> None:
+    """An interrupt in the commission model during a tick's first fill: that order was
+    taken off the matcher's book before the fill and was lost there (Working for ever), the
+    other symbol kept its old quote, and the new marks were never broadcast."""
+    feed = Feed({"AAA": 100.0, "BBB": 50.0})
+    broker = market_broker(feed, commission=InterruptOnCall(3))
+    events = Events().attach(broker, ACCOUNTS)
+    broker.buy("AAA", 5)
+    broker.buy("BBB", 5, account_id="B")
+    sell_a = broker.sell("AAA", 5, limit=101.0)
+    sell_b = broker.sell("BBB", 5, limit=51.0, account_id="B")
+    feed.moves = [{"AAA": 101.5, "BBB": 51.5}]
+    with pytest.raises(KeyboardInterrupt):
+        broker.step()
+    assert [broker.order(o.id).status for o in (sell_a, sell_b)] == [pb.OrderStatus.WORKING] * 2
+    assert broker.position("BBB", account_id="B").last == broker.quote("BBB").last == 51.5
+    check_consistent(broker, INITIAL)
+    check_views(broker, events, ACCOUNTS)  # the marks' pl and equity went out
+    assert broker.buy("BBB", 1).avgPrice == broker.quote("BBB").ask  # the new quote, not 50.01
+    broker.step()  # the same quotes again: now both fill
+    assert [broker.order(o.id).status for o in (sell_a, sell_b)] == [pb.OrderStatus.FILLED] * 2
+    check_consistent(broker, INITIAL)
+    check_views(broker, events, ACCOUNTS)

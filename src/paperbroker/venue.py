@@ -144,21 +144,25 @@ class Venue:
                 changed.extend(set_mark(symbol, last))
             else:
                 marks[symbol] = last  # nobody holds it: set_mark would only do this
-        if source.bars:
-            matcher.on_bars(
-                tick.index, tick.open, tick.high, tick.low, tick.last, tick.ask_size, source.half_spread
-            )
-        else:
-            matcher.on_quotes(tick.index, tick.bid, tick.ask, tick.bid_size, tick.ask_size)
-        if changed:
-            self.publish_marks(changed)
-        subs_by_symbol = self._quote_subs
-        if subs_by_symbol:
-            for n, i in enumerate(tick.index):
-                symbol = symbols[i]
-                subs = subs_by_symbol.get(symbol)
-                if subs:
-                    self._deliver(subs, tick_quote(symbol, tick, n))
+        try:
+            if source.bars:
+                matcher.on_bars(
+                    tick.index, tick.open, tick.high, tick.low, tick.last, tick.ask_size, source.half_spread
+                )
+            else:
+                matcher.on_quotes(tick.index, tick.bid, tick.ask, tick.bid_size, tick.ask_size)
+        finally:
+            # also when a fill raised part way (each fill is whole): the new marks and
+            # quotes are in the books already, so their events go out
+            if changed:
+                self.publish_marks(changed)
+            subs_by_symbol = self._quote_subs
+            if subs_by_symbol:
+                for n, i in enumerate(tick.index):
+                    symbol = symbols[i]
+                    subs = subs_by_symbol.get(symbol)
+                    if subs:
+                        self._deliver(subs, tick_quote(symbol, tick, n))
 
     def set_quote(self, symbol: str, change: QuoteChange) -> None:
         """Move a symbol's price by hand and let the market react at once."""
