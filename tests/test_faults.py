@@ -5,8 +5,9 @@ fault must show where a user looks (error counters, ``last_error``, the log), an
 broker must carry on.
 
 In market mode a fill that raises inside a tick leaves its order working and the tick's
-prices applied and broadcast.  A price source that raises gets its tests in this file's
-market section once the source's error reporting is settled.
+prices applied and broadcast, and a kernel interrupt in a subscriber of a market event
+leaves every order where the market, the brackets and the risk book expect it.  A price
+source that raises gets its tests here once the source's error reporting is settled.
 """
 
 from __future__ import annotations
@@ -330,3 +331,96 @@ def test_a_fill_that_raises_inside_a_tick_keeps_its_order_working_and_the_tick_p
     assert [broker.order(o.id).status for o in (sell_a, sell_b)] == [pb.OrderStatus.FILLED] * 2
     check_consistent(broker, INITIAL)
     check_views(broker, events, ACCOUNTS)
+
+
+# ---------------------------------------------------------------------- market: interrupted subscribers
+
+
+def interrupt_once(broker: pb.BrokerService, when: Any) -> pb.Subscription:
+    """An orders subscriber that raises KeyboardInterrupt on the first order ``when`` picks,
+    as a kernel interrupt landing in a widget's callback would."""
+    fired: list[Any] = []
+
+    def callback(order: pb.PlacedOrder) -> None:
+        if not fired and when(order):
+            fired.append(order)
+            raise KeyboardInterrupt
+
+    return broker.subscribe(pb.topic("orders"), callback)
+
+
+def placed_with_brackets(broker: pb.BrokerService) -> None:
+    interrupt_once(broker, lambda o: o.status is pb.OrderStatus.WORKING and o.takeProfit)
+    with pytest.raises(KeyboardInterrupt):
+        broker.buy("X", 2, limit=99.0, take_profit=103.0)
+    broker.set_price("X", 98.5)  # it fills, and its take-profit is armed
+    broker.set_price("X", 103.5)
+
+
+def bracket_parent_fills(broker: pb.BrokerService) -> None:
+    broker.buy("X", 2, limit=99.0, take_profit=103.0, stop_loss=96.0)
+    interrupt_once(broker, lambda o: o.status is pb.OrderStatus.FILLED)
+    with pytest.raises(KeyboardInterrupt):
+        broker.set_price("X", 98.5)
+    broker.set_price("X", 103.5)  # the armed take-profit fills, the stop-loss is cancelled
+
+
+def cancelled(broker: pb.BrokerService) -> None:
+    order = broker.buy("X", 2, limit=99.0)
+    interrupt_once(broker, lambda o: o.status is pb.OrderStatus.CANCELED)
+    with pytest.raises(KeyboardInterrupt):
+        broker.cancel(order.id)
+    broker.set_price("X", 98.5)  # the cancelled order must not fill
+
+
+def modified(broker: pb.BrokerService) -> None:
+    order = broker.buy("X", 2, limit=95.0)
+    interrupt_once(broker, lambda o: o.limitPrice == 99.0)
+    with pytest.raises(KeyboardInterrupt):
+        broker.modify(order.id, limit_price=99.0)
+    broker.set_price("X", 98.5)  # fills at the new limit
+
+
+def trailed(broker: pb.BrokerService) -> None:
+    broker.buy("X", 2, trailing_stop_pips=200)  # 2.00 below
+    interrupt_once(broker, lambda o: o.stopPrice == 101.0)
+    with pytest.raises(KeyboardInterrupt):
+        broker.set_price("X", 103.0)
+    broker.set_price("X", 100.9)  # under the moved stop
+
+
+def expired(broker: pb.BrokerService) -> None:
+    broker.buy("X", 2, limit=99.0, duration="DAY")
+    interrupt_once(broker, lambda o: o.status is pb.OrderStatus.CANCELED)
+    with pytest.raises(KeyboardInterrupt):
+        broker.run(8)  # hours: past the session end
+    broker.set_price("X", 98.5)
+
+
+@pytest.mark.parametrize(
+    ("scenario", "final"),
+    [
+        (placed_with_brackets, {"FILLED": 2}),
+        (bracket_parent_fills, {"FILLED": 2, "CANCELED": 1}),
+        (cancelled, {"CANCELED": 1}),
+        (modified, {"FILLED": 1}),
+        (trailed, {"FILLED": 2}),
+        (expired, {"CANCELED": 1}),
+    ],
+)
+def test_an_interrupt_in_a_subscriber_of_a_market_event_leaves_every_order_in_its_place(
+    scenario: Any, final: dict[str, int]
+) -> None:
+    """The broker broadcast the order's change before the market, brackets, risk book and
+    day orders heard of it, so an interrupt there left a placed order out of the market, a
+    filled parent's brackets Inactive for ever, a modified order matching at its old price,
+    a trailing stop at its old stop, and a cancelled or expired order in the matcher (where
+    the next tick through its price crashed the broker with a KeyError)."""
+    broker = market_broker(
+        Feed({"X": 100.0}, step_ms=3_600_000), risk=pb.RiskRules(default=pb.SymbolRules(pip_size=0.01))
+    )
+    scenario(broker)
+    statuses = [o.status.name for o in broker.orders()]
+    assert {s: statuses.count(s) for s in set(statuses)} == final
+    check_consistent(broker, INITIAL)
+    broker.run(3)  # and it runs on
