@@ -1,29 +1,33 @@
-"""Faults: subscribers that raise or are slow, a cancelled simulator task, kernel interrupts.
+"""Faults: subscribers that raise or are slow, a cancelled simulator task, kernel interrupts,
+and in market mode fills that fail inside a tick and price sources that fail.
 
 After each fault the broker's books must still be consistent (``check_consistent``), the
-fault must show where a user looks (error counters, ``last_error``, the log), and the
-broker must carry on.
+fault must show where a user looks (error counters, ``last_error``, the log, the error
+``step()`` or ``run()`` raises), and the broker must carry on.
 
-In market mode a fill that raises inside a tick leaves its order working and the tick's
-prices applied and broadcast, and a kernel interrupt in a subscriber of a market event
-leaves every order where the market, the brackets and the risk book expect it.  A price
-source that raises gets its tests here once the source's error reporting is settled.
+Market mode: a fill that raises inside a tick, and kernel interrupts in subscribers of
+market events, leave every order where the market, the brackets and the risk book expect
+it.  A price source that raises on some ticks or on every tick, and a source of your own
+whose ticks are malformed, raise ``MarketDataError`` and change nothing (a run that meets
+one says how many of its steps stand, and ends where a broker whose source never failed
+ends); the background task logs a failure that repeats once, counts it and carries on.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
 from typing import Any
 
 import pytest
 
 import paperbroker as pb
-from paperbroker.market import QuoteChange
+from paperbroker.market import QuoteChange, Tick
 from paperbroker.topics import TopicHub
 
-from .reliability import CASCADE, Events, burst, check_consistent, check_views
+from .reliability import CASCADE, Events, burst, check_consistent, check_views, is_sentence, snapshot
 
 INITIAL = {pb.DEFAULT_ACCOUNT: 100_000.0, "B": 50_000.0}
 ACCOUNTS = list(INITIAL)
@@ -424,3 +428,231 @@ def test_an_interrupt_in_a_subscriber_of_a_market_event_leaves_every_order_in_it
     assert {s: statuses.count(s) for s in set(statuses)} == final
     check_consistent(broker, INITIAL)
     broker.run(3)  # and it runs on
+
+
+# ---------------------------------------------------------------------- market: price sources
+
+
+class FlakyWalk(pb.RandomWalk):
+    """A random walk whose feed is down on the ``down`` calls of ``next_tick``: it raises
+    before drawing, so the walk goes on afterwards as if those calls had not happened."""
+
+    def __init__(self, *args: Any, down: set[int], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.calls, self.down = 0, down
+
+    def next_tick(self, now_ms: int) -> Tick:
+        self.calls += 1
+        if self.calls in self.down:
+            raise ConnectionError("the feed is down")
+        return super().next_tick(now_ms)
+
+
+WALK = {"volatility": 0.004, "quote_size": 3}
+PRICES = {"AAA": 100.0, "BBB": 50.0, "CCC": 20.0}
+
+
+def rest_orders(broker: pb.BrokerService) -> None:
+    """Orders of every kind, resting and partly filled, brackets, in both accounts."""
+    for n, account in enumerate(ACCOUNTS):
+        broker.buy("AAA", 6 + n, account_id=account)  # 3 now (the quote size), the rest later
+        broker.sell("BBB", 4, account_id=account)
+        broker.buy("AAA", 4, limit=99.6 - n / 10, account_id=account)
+        broker.sell("AAA", 5, stop=99.4 + n / 10, account_id=account)
+        broker.buy("BBB", 2, stop=50.3, limit=50.4, account_id=account)
+        broker.sell("BBB", 3, limit=50.4, account_id=account)
+        broker.buy("CCC", 5, limit=19.95, take_profit=20.3, stop_loss=19.7, account_id=account)
+
+
+def test_a_price_source_that_fails_on_some_ticks_changes_nothing_and_runs_on() -> None:
+    broker = market_broker(FlakyWalk(PRICES, down={5, 9, 10}, **WALK))
+    twin = market_broker(pb.RandomWalk(PRICES, **WALK))  # the same prices, never down
+    events, twin_events = Events().attach(broker, ACCOUNTS), Events().attach(twin, ACCOUNTS)
+    for b in (broker, twin):
+        rest_orders(b)
+    with pytest.raises(pb.MarketDataError) as info:
+        broker.run(60)
+    message = str(info.value)
+    assert message.startswith("run() stopped after 4 of 60 steps, which stand.")
+    assert "ConnectionError: the feed is down" in message and is_sentence(message)
+    assert isinstance(info.value.__cause__, ConnectionError)
+    twin.run(4)
+    assert snapshot(broker) == snapshot(twin) and broker.quotes() == twin.quotes()
+    check_consistent(broker, INITIAL)
+    check_views(broker, events, ACCOUNTS)
+    with pytest.raises(pb.MarketDataError, match=r"^run\(\) stopped after 3 of 56 steps"):
+        broker.run(56)
+    with pytest.raises(pb.MarketDataError, match=r"^run\(\) stopped after 0 of 53 steps"):
+        broker.run(53)
+    assert broker.run(53) == 53  # the feed is back
+    twin.run(56)
+    assert snapshot(broker) == snapshot(twin) and broker.quotes() == twin.quotes()
+    assert [e[:2] for e in events.events] == [e[:2] for e in twin_events.events]
+    check_consistent(broker, INITIAL)
+    check_views(broker, events, ACCOUNTS)
+    filled = {o.type for a in ACCOUNTS for o in broker.orders(a, status="filled")}
+    assert filled == set(pb.OrderType)  # the run did trade: every kind of order filled
+
+
+def test_a_price_source_that_is_always_down_changes_nothing_until_it_is_back() -> None:
+    feed = Feed({"AAA": 100.0})
+    broker = market_broker(feed)
+    events = Events().attach(broker, ACCOUNTS)
+    broker.buy("AAA", 2)
+    order = broker.buy("AAA", 3, limit=99.0, account_id="B")
+    before, quote, now = snapshot(broker), broker.quote("AAA"), broker.clock.now_ms()
+    feed.down = True
+    for _ in range(3):
+        with pytest.raises(pb.MarketDataError) as info:
+            broker.step()
+        assert str(info.value) == (
+            "The price source <Feed AAA> failed: ConnectionError: the feed is down. Nothing of that "
+            "tick was applied; the next step asks the source again."
+        )
+    with pytest.raises(pb.MarketDataError, match=r"^run\(\) stopped after 0 of 5 steps"):
+        broker.run(5)
+    assert snapshot(broker) == before and broker.quote("AAA") == quote and broker.clock.now_ms() == now
+    feed.down = set()
+    feed.moves = [{"AAA": 98.5}]
+    assert broker.step()
+    assert broker.order(order.id).status is pb.OrderStatus.FILLED
+    assert broker.clock.now_ms() == now + feed.step_ms
+    check_consistent(broker, INITIAL)
+    check_views(broker, events, ACCOUNTS)
+
+
+def nan_bid(tick: Tick) -> Tick:
+    tick.bid[0] = math.nan
+    return tick
+
+
+def crossed(tick: Tick) -> Tick:
+    tick.bid[1] = tick.ask[1] + 1.0
+    return tick
+
+
+def zero_last(tick: Tick) -> Tick:
+    tick.last[0] = 0.0
+    return tick
+
+
+def negative_size(tick: Tick) -> Tick:
+    tick.ask_size = [tick.ask_size[0], -1.0]
+    return tick
+
+
+def unknown_symbol(tick: Tick) -> Tick:
+    tick.index[1] = 7
+    return tick
+
+
+def twice(tick: Tick) -> Tick:
+    tick.index[1] = tick.index[0]
+    return tick
+
+
+def short(tick: Tick) -> Tick:
+    tick.ask = tick.ask[:1]
+    return tick
+
+
+def text_price(tick: Tick) -> Tick:
+    tick.bid[0] = "100"  # type: ignore[call-overload]
+    return tick
+
+
+def in_the_past(tick: Tick) -> Tick:
+    tick.time -= 10_000
+    return tick
+
+
+def not_a_tick(tick: Tick) -> Any:
+    return {"AAA": 100.0}
+
+
+@pytest.mark.parametrize(
+    ("spoil", "problem"),
+    [
+        (
+            nan_bid,
+            "'AAA' has bid nan, ask 100.01 and last 100.0 (prices must be finite and > 0, with bid <= ask)",
+        ),
+        (crossed, "'BBB' has bid 51.01, ask 50.01 and last 50.0"),
+        (zero_last, "'AAA' has bid 100.0, ask 100.01 and last 0.0"),
+        (negative_size, "'BBB' has sizes 10.0 and -1.0 (sizes must be >= 0)"),
+        (unknown_symbol, "its index must name each of the source's 2 symbols at most once, got [0, 7]"),
+        (twice, "its index must name each of the source's 2 symbols at most once, got [0, 0]"),
+        (short, "its columns (index, bid, ask, sizes, last ...) differ in length"),
+        (text_price, "its prices and sizes lists of numbers"),
+        (in_the_past, "is before the broker's clock"),
+        (not_a_tick, "next_tick() must return a Tick or None, got {'AAA': 100.0}"),
+    ],
+)
+def test_a_tick_that_cannot_be_used_is_refused_before_anything_changes(spoil: Any, problem: str) -> None:
+    feed = Feed({"AAA": 100.0, "BBB": 50.0}, quote_size=10)
+    broker = market_broker(feed)
+    events = Events().attach(broker, ACCOUNTS)
+    broker.buy("AAA", 4)
+    broker.sell("BBB", 2, account_id="B")
+    waiting = broker.buy("AAA", 1, limit=99.0)
+    before, quotes, now = snapshot(broker), broker.quotes(), broker.clock.now_ms()
+    feed.spoil[1] = spoil
+    with pytest.raises(pb.MarketDataError) as info:
+        broker.step()
+    message = str(info.value)
+    assert message.startswith("The price source <Feed AAA, BBB> gave a tick that cannot be used: ")
+    assert problem in message and message.endswith("Nothing of it was applied; fix the source's next_tick().")
+    assert snapshot(broker) == before and broker.quotes() == quotes and broker.clock.now_ms() == now
+    assert broker.step()  # the next tick is sound and offers the quotes from before
+    assert [(q.bid, q.ask, q.last) for q in broker.quotes()] == [(q.bid, q.ask, q.last) for q in quotes]
+    assert broker.buy("BBB", 1).avgPrice == quotes[1].ask
+    feed.moves = [{"AAA": 98.5}]
+    broker.step()
+    assert broker.order(waiting.id).status is pb.OrderStatus.FILLED
+    check_consistent(broker, INITIAL)
+    check_views(broker, events, ACCOUNTS)
+
+
+def test_a_numpy_tick_from_a_source_of_your_own_is_accepted() -> None:
+    import numpy as np
+
+    def numpy_tick(tick: Tick) -> Tick:
+        tick.time = np.int64(tick.time)  # type: ignore[assignment]
+        tick.index = [np.int64(i) for i in tick.index]  # type: ignore[misc]
+        tick.bid = [np.float64(b) for b in tick.bid]  # type: ignore[misc]
+        return tick
+
+    feed = Feed({"AAA": 100.0})
+    broker = market_broker(feed)
+    feed.spoil[1] = numpy_tick
+    assert broker.step()
+    assert type(broker.clock.now_ms()) is int and broker.quote("AAA").bid == 100.0
+
+
+async def test_the_background_task_logs_a_failing_source_once_counts_it_and_recovers(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    feed = Feed({"AAA": 100.0})
+    feed.down = {2, 3, 4, 5}
+    broker = market_broker(feed, execution_delay=0)
+    broker.buy("AAA", 1)
+    quotes: list[pb.Quote] = []
+    with caplog.at_level(logging.WARNING, logger="paperbroker"):
+        broker.subscribe(pb.topic("quotes", symbol="AAA"), quotes.append)
+        await settle(lambda: broker.simulator.steps >= 9)
+        broker.shutdown()
+    sim = broker.simulator
+    assert (sim.errors, sim.failing) == (4, 0)
+    assert isinstance(sim.last_error, pb.MarketDataError) and isinstance(
+        sim.last_error.__cause__, ConnectionError
+    )
+    assert len(quotes) == sim.steps - 4  # every tick that worked, and only those
+    assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
+        (
+            "ERROR",
+            "A simulator step failed; the simulator carries on, and the same failure again is only "
+            "counted (broker.simulator.errors, .failing, .last_error).",
+        ),
+        ("WARNING", "The simulator recovered after 4 failed steps in a row."),
+    ]
+    check_consistent(broker, INITIAL)
