@@ -186,12 +186,19 @@ class Reference:
         return sum((self.marks[s] - p.avg) * p.qty for s, p in self.accounts[account].positions.items())
 
     def replay(self, broker: pb.BrokerService) -> Reference:
-        """Feed every kept execution of every account, in execution order."""
+        """Feed every kept execution of every account, in execution order; in market mode the
+        marks are then the market's last prices."""
         rows = [(a, e) for a in self.accounts for e in broker.executions(account_id=a)]
         rows.sort(key=lambda row: int(row[1].id.rpartition("-")[2]))
         for account, execution in rows:
             self.apply(account, execution)
+        self.quoted(broker)
         return self
+
+    def quoted(self, broker: pb.BrokerService) -> None:
+        """Market mode: a symbol the market quotes is marked at its quote's last price."""
+        for quote in broker.quotes():
+            self.marks[quote.symbol] = quote.last
 
 
 def check_books(broker: pb.BrokerService, ref: Reference) -> None:

@@ -3,18 +3,22 @@ a callback that is not callable) whose message is a sentence, never another exce
 and nothing changes (snapshots, events, id counters).
 
 Sections: orders, order operations, accounts and snapshots, topics, construction, fast
-mode, replay data.  Widget command messages get their own section here once the widgets'
-command protocol is settled.
+mode, replay data, widget command messages (what a browser, or anything that can write to
+a widget's comm, sends to every live widget: each message gets exactly one reply, and a
+refused one is a clear sentence that changed nothing).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import math
 from typing import Any
+from unittest import mock
 
+import comm
 import pytest
-from hypothesis import assume, given
+from hypothesis import assume, event, given
 from hypothesis import strategies as st
 
 import paperbroker as pb
@@ -423,6 +427,277 @@ def test_bad_replay_data_is_refused_with_the_row_and_column(spoil: list[tuple[st
     broker = pb.BrokerService(market=replay, seed=1)
     broker.run()
     assert broker.equity().equity == INITIAL[pb.DEFAULT_ACCOUNT]
+
+
+# ---------------------------------------------------------------------- widget command messages
+
+HUGE = [2**2000, -(2**2000), 1e308, -1e308, 1e13, 1e-320, math.nan, math.inf, "nan", "-inf", "1e999"]
+leaf = st.one_of(
+    garbage,
+    st.sampled_from([*HUGE, "1,000", " 5 ", "", "abc", "\x00", "AAA\x07", "ORDER-1"]),
+    st.text(min_size=200, max_size=400),  # echoed back in a message, it must be cut short
+)
+junk = st.recursive(
+    leaf,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+def mostly(valid: st.SearchStrategy[Any], bad: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """``valid`` three times in four, else ``bad``: messages that are nearly right reach
+    the checks deep inside a command, and some are accepted."""
+    return st.integers(0, 3).flatmap(lambda n: bad if n == 3 else valid)
+
+
+form_value = mostly(
+    st.sampled_from(["5", 3, "100.5", 99.5, 120, "80", None, ""]), st.one_of(junk, st.just(-1))
+)
+form = st.fixed_dictionaries(
+    {
+        "symbol": mostly(st.sampled_from(["AAA", " BBB ", "NEWCO"]), st.one_of(junk, st.just("A" * 65))),
+        "qty": form_value,
+    },
+    optional={
+        "type": mostly(st.sampled_from(["market", "limit", "stop", "stop_limit", "Stop Limit", 2, ""]), junk),
+        "limitPrice": form_value,
+        "stopPrice": form_value,
+        "takeProfit": form_value,
+        "stopLoss": form_value,
+        "seenPrice": form_value,
+    },
+).flatmap(  # now and then a field the ticket does not take
+    lambda order: mostly(
+        st.just(order), st.sampled_from(["duration", "takeprofit", ""]).map(lambda k: {**order, k: 1})
+    )
+)
+COMMANDS = {"OrderTicket": {"place", "snapshot"}, "EquityChart": {"plotly", "snapshot"}}
+
+
+def command(widget: Any, keys: list[str]) -> st.SearchStrategy[Any]:
+    """A message as the browser could send it to ``widget``: garbage, or a command (mostly
+    one the widget has) with garbage fields."""
+    own = sorted(COMMANDS.get(type(widget).__name__, {"action", "snapshot"}))
+    names = {"OrdersTable": ["cancel"], "PositionsTable": ["close", "reverse"]}.get(type(widget).__name__, [])
+    own_rows = [row["id"] for row in widget.rows()] if hasattr(widget, "rows") else []
+    rows = st.sampled_from(own_rows[::-1]) if own_rows else st.sampled_from(keys)  # the newest first
+    fields = {
+        "id": st.one_of(st.integers(), st.text(max_size=8), junk),
+        "side": mostly(st.sampled_from(["buy", "sell", "Sell", 1, -1]), st.one_of(junk, st.just("hold"))),
+        "order": mostly(form, junk),
+        "name": mostly(st.sampled_from([*names, "cancel", "close"]), st.one_of(junk, st.just("liquidate"))),
+        "key": mostly(rows, st.one_of(st.sampled_from(keys), junk)),
+    }
+    other = st.sampled_from(["place", "action", "snapshot", "plotly", "Place"])
+    kinds = mostly(st.sampled_from(own), st.one_of(junk, other))
+    message = st.fixed_dictionaries({"type": kinds, **fields}, optional={"extra": junk})  # type: ignore[arg-type]
+    return mostly(
+        message.flatmap(
+            lambda m: mostly(
+                st.just(m),
+                st.sampled_from(sorted(m)).map(lambda gone: {k: v for k, v in m.items() if k != gone}),
+            )
+        ),
+        junk,
+    )
+
+
+def live_widgets(broker: pb.BrokerService) -> list[Any]:
+    from paperbroker import widgets as w
+
+    return [
+        w.OrderTicket(broker, symbols=["AAA", "BBB"]),
+        *(table(broker, a) for a in ACCOUNTS for table in (w.OrdersTable, w.PositionsTable)),
+        w.ExecutionsTable(broker),
+        w.EquityChart(broker),
+        w.AccountSummary(broker, "B"),
+    ]
+
+
+class Logged(logging.Handler):
+    """Keeps the records of warnings and errors logged anywhere while it is attached."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def send(world: World, widget: Any, content: Any) -> tuple[dict[str, Any], Any]:
+    """Deliver ``content`` as the browser would; it must get exactly one reply, carrying its
+    id, with nothing logged (an exception in a comm handler is logged, never raised); a
+    refusal is a short sentence that changed nothing."""
+    from .test_widgets import browser, replies
+
+    broker, events = world
+    before, seen, count = snapshot(broker), len(events.events), len(replies(widget))
+    logged = Logged()
+    logging.getLogger().addHandler(logged)
+    try:
+        browser(widget, content)
+    finally:
+        logging.getLogger().removeHandler(logged)
+    assert logged.records == [], [r.getMessage() for r in logged.records]
+    new = replies(widget)[count:]
+    assert len(new) == 1, new
+    reply = new[0]
+    sent_id = content.get("id") if isinstance(content, dict) else None
+    if not isinstance(sent_id, (int, str)) or isinstance(sent_id, bool):
+        sent_id = None
+    assert reply["id"] == sent_id
+    if not reply["ok"]:
+        error = reply["error"]
+        assert is_sentence(error) and len(error) <= 400 and not error.startswith("Internal"), error
+        assert len(events.events) == seen, events.events[seen:]
+        assert snapshot(broker) == before
+        if (
+            type(widget).__name__ == "OrderTicket"
+            and isinstance(content, dict)
+            and content.get("type") == "place"
+        ):
+            assert widget.status["kind"] == "error" and widget.status["text"] == error
+    return reply, before
+
+
+def form_number(value: Any) -> float | None:
+    """A form value as the ticket reads it (for a value it accepted)."""
+    if value is None or value == "":
+        return None
+    return float(value.replace(",", "")) if isinstance(value, str) else float(value)
+
+
+def check_accepted(
+    world: World, widget: Any, content: dict[str, Any], reply: dict[str, Any], before: Any
+) -> None:
+    """A command that was accepted did what it says, and only that: a new order (placed, or
+    closing or reversing a position) or a cancelled one; no fill, nothing else changed."""
+    broker, events = world
+    kind = content["type"]
+    assert kind in COMMANDS.get(type(widget).__name__, {"action", "snapshot"})
+    after = snapshot(broker)
+    assert {k: v for k, v in after.items() if k != "orders"} == {
+        k: v for k, v in before.items() if k != "orders"
+    }
+    old = {o["id"]: o for orders in before["orders"].values() for o in orders}
+    new = {o["id"]: o for orders in after["orders"].values() for o in orders}
+    note = reply["note"]
+    if kind in ("snapshot", "plotly"):
+        assert note is None and new == old
+        return
+    touched = {content["key"]} if content.get("name") == "cancel" else set()
+    touched |= {i for i, o in new.items() if o.get("parentId") in touched}  # its brackets
+    assert {i: o for i, o in new.items() if i in old and i not in touched} == {
+        i: o for i, o in old.items() if i not in touched
+    }
+    added = [broker.order(i) for i in new if i not in old]
+    if kind == "place":
+        order = broker.order(note)
+        fields = content["order"]
+        assert set(fields) <= {
+            "symbol",
+            "type",
+            "qty",
+            "limitPrice",
+            "stopPrice",
+            "takeProfit",
+            "stopLoss",
+            "seenPrice",
+        }
+        side = pb.Side.coerce(content["side"], "side")
+        raw = fields.get("type")
+        kind_ = pb.OrderType.MARKET if raw is None or raw == "" else pb.OrderType.coerce(raw, "type")
+        qty = form_number(fields["qty"])
+        assert (order.symbol, order.side, order.type, order.qty) == (
+            fields["symbol"].strip(),
+            side,
+            kind_,
+            qty,
+        )
+        assert (order.takeProfit, order.stopLoss) == tuple(
+            form_number(fields.get(k)) for k in ("takeProfit", "stopLoss")
+        )
+        assert order.status is pb.OrderStatus.WORKING and note in widget.status["text"]
+        assert [o.id for o in added if o.parentId is None] == [note]
+    elif content["name"] == "cancel":
+        assert note == f"Cancelled {content['key']}." and added == []
+        assert broker.order(content["key"]).status is pb.OrderStatus.CANCELED
+    else:
+        verb = {"close": "Closing", "reverse": "Reversing"}[content["name"]]
+        assert note.startswith(f"{verb} {content['key']} with ORDER-")
+        (order,) = added
+        assert note == f"{verb} {content['key']} with {order.id}."
+        assert (order.symbol, order.type) == (content["key"], pb.OrderType.MARKET)
+    assert all(kind == "orders" for _, kind, _ in events.events[-3:])  # an order event, no fill
+    check_consistent(broker, INITIAL)
+
+
+@scaled(0.5)
+@given(data=st.data())
+def test_garbage_widget_commands_get_one_clear_reply_and_change_nothing(data: st.DataObject) -> None:
+    from .test_widgets import RecordingComm
+
+    with mock.patch.object(comm, "create_comm", RecordingComm):
+        world = make_world()
+        broker = world[0]
+        widgets = live_widgets(broker)
+        try:
+            keys = [p.id for a in ACCOUNTS for p in broker.positions(a)]
+            keys += [o.id for a in ACCOUNTS for o in broker.orders(a, status="working")]
+            keys += [o.id for a in ACCOUNTS for o in broker.orders(a)][:5]  # filled and cancelled
+            keys += [e.id for e in broker.executions()[:2]] + ["ORDER-999999", "ZZZ"]
+            for _ in range(data.draw(st.integers(1, 3))):
+                widget = data.draw(st.sampled_from(widgets))
+                content = data.draw(command(widget, keys))
+                reply, before = send(world, widget, content)
+                kind = content.get("type") if isinstance(content, dict) else None
+                event(
+                    f"{kind if kind in ('place', 'action', 'snapshot', 'plotly') else 'junk'}: {reply['ok']}"
+                )
+                if reply["ok"]:
+                    check_accepted(world, widget, content, reply, before)
+        finally:
+            for widget in widgets:
+                widget.close()
+    assert {id(s) for s in broker.subscriptions()} == {id(s) for s in world[1].subs}  # widgets let go
+
+
+@pytest.mark.parametrize(
+    ("order", "side", "message"),
+    [
+        ({"symbol": "AAA", "qty": 2**2000}, "buy", "Quantity must be a number, got 1148130695274254524232"),
+        (
+            {"symbol": "AAA", "qty": 1, "type": "limit", "limitPrice": -(2**2000)},
+            "buy",
+            "Limit price must be",
+        ),
+        ({"symbol": "AAA", "qty": 1, "type": 0}, "buy", "0 is not a valid order type"),
+        ({"symbol": "AAA", "qty": 1, "type": False}, "buy", "False is not a valid order type"),
+        (
+            {"symbol": "AAA", "qty": 1, "takeprofit": 120},
+            "buy",
+            "fields the ticket does not know: ['takeprofit']",
+        ),
+        ({"symbol": "AAA\x00", "qty": 1}, "buy", "has control characters"),
+        ({"symbol": "AAA", "qty": 1}, "x" * 5000, "'xxxxxxxxxx"),
+    ],
+)
+def test_ticket_messages_that_got_through_or_broke_it(order: dict[str, Any], side: str, message: str) -> None:
+    """Found by the test above: an integer beyond any float escaped as an OverflowError
+    ("Internal error"), a falsy order type (0, False) placed a market order, a misspelt
+    field was dropped without a word (a "takeprofit" placed an order with no bracket), a
+    control character made a symbol, and garbage was echoed back whole in the error."""
+    from paperbroker import widgets as w
+
+    from .test_widgets import RecordingComm
+
+    with mock.patch.object(comm, "create_comm", RecordingComm):
+        world = make_world()
+        ticket = w.OrderTicket(world[0])
+        reply, _ = send(world, ticket, {"type": "place", "id": 3, "side": side, "order": order})
+        ticket.close()
+    assert reply["ok"] is False and message in reply["error"] and len(reply["error"]) < 200
 
 
 # ---------------------------------------------------------------------- found defects

@@ -326,17 +326,19 @@ class BrokerService(BrokerViews, Stepping):
             if reason is not None:
                 self._reject(account_id, fields, reason)
         placed = self._new_order(account_id, fields, _WORKING)
-        snapshot = self._publish_order(placed, account_id)
         if self._risk is not None:
             self._risk.accept(placed.id, account_id, symbol, int(side), qty, opening * (ref or 0.0))
         if tif == "DAY":
             self._day_orders[placed.id] = placed
-        if tp is not None or sl is not None or placed.trailingStopPips is not None:
-            self._brackets.attach(placed, account_id, ref, self._grid(symbol))
-        if venue is not None:
-            venue.add(placed, None, immediate=True)
-            if placed.status is not _WORKING:
-                return placed.copy()
+        try:
+            snapshot = self._publish_order(placed, account_id)
+        finally:  # also when a subscriber raised (an interrupt): the order is working
+            if tp is not None or sl is not None or placed.trailingStopPips is not None:
+                self._brackets.attach(placed, account_id, ref, self._grid(symbol))
+            if venue is not None:
+                venue.add(placed, None, immediate=True)
+        if venue is not None and placed.status is not _WORKING:
+            return placed.copy()
         return snapshot
 
     def _reject(self, account_id: str, fields: tuple[Any, ...], reason: str) -> NoReturn:
@@ -400,9 +402,11 @@ class BrokerService(BrokerViews, Stepping):
             self._book.set_status(placed, _FILLED)
             if self._hooks:
                 self._order_done(placed)
-        snapshot = self._publish_order(placed, account_id)
-        if self._hooks and placed.status is not _FILLED:
-            self._modified(placed, account_id)
+        try:
+            snapshot = self._publish_order(placed, account_id)
+        finally:  # also when a subscriber raised: the market and brackets follow the change
+            if self._hooks and placed.status is not _FILLED:
+                self._modified(placed, account_id)
         return snapshot
 
     def _risk_check(
@@ -473,9 +477,11 @@ class BrokerService(BrokerViews, Stepping):
         if reason is not None:
             order.message = OrderMessage("information", reason)
         order.updateTime = self.clock.now_ms()
-        snapshot = self._publish_order(order, self._book.account_of(order.id))
-        if self._hooks:
-            self._order_done(order)
+        try:
+            snapshot = self._publish_order(order, self._book.account_of(order.id))
+        finally:  # also when a subscriber raised: the order leaves the market and risk book
+            if self._hooks:
+                self._order_done(order)
         return snapshot
 
     def _order_done(self, order: PlacedOrder) -> None:
@@ -611,16 +617,18 @@ class BrokerService(BrokerViews, Stepping):
             (self._equity_subs.get(account_id, ()), equity),
         )
         hub = self._hub
-        if hub._busy:  # a subscriber made this fill: its events wait their turn
-            hub._queue.extend(events)
-        else:
-            hub._send(events)
-        if remarked:
-            for other, other_pos in remarked:
-                if other is not account:
-                    self._publish_mark(other, other_pos)
-        if brackets:
-            self._brackets.after_fill(order, account_id, pos_snapshot or pos.snapshot())
+        try:
+            if hub._busy:  # a subscriber made this fill: its events wait their turn
+                hub._queue.extend(events)
+            else:
+                hub._send(events)
+            if remarked:
+                for other, other_pos in remarked:
+                    if other is not account:
+                        self._publish_mark(other, other_pos)
+        finally:  # also when a subscriber raised (an interrupt): brackets follow the fill
+            if brackets:
+                self._brackets.after_fill(order, account_id, pos_snapshot or pos.snapshot())
         return execution
 
     def _publish_order(self, order: PlacedOrder, account_id: str) -> PlacedOrder:

@@ -12,6 +12,7 @@ wrong and how to fix it.  An operation that raises has changed nothing.
     ├── InvalidTopic         a topic string is malformed (also a ValueError)
     ├── ConfigurationError   a constructor argument is wrong (also a ValueError)
     ├── PersistenceError     a saved broker cannot be written or read back
+    ├── MarketDataError      the price source failed or gave a tick that cannot be used
     ├── SubscriberOverflow   an async subscriber fell too far behind (recorded, not raised)
     └── NotFound             (also a KeyError)
         ├── UnknownOrder
@@ -27,6 +28,7 @@ __all__ = [
     "InvalidOrder",
     "InvalidState",
     "InvalidTopic",
+    "MarketDataError",
     "NotFound",
     "OrderRejected",
     "PersistenceError",
@@ -76,6 +78,16 @@ class ConfigurationError(BrokerError, ValueError):
 class PersistenceError(BrokerError):
     """A broker cannot be saved, or a saved broker file is missing, truncated, tampered
     with or of another version."""
+
+
+class MarketDataError(BrokerError):
+    """The price source raised, or gave a tick that cannot be used (a price that is not a
+    positive number, a crossed quote, a time before the clock ...).
+
+    Nothing of that tick was applied: the books are as they were before the step, and the
+    next step asks the source again.  In the background task it is counted and logged
+    (``broker.simulator.errors``, ``last_error``); ``step()`` and ``run()`` raise it.
+    """
 
 
 class SubscriberOverflow(BrokerError):

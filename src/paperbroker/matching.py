@@ -353,15 +353,24 @@ class Matcher:
         """New quotes for the symbols in ``index``: match what they trigger."""
         bl, sl, bs, ss, always = self.bl, self.sl, self.bs, self.ss, self.always
         bids, asks, avail_b, avail_s = self.bid, self.ask, self.avail_buy, self.avail_sell
-        for i, b, a, bsz, asz in zip(index, bid, ask, bid_size, ask_size, strict=True):
-            bids[i] = b
-            asks[i] = a
-            avail_b[i] = asz
-            avail_s[i] = bsz
-            if a <= bl[i] or b >= sl[i] or a >= bs[i] or b <= ss[i]:
-                self.match_quote(i)
-            if always and i in always:
-                self._trail(i, b, a)
+        i = -1
+        try:
+            for i, b, a, bsz, asz in zip(index, bid, ask, bid_size, ask_size, strict=True):
+                bids[i] = b
+                asks[i] = a
+                avail_b[i] = asz
+                avail_s[i] = bsz
+                if a <= bl[i] or b >= sl[i] or a >= bs[i] or b <= ss[i]:
+                    self.match_quote(i)
+                if always and i in always:
+                    self._trail(i, b, a)
+        except BaseException:
+            # a fill raised part way: the symbols not reached yet still take their new
+            # quotes (none stays on an old one), and the next tick matches what remained
+            for n in range(index.index(i) + 1 if i in index else 0, len(index)):
+                j = index[n]
+                bids[j], asks[j], avail_b[j], avail_s[j] = bid[n], ask[n], ask_size[n], bid_size[n]
+            raise
 
     def match_quote(self, i: int) -> None:
         """Match symbol ``i``'s orders against its current quote (a point: gaps fill here)."""
@@ -369,16 +378,18 @@ class Matcher:
         if a != a:  # nan: no quote yet
             return
         book = self.books[i]
-        # stops touched by the quote become market (stop-limit: limit) orders, then fill
-        while book.bs and book.bs[0][0] <= a:
-            self._trigger(self._pop(book.bs))
-        while book.ss and -book.ss[0][0] >= b:
-            self._trigger(self._pop(book.ss))
-        self._market(book.bm, i, a, True)
-        self._market(book.sm, i, b, False)
-        self._limits(book.bl, i, -a, a)
-        self._limits(book.sl, i, b, b)
-        self._refresh(i)
+        try:
+            # stops touched by the quote become market (stop-limit: limit) orders, then fill
+            while book.bs and book.bs[0][0] <= a:
+                self._trigger(self._pop(book.bs))
+            while book.ss and -book.ss[0][0] >= b:
+                self._trigger(self._pop(book.ss))
+            self._market(book.bm, i, a, True)
+            self._market(book.sm, i, b, False)
+            self._limits(book.bl, i, -a, a)
+            self._limits(book.sl, i, b, b)
+        finally:  # also when a fill raised: the thresholds must match the heaps
+            self._refresh(i)
 
     def _market(self, queue: deque[_Entry], i: int, price: float, buy: bool) -> None:
         avail = self.avail_buy if buy else self.avail_sell
@@ -400,13 +411,15 @@ class Matcher:
             entry = self._pop(heap)
             if not entry.alive:
                 continue
-            if price is None:
-                self._take(entry, -key if buy else key, buy)
-            else:
-                self._take(entry, price, buy)
-            if entry.alive:  # only part filled: no size left this tick
-                heappush(heap, (key, seq, entry))
-                entry.heaped = True
+            try:
+                self._take(entry, (-key if buy else key) if price is None else price, buy)
+            finally:
+                # only part filled (no size left this tick), or the fill raised: the order
+                # still works, so it goes back on the heap rather than out of the book
+                if entry.alive:
+                    heappush(heap, (key, seq, entry))
+                    entry.heaped = True
+            if entry.alive:
                 return
 
     def _trigger(self, entry: _Entry) -> None:
@@ -451,8 +464,14 @@ class Matcher:
         """New bars for the symbols in ``index``; ``size`` is each bar's fillable volume."""
         bl, sl, bs, ss, always, pending = self.bl, self.sl, self.bs, self.ss, self.always, self.pending
         half = half_spread
-        for i, o, h, lo, c, v in zip(index, open_, high, low, close, size, strict=True):
+        rows = list(zip(index, open_, high, low, close, size, strict=True))
+        # every bar's size and closing quote first (a walk starts from its bar's open), so a
+        # fill that raises part way leaves no symbol on its old quote
+        for i, _o, _h, _lo, c, v in rows:
             self.avail_buy[i] = self.avail_sell[i] = v
+            self.bid[i] = c - half
+            self.ask[i] = c + half
+        for i, o, h, lo, c, _v in rows:
             if (
                 lo + half <= bl[i]
                 or h - half >= sl[i]
@@ -461,9 +480,11 @@ class Matcher:
                 or i in always
                 or i in pending
             ):
-                self._walk(i, bar_path(o, h, lo, c), half)
-            self.bid[i] = c - half
-            self.ask[i] = c + half
+                try:
+                    self._walk(i, bar_path(o, h, lo, c), half)
+                finally:  # the bar ends at its close, also when a fill on the way raised
+                    self.bid[i] = c - half
+                    self.ask[i] = c + half
             waiting = pending.pop(i, None) if pending else None
             for entry in waiting or ():
                 if entry.alive:
@@ -548,9 +569,11 @@ class Matcher:
                 stop = round_to_tick(ask + distance, tick)
                 if stop >= order.stopPrice:  # type: ignore[operator]
                     continue
-            self._host.trail(order, stop)  # the host sets stopPrice and broadcasts
-            if order.status is _WORKING and self._entries.get(order.id) is entry:
-                self.update(order, entry.i, distance)
+            try:
+                self._host.trail(order, stop)  # the host sets stopPrice and broadcasts
+            finally:  # re-filed at the new stop even when a subscriber raised
+                if order.status is _WORKING and self._entries.get(order.id) is entry:
+                    self.update(order, entry.i, distance)
 
 
 def round_to_tick(price: float, tick: float) -> float:

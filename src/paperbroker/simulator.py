@@ -6,7 +6,9 @@ orders expire and the daily loss limit starts over when the clock passes a sessi
 
 :class:`Simulator` owns at most one asyncio task.  Each round it sleeps for the interval
 the broker asks for, then calls the broker's step; an exception in a step is logged,
-counted and kept in :attr:`Simulator.last_error`, and the loop goes on.  The task is kept
+counted and kept in :attr:`Simulator.last_error`, and the loop goes on (a failure that
+repeats, such as a price source that is down, is logged once and then only counted in
+:attr:`Simulator.failing` until a step succeeds again).  The task is kept
 by a strong reference (the event loop holds tasks only weakly) and a done-callback logs an
 unexpected end.
 """
@@ -22,7 +24,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from .errors import ConfigurationError, InvalidState
+from .errors import ConfigurationError, InvalidState, MarketDataError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -169,6 +171,8 @@ class Simulator:
         self._interval = interval
         self._task: asyncio.Task[None] | None = None
         self.errors = 0
+        #: Steps that failed in a row, up to now (0 once a step succeeds).
+        self.failing = 0
         self.last_error: BaseException | None = None
         self.steps = 0
 
@@ -198,10 +202,8 @@ class Simulator:
             await asyncio.sleep(self._interval())
             try:
                 self._step()
-            except Exception as exc:
-                self.errors += 1
-                self.last_error = exc
-                logger.exception("A simulator step failed; the simulator carries on.")
+            except Exception as exc:  # noqa: BLE001 - counted, kept and logged by _failed
+                self._failed(exc)
             except KeyboardInterrupt as exc:
                 # a kernel interrupt landed in a background step: the step's own code keeps
                 # the books consistent; stop here rather than let it escape the event loop
@@ -209,7 +211,26 @@ class Simulator:
                 self.last_error = exc
                 logger.warning("The simulator was interrupted and has stopped.")
                 return
+            else:
+                if self.failing:
+                    logger.warning("The simulator recovered after %d failed steps in a row.", self.failing)
+                    self.failing = 0
             self.steps += 1
+
+    def _failed(self, exc: Exception) -> None:
+        """Count and keep a failed step; log it unless it repeats the previous failure."""
+        last = self.last_error
+        repeat = self.failing and type(last) is type(exc) and str(last) == str(exc)
+        self.errors += 1
+        self.failing += 1
+        self.last_error = exc
+        if repeat:  # a source that is down fails every step: one traceback is enough
+            return
+        logger.error(
+            "A simulator step failed; the simulator carries on, and the same failure again "
+            "is only counted (broker.simulator.errors, .failing, .last_error).",
+            exc_info=exc,
+        )
 
     def _ended(self, task: asyncio.Task[None]) -> None:
         if task is self._task:
@@ -318,10 +339,13 @@ class Stepping:
         _check_steps(steps)
         done = 0
         step = self._fast_step
-        for _ in progress_steps(steps, progress):
-            if not step():
-                break
-            done += 1
+        try:
+            for _ in progress_steps(steps, progress):
+                if not step():
+                    break
+                done += 1
+        except MarketDataError as exc:
+            raise _stopped("run()", exc, done, steps) from exc.__cause__
         return done
 
     async def run_for(
@@ -356,6 +380,8 @@ class Stepping:
                     break
                 done += 1
                 await asyncio.sleep(pause)
+        except MarketDataError as exc:
+            raise _stopped("run_for()", exc, done, steps) from exc.__cause__
         finally:
             if running:
                 self._ensure_simulator()
@@ -395,6 +421,12 @@ class Stepping:
         for sub in self._hub.subscriptions():
             sub.close()
         self._simulator.stop()
+
+
+def _stopped(what: str, exc: MarketDataError, done: int, steps: int | None) -> MarketDataError:
+    """``exc`` (a tick that failed) with how far the run got: the steps before it stand."""
+    of = "" if steps is None else f" of {steps}"
+    return MarketDataError(f"{what} stopped after {done}{of} steps, which stand. {exc}")
 
 
 def _check_steps(steps: object) -> None:

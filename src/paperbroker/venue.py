@@ -11,14 +11,22 @@ A :class:`Venue` joins a :class:`~paperbroker.market.MarketSource` and a
    cascade: execution -> order -> position -> equity);
 4. broadcasts ``pl`` for each position whose P&L the new marks moved, then one ``equity``
    per such account, and the new quotes on ``quotes`` to their subscribers.
+
+A tick applies whole or not at all.  A source that raises, or a tick of a source of your
+own that fails :func:`tick_problem` (checked before step 1), raises
+:class:`~paperbroker.errors.MarketDataError` and changes nothing.  Once step 2 has begun
+only a fill can fail (a commission model that raises, a kernel interrupt in a
+subscriber): each fill is booked whole, every symbol still takes its new quote, step 4
+still broadcasts, and the orders that did not get their turn match on the next tick.
 """
 
 from __future__ import annotations
 
+from numbers import Integral
 from typing import TYPE_CHECKING
 
-from .errors import ConfigurationError, InvalidOrder
-from .market import MarketSource, tick_quote
+from .errors import ConfigurationError, InvalidOrder, MarketDataError
+from .market import BarReplay, ManualQuotes, MarketSource, QuoteReplay, RandomWalk, Tick, tick_quote
 from .matching import Matcher, Slippage
 from .models import OrderStatus, PlacedOrder, StopType
 from .simulator import Clock, SimClock
@@ -26,11 +34,12 @@ from .simulator import Clock, SimClock
 if TYPE_CHECKING:
     from .broker import BrokerService
     from .ledger import Account, PositionState
-    from .market import QuoteChange, Tick
+    from .market import QuoteChange
 
-__all__ = ["Venue", "market_clock"]
+__all__ = ["Venue", "market_clock", "tick_problem"]
 
 _WORKING = OrderStatus.WORKING
+_INF = float("inf")
 _TRAILING = StopType.TRAILING_STOP
 
 
@@ -52,6 +61,9 @@ class Venue:
         self._deliver = broker._hub._deliver
         self._last_equity: dict[str, tuple[int, int]] = {}  # account -> (time, row) of its last row
         self.ticks = 0
+        # the built-in sources make sound ticks from checked input; a source of your own
+        # (any next_tick but theirs) has each tick checked before it is applied
+        self._checked = type(source).next_tick not in _OWN_TICKS
 
     # ------------------------------------------------------------------ the matcher's host
 
@@ -117,11 +129,38 @@ class Venue:
     # ------------------------------------------------------------------ ticks
 
     def step(self) -> bool:
-        """Advance the market one tick; False when a replay has no more data."""
+        """Advance the market one tick; False when a replay has no more data.
+
+        A source that raises, or gives a tick that cannot be used, raises MarketDataError
+        before anything changes: the clock, the books and the matcher are as they were.
+        """
         broker = self._broker
-        tick = self.source.next_tick(broker.clock.now_ms())
+        source = self.source
+        now = broker.clock.now_ms()
+        checked = self._checked
+        quoted = source._latest.copy() if checked else None  # what a failed tick must not leave
+        try:
+            tick = source.next_tick(now)
+        except Exception as exc:
+            if quoted is not None:
+                source._latest = quoted
+            if isinstance(exc, MarketDataError):
+                raise
+            msg = (
+                f"The price source {source!r} failed: {type(exc).__name__}: {exc}. Nothing of "
+                "that tick was applied; the next step asks the source again."
+            )
+            raise MarketDataError(msg) from exc
         if tick is None:
             return False
+        problem = tick_problem(tick, now, source.symbols, source.bars) if checked else None
+        if problem is not None:
+            source._latest = quoted  # type: ignore[assignment]
+            msg = (
+                f"The price source {source!r} gave a tick that cannot be used: {problem}. "
+                "Nothing of it was applied; fix the source's next_tick()."
+            )
+            raise MarketDataError(msg)
         broker.clock.set(tick.time)  # type: ignore[attr-defined]
         if tick.time >= broker._session_end:
             broker._roll_session(tick.time)
@@ -144,21 +183,25 @@ class Venue:
                 changed.extend(set_mark(symbol, last))
             else:
                 marks[symbol] = last  # nobody holds it: set_mark would only do this
-        if source.bars:
-            matcher.on_bars(
-                tick.index, tick.open, tick.high, tick.low, tick.last, tick.ask_size, source.half_spread
-            )
-        else:
-            matcher.on_quotes(tick.index, tick.bid, tick.ask, tick.bid_size, tick.ask_size)
-        if changed:
-            self.publish_marks(changed)
-        subs_by_symbol = self._quote_subs
-        if subs_by_symbol:
-            for n, i in enumerate(tick.index):
-                symbol = symbols[i]
-                subs = subs_by_symbol.get(symbol)
-                if subs:
-                    self._deliver(subs, tick_quote(symbol, tick, n))
+        try:
+            if source.bars:
+                matcher.on_bars(
+                    tick.index, tick.open, tick.high, tick.low, tick.last, tick.ask_size, source.half_spread
+                )
+            else:
+                matcher.on_quotes(tick.index, tick.bid, tick.ask, tick.bid_size, tick.ask_size)
+        finally:
+            # also when a fill raised part way (each fill is whole): the new marks and
+            # quotes are in the books already, so their events go out
+            if changed:
+                self.publish_marks(changed)
+            subs_by_symbol = self._quote_subs
+            if subs_by_symbol:
+                for n, i in enumerate(tick.index):
+                    symbol = symbols[i]
+                    subs = subs_by_symbol.get(symbol)
+                    if subs:
+                        self._deliver(subs, tick_quote(symbol, tick, n))
 
     def set_quote(self, symbol: str, change: QuoteChange) -> None:
         """Move a symbol's price by hand and let the market react at once."""
@@ -193,6 +236,64 @@ class Venue:
             broker._publish_equity(account)
 
     # ------------------------------------------------------------------ prices
+
+
+_OWN_TICKS = {cls.next_tick for cls in (RandomWalk, ManualQuotes, BarReplay, QuoteReplay)}
+
+
+def tick_problem(tick: object, now_ms: int, symbols: list[str], bars: bool) -> str | None:
+    """What makes ``tick`` unusable, as a clause, or ``None`` when it is sound.
+
+    A :class:`~paperbroker.market.Tick` whose time is whole milliseconds not before
+    ``now_ms``; every row names one of the ``symbols`` once; prices are finite and > 0 with
+    bid <= ask (and low <= open, close <= high for bars); sizes are >= 0 (``inf``:
+    unlimited).  A numpy integer time becomes an int.
+    """
+    if not isinstance(tick, Tick):
+        return f"next_tick() must return a Tick or None, got {tick!r}"
+    time = tick.time
+    if isinstance(time, bool) or not isinstance(time, Integral):
+        return f"its time must be whole Unix milliseconds, got {time!r}"
+    tick.time = time = int(time)
+    if time < now_ms:
+        return f"its time {time} ms is before the broker's clock ({now_ms} ms)"
+    try:
+        return _rows_problem(tick, symbols, bars)
+    except TypeError:
+        return "its index must be a list of symbol positions, and its prices and sizes lists of numbers"
+
+
+def _rows_problem(tick: Tick, symbols: list[str], bars: bool) -> str | None:
+    index = tick.index
+    n, count = len(index), len(symbols)
+    columns = [tick.bid, tick.ask, tick.bid_size, tick.ask_size, tick.last]
+    if bars:
+        columns += [tick.open, tick.high, tick.low, tick.volume]
+    if any(len(column) != n for column in columns):
+        return "its columns (index, bid, ask, sizes, last ...) differ in length"
+    if len(set(index)) != n or not all(
+        isinstance(i, Integral) and not isinstance(i, bool) and 0 <= i < count for i in index
+    ):
+        return f"its index must name each of the source's {count} symbols at most once, got {index!r}"
+    tick.index = index = [int(i) for i in index]  # numpy integers, say
+    for row, (b, a, last, bsz, asz) in enumerate(
+        zip(tick.bid, tick.ask, tick.last, tick.bid_size, tick.ask_size, strict=True)
+    ):
+        if not (0.0 < b <= a < _INF and 0.0 < last < _INF):
+            return (
+                f"{symbols[index[row]]!r} has bid {b!r}, ask {a!r} and last {last!r} "
+                "(prices must be finite and > 0, with bid <= ask)"
+            )
+        if not (bsz >= 0.0 and asz >= 0.0):
+            return f"{symbols[index[row]]!r} has sizes {bsz!r} and {asz!r} (sizes must be >= 0)"
+    if bars:
+        for row, (o, h, lo, c) in enumerate(zip(tick.open, tick.high, tick.low, tick.last, strict=True)):
+            if not (0.0 < lo <= min(o, c) and max(o, c) <= h < _INF):
+                return (
+                    f"{symbols[index[row]]!r} has the bar open {o!r}, high {h!r}, low {lo!r} and "
+                    f"close {c!r} (need 0 < low <= open, close <= high)"
+                )
+    return None
 
 
 def market_clock(market: object, clock: Clock | None) -> SimClock:

@@ -39,7 +39,7 @@ from ..errors import BrokerError, ConfigurationError
 from ..models import DEFAULT_ACCOUNT
 from ..topics import Subscription, topic
 
-__all__ = ["BrokerWidget", "CommandError", "add_snapshot", "asset", "text_arg", "whole"]
+__all__ = ["BrokerWidget", "CommandError", "add_snapshot", "asset", "shown", "text_arg", "whole"]
 
 logger = logging.getLogger("paperbroker.widgets")
 
@@ -57,6 +57,13 @@ def whole(value: object, name: str, low: int, high: int, meaning: str) -> int:
         msg = f"{name} must be a whole number from {low} to {high} ({meaning}), got {value!r}."
         raise ConfigurationError(msg)
     return value
+
+
+def shown(value: object, limit: int = 60) -> str:
+    """``repr(value)`` cut to ``limit`` characters, for error messages that echo what the
+    browser sent (which may be anything, of any size)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def asset(name: str, suffix: str) -> str:
@@ -212,13 +219,13 @@ class BrokerWidget(anywidget.AnyWidget):
             request_id = None
         try:
             if not isinstance(content, dict):
-                msg = f"A widget message must be a JSON object, got {content!r}."
+                msg = f"A widget message must be a JSON object, got {shown(content)}."
                 raise CommandError(msg)
             kind = content.get("type")
             command = self._commands.get(kind) if isinstance(kind, str) else None
             if command is None:
                 known = ", ".join(sorted(self._commands))
-                msg = f"Unknown widget command {kind!r}; this widget understands {known}."
+                msg = f"Unknown widget command {shown(kind)}; this widget understands {known}."
                 raise CommandError(msg)
             note = command(content)
         except (BrokerError, ValueError, TypeError, KeyError) as exc:
@@ -301,6 +308,6 @@ def text_arg(content: dict[str, Any], key: str, what: str) -> str:
     """A non-empty string field of a browser message, or a CommandError naming it."""
     value = content.get(key)
     if not isinstance(value, str) or not value.strip():
-        msg = f"{what} must be a non-empty string, got {value!r}."
+        msg = f"{what} must be a non-empty string, got {shown(value)}."
         raise CommandError(msg)
     return value.strip()

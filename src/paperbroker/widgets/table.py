@@ -18,7 +18,7 @@ import traitlets
 
 from ..broker import BrokerService
 from ..models import DEFAULT_ACCOUNT
-from ._base import BrokerWidget, asset, text_arg, whole
+from ._base import BrokerWidget, asset, shown, text_arg, whole
 from ._html import table_html
 
 __all__ = ["Action", "Column", "LiveTable"]
@@ -180,10 +180,10 @@ class LiveTable(BrokerWidget):
         action = self._row_actions.get(name)
         if action is None:
             known = ", ".join(self._row_actions) or "none"
-            msg = f"{self.TITLE} has no row action {name!r} (actions: {known})."
+            msg = f"{self.TITLE} has no row action {shown(name)} (actions: {known})."
             raise ValueError(msg)
         key = text_arg(content, "key", "The row key")
         if key not in self._rows:
-            msg = f"{key!r} is not a row of {self.TITLE.lower()} for account {self.account_id}."
+            msg = f"{shown(key)} is not a row of {self.TITLE.lower()} for account {self.account_id}."
             raise ValueError(msg)
         return action.run(key)

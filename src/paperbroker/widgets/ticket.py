@@ -1,7 +1,9 @@
 """OrderTicket: a form that places orders; invalid and rejected orders show why.
 
-The browser sends ``{"type": "place", "id": n, "order": {...}}`` with the form's fields
-(numbers as numbers or strings, empty as null).  The ticket checks them, places the order
+The browser sends ``{"type": "place", "id": n, "side": ..., "order": {...}}`` with the
+form's fields (``symbol``, ``type``, ``qty``, ``limitPrice``, ``stopPrice``, ``takeProfit``,
+``stopLoss``, ``seenPrice``; numbers as numbers or strings, empty as null; any other field
+is refused rather than dropped).  The ticket checks them, places the order
 on the broker's loop and shows the result in ``status``: the order placed, or the error
 message of an order that was invalid or rejected (also later, if the broker rejects it
 after placing, as market rules may).
@@ -9,6 +11,7 @@ after placing, as market rules may).
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -19,7 +22,7 @@ from ..broker import BrokerService
 from ..errors import BrokerError, ConfigurationError
 from ..models import DEFAULT_ACCOUNT, OrderStatus, OrderType, PlacedOrder, Quote, Side
 from ..topics import topic
-from ._base import BrokerWidget, CommandError, asset, text_arg
+from ._base import BrokerWidget, CommandError, asset, shown, text_arg
 from ._html import ticket_html
 
 __all__ = ["OrderTicket"]
@@ -33,27 +36,34 @@ _PRICES = {
     "seenPrice": "Fill price",
 }
 _MAX_SYMBOL = 64
+_FIELDS = ("symbol", "type", "qty", *_PRICES)
 
 
 def _number(value: object, label: str) -> float | None:
     """A form value as a float; None when empty; a CommandError naming the field."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    if isinstance(value, bool):
-        number = math.nan
-    elif isinstance(value, (int, float)):
-        number = float(value)
+    number = math.nan
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        with contextlib.suppress(OverflowError):  # an int beyond any float
+            number = float(value)
     elif isinstance(value, str):
-        try:
+        with contextlib.suppress(ValueError):
             number = float(value.strip().replace(",", ""))
-        except ValueError:
-            number = math.nan
-    else:
-        number = math.nan
     if not math.isfinite(number):
-        msg = f"{label} must be a number, got {value!r}."
+        msg = f"{label} must be a number, got {shown(value)}."
         raise CommandError(msg)
     return number
+
+
+def _choice(enum: type[Side] | type[OrderType], value: object, what: str) -> Any:
+    """``enum.coerce`` with the browser's value shown at a bounded length."""
+    try:
+        return enum.coerce(value, what)
+    except ValueError:
+        accepted = ", ".join(m.name.lower() for m in enum)
+        msg = f"{shown(value)} is not a valid {what}; use one of {accepted}."
+        raise CommandError(msg) from None
 
 
 def describe(order: PlacedOrder) -> str:
@@ -171,17 +181,26 @@ class OrderTicket(BrokerWidget):
 
     def _place(self, side: object, fields: dict[str, Any]) -> PlacedOrder:
         if not isinstance(fields, dict):
-            msg = f"The order must be a JSON object of form fields, got {fields!r}."
+            msg = f"The order must be a JSON object of form fields, got {shown(fields)}."
+            raise CommandError(msg)
+        unknown = [key for key in fields if key not in _FIELDS]
+        if unknown:
+            # a misspelt field (a "takeprofit") would otherwise be dropped without a word
+            msg = (
+                f"The order has fields the ticket does not know: {shown(unknown)}; "
+                f"its fields are {', '.join(_FIELDS)}."
+            )
             raise CommandError(msg)
         symbol = text_arg(fields, "symbol", "Symbol")
         if len(symbol) > _MAX_SYMBOL:
             msg = f"Symbol is {len(symbol)} characters long; at most {_MAX_SYMBOL} are allowed."
             raise CommandError(msg)
-        try:
-            side_ = Side.coerce(side, "side")
-            kind = OrderType.coerce(fields.get("type") or "market", "order type")
-        except ValueError as exc:
-            raise CommandError(str(exc)) from None
+        if not symbol.isprintable():
+            msg = f"Symbol {shown(symbol)} has control characters; type the symbol as text."
+            raise CommandError(msg)
+        side_ = _choice(Side, side, "side")
+        kind = fields.get("type")
+        kind = _choice(OrderType, "market" if kind is None or kind == "" else kind, "order type")
         qty = _number(fields.get("qty"), "Quantity")
         if qty is None:
             msg = "Quantity is empty; enter how many to trade."
