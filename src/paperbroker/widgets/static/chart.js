@@ -76,8 +76,18 @@ function render({ model, el }) {
   let colors = null; // read from CSS once per theme (getComputedStyle forces a style pass)
   const theme = () => colors || (colors = themeColors(root));
 
+  // Fills a few milliseconds apart (a fast run, a burst of orders) would get tick labels
+  // in fractions of a second: show at least MIN_SPAN_MS, starting just before the first.
+  const MIN_SPAN_MS = 10000;
+  function xRange() {
+    if (!x.length || x[x.length - 1] - x[0] >= MIN_SPAN_MS) return null;
+    const start = x[0] - MIN_SPAN_MS / 20;
+    return [start, start + MIN_SPAN_MS];
+  }
+
   function layout() {
     const c = theme();
+    const range = xRange();
     return {
       datarevision: revision,
       margin: { l: 8, r: 64, t: 26, b: 28 },
@@ -87,7 +97,14 @@ function render({ model, el }) {
       showlegend: true,
       legend: { orientation: "h", x: 0, y: 1.02, xanchor: "left", yanchor: "bottom", bgcolor: "rgba(0,0,0,0)" },
       hovermode: "x unified",
-      xaxis: { type: "date", gridcolor: c.grid, linecolor: c.border, zeroline: false, automargin: true },
+      xaxis: {
+        type: "date",
+        gridcolor: c.grid,
+        linecolor: c.border,
+        zeroline: false,
+        automargin: true,
+        ...(range ? { range, autorange: false } : { autorange: true }),
+      },
       yaxis: {
         side: "right",
         gridcolor: c.grid,
