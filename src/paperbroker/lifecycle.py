@@ -119,8 +119,8 @@ class OrderLifecycle:
                 self._brackets.attach(placed, account_id, ref, self._grid(symbol))
             if venue is not None:
                 venue.add(placed, None, immediate=True)
-        if venue is not None and placed.status is not _WORKING:
-            return placed.copy()
+        if venue is not None and (placed.status is not _WORKING or placed.filledQty):
+            return placed.copy()  # it filled (in part) at once: not as broadcast on placing
         return snapshot
 
     def _reject(self, account_id: str, fields: tuple[Any, ...], reason: str) -> NoReturn:

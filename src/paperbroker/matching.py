@@ -14,6 +14,7 @@ Rules:
   sell limit when the bid reaches it, at the bid;
 * a stop triggers when the ask (buy) or bid (sell) touches it, then fills as a market
   order: at the quote, so on a gap at the gap price; a stop-limit becomes a limit order;
+  a triggered stop that is given a new stop price waits for that one to be touched;
 * a bar is walked open -> high -> low -> close, or open -> low -> high -> close when the
   low is nearer the open; the open is a quote (gaps fill there), and inside the bar a
   limit fills at its limit and a stop at its stop (plus slippage) when the path crosses it;
@@ -134,7 +135,20 @@ class MatchHost(Protocol):
 
 
 class _Entry:
-    __slots__ = ("alive", "fok", "heaped", "i", "ioc", "kind", "order", "seq", "trail", "uid", "where")
+    __slots__ = (
+        "alive",
+        "fok",
+        "heaped",
+        "i",
+        "ioc",
+        "kind",
+        "order",
+        "seq",
+        "stop",
+        "trail",
+        "uid",
+        "where",
+    )
 
     _made = 0
 
@@ -144,6 +158,7 @@ class _Entry:
         self.order = order
         self.i = i
         self.kind = order.type
+        self.stop = order.stopPrice  # the stop it was filed with
         self.where = where
         self.seq = seq
         self.trail = trail
@@ -293,7 +308,9 @@ class Matcher:
             self.add(order, i, trail_distance)
             return
         self._kill(entry)
-        if order.type is not entry.kind:
+        if order.type is not entry.kind or order.stopPrice != entry.stop:
+            # a triggered stop given a new stop waits for that one to be touched: it
+            # fills as its stop price now says (matched at once if the quote touches it)
             self._triggered.discard(order.id)
         new = self._insert(order, i, entry.seq, trail_distance)
         new.ioc, new.fok = entry.ioc, entry.fok
