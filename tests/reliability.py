@@ -265,6 +265,15 @@ def call(function: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, 
         return None, exc
 
 
+def expect_error(events: Events, action: Callable[[], Any], error: type[Exception]) -> None:
+    """Run ``action``: it raises ``error`` with a sentence, and broadcasts nothing."""
+    start = len(events.events)
+    _, exc = call(action)
+    assert isinstance(exc, error), repr(exc)
+    assert is_sentence(str(exc)), exc
+    assert len(events.events) == start, "a failed operation broadcast something"
+
+
 # ---------------------------------------------------------------------- workloads
 
 

@@ -44,11 +44,10 @@ from .reliability import (
     EPSILON,
     Events,
     Reference,
-    call,
     check_books,
     check_order_events,
     check_views,
-    is_sentence,
+    expect_error,
 )
 
 ACCOUNTS = [pb.DEFAULT_ACCOUNT, "B"]
@@ -185,11 +184,7 @@ class MarketMachine(RuleBasedStateMachine):
         assert self.used[key] <= self.size[symbol] + EPSILON, (key, self.used[key], self.size[symbol])
 
     def expect_error(self, action: Any, error: type[Exception]) -> None:
-        start = len(self.events.events)
-        _, exc = call(action)
-        assert isinstance(exc, error), repr(exc)
-        assert is_sentence(str(exc)), exc
-        assert len(self.events.events) == start, "a failed operation broadcast something"
+        expect_error(self.events, action, error)
 
     def position_qty(self, account: str, symbol: str) -> float:
         found = [p for p in self.broker.positions(account) if p.id == symbol]
