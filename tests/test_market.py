@@ -253,3 +253,24 @@ def test_a_failing_quote_subscriber_never_stops_the_market():
     b.subscribe(pb.topic("quotes", symbol="X"), broken)
     b.run(3)
     assert b.subscriber_errors == 3
+
+
+def test_a_triggered_stop_limit_says_so_until_its_stop_moves():
+    """A teacher's question: why is my stop-limit still Working after the price passed the
+    stop?  The order tells: its stop was reached and it now works as a limit order."""
+    broker = pb.BrokerService(execution_delay=None, market=pb.ManualQuotes({"X": 100.0}, spread=0.0))
+    rec = record(broker)
+    order = broker.sell("X", 5, stop=95.0, limit=94.0)
+    broker.set_price("X", 93.0)  # gaps through the stop, below the limit: it rests
+    working = broker.order(order.id)
+    assert working.status is OrderStatus.WORKING and working.filledQty == 0
+    assert working.message == pb.OrderMessage(
+        "information", "Stop 95 reached at 93; became a limit order at 94."
+    )
+    assert rec.of("orders")[-1] == working  # broadcast as an order change
+    broker.modify(order.id, stop_price=92.0, limit_price=91.0)  # a new stop: armed again
+    assert broker.order(order.id).message is None
+    broker.set_price("X", 92.5)
+    assert broker.order(order.id).filledQty == 0  # waits for its new stop
+    broker.set_price("X", 91.5)
+    assert broker.order(order.id).status is OrderStatus.FILLED

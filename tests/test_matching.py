@@ -21,6 +21,7 @@ class Host:
         self.fills: list[tuple[str, float, float]] = []
         self.expired: list[tuple[str, str]] = []
         self.trails: list[tuple[str, float]] = []
+        self.triggers: list[tuple[str, float]] = []
 
     def fill(self, order: PlacedOrder, qty: float, price: float) -> None:
         done = order.filledQty
@@ -39,6 +40,9 @@ class Host:
     def trail(self, order: PlacedOrder, stop: float) -> None:
         order.stopPrice = stop
         self.trails.append((order.id, stop))
+
+    def triggered(self, order: PlacedOrder, price: float) -> None:
+        self.triggers.append((order.id, price))
 
 
 def make(bars=False, slippage=None, symbols=1):
@@ -145,6 +149,9 @@ def test_stop_limit_becomes_a_limit_when_triggered():
     m.add(o, 0)
     quote(m, 10.4, 10.5)  # triggered, but the ask is above the limit
     assert host.fills == [] and m.is_triggered(o.id)
+    assert host.triggers == [(o.id, 10.5)]  # the host hears it once, at the touching ask
+    quote(m, 10.3, 10.45)
+    assert host.triggers == [(o.id, 10.5)]
     quote(m, 10.1, 10.15)
     assert host.fills == [(o.id, 10.0, 10.15)]
 

@@ -119,8 +119,10 @@ class OrderLifecycle:
                 self._brackets.attach(placed, account_id, ref, self._grid(symbol))
             if venue is not None:
                 venue.add(placed, None, immediate=True)
-        if venue is not None and (placed.status is not _WORKING or placed.filledQty):
-            return placed.copy()  # it filled (in part) at once: not as broadcast on placing
+        if venue is not None and placed != snapshot:
+            # it changed at once (filled, in part or whole, or its stop triggered): return
+            # it as it is now, not as broadcast on placing
+            return placed.copy()
         return snapshot
 
     def _reject(self, account_id: str, fields: tuple[Any, ...], reason: str) -> NoReturn:
@@ -176,6 +178,8 @@ class OrderLifecycle:
         still_working = clean.qty > placed.filledQty + QTY_EPSILON
         if self._risk is not None and placed.status is _WORKING and still_working:
             self._recheck_risk(placed, clean, account_id)
+        if self._venue is not None and (clean.type is not placed.type or clean.stopPrice != placed.stopPrice):
+            self._venue.rearmed(placed)  # a triggered stop waits for its new stop again
         placed.type = clean.type
         for name in _MODIFIABLE_FIELDS:
             setattr(placed, name, getattr(clean, name))

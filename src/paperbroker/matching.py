@@ -13,7 +13,8 @@ Rules:
 * a buy limit fills when the ask reaches its limit, at the ask (the limit or better); a
   sell limit when the bid reaches it, at the bid;
 * a stop triggers when the ask (buy) or bid (sell) touches it, then fills as a market
-  order: at the quote, so on a gap at the gap price; a stop-limit becomes a limit order;
+  order: at the quote, so on a gap at the gap price; a stop-limit becomes a limit order
+  (the host is told, so the order can say it triggered);
   a triggered stop that is given a new stop price waits for that one to be touched;
 * a bar is walked open -> high -> low -> close, or open -> low -> high -> close when the
   low is nearer the open; the open is a quote (gaps fill there), and inside the bar a
@@ -132,6 +133,8 @@ class MatchHost(Protocol):
     def expire(self, order: PlacedOrder, reason: str) -> None: ...
 
     def trail(self, order: PlacedOrder, stop: float) -> None: ...
+
+    def triggered(self, order: PlacedOrder, price: float) -> None: ...
 
 
 class _Entry:
@@ -452,6 +455,8 @@ class Matcher:
         self._triggered.add(order.id)
         new = self._insert(order, entry.i, entry.seq, None)
         new.ioc, new.fok = entry.ioc, entry.fok
+        if entry.kind is _STOP_LIMIT:  # it works on as a limit order: the host says so
+            self._host.triggered(order, self.ask[entry.i] if order.side is _BUY else self.bid[entry.i])
 
     def _take(self, entry: _Entry, price: float, buy: bool) -> None:
         """Fill as much of ``entry`` as its side's size allows, at ``price``."""

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 from .errors import ConfigurationError, InvalidOrder, MarketDataError
 from .market import BarReplay, ManualQuotes, MarketSource, QuoteReplay, RandomWalk, Tick, tick_quote
 from .matching import Matcher, Slippage
-from .models import OrderStatus, PlacedOrder, StopType
+from .models import OrderMessage, OrderStatus, PlacedOrder, StopType
 from .simulator import Clock, SimClock
 
 if TYPE_CHECKING:
@@ -78,6 +78,22 @@ class Venue:
         order.stopPrice = stop
         order.updateTime = broker.clock.now_ms()
         broker._publish_order(order, broker._book.account_of(order.id))
+
+    def triggered(self, order: PlacedOrder, price: float) -> None:
+        """A stop-limit's stop was reached: it works on as a limit order, and says so."""
+        broker = self._broker
+        order.message = OrderMessage(
+            "information",
+            f"Stop {order.stopPrice:.10g} reached at {price:.10g}; "
+            f"became a limit order at {order.limitPrice:.10g}.",
+        )
+        order.updateTime = broker.clock.now_ms()
+        broker._publish_order(order, broker._book.account_of(order.id))
+
+    def rearmed(self, order: PlacedOrder) -> None:
+        """A triggered stop got a new stop price (or type): its trigger note no longer holds."""
+        if self.matcher.is_triggered(order.id) and order.message is not None:
+            order.message = None
 
     # ------------------------------------------------------------------ orders
 
