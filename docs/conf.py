@@ -53,7 +53,8 @@ def _copy_notebooks() -> None:
 # plotly.js. plotly.js itself is the file of the installed plotly package, written once
 # into _static and loaded only by the pages that draw a figure: no CDN, and the notebooks
 # do not carry 3.5 MB of JavaScript each. The theme loads scripts at the end of the page,
-# so a figure is drawn once the page is parsed.
+# so a figure is drawn once the page is parsed. A figure's output also carries a static
+# image of it, for GitHub (notebooks/README.md); the page draws the figure instead.
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
 PLOTLY_CLASS = "plotly-graph-div"
 
@@ -83,6 +84,8 @@ def _plotly_as_html(path: Path) -> None:
         for k, output in enumerate(cell.get("outputs", [])):
             data = output.get("data", {})
             if PLOTLY_MIME in data:
+                for mime in [m for m in data if m.startswith("image/")]:
+                    del data[mime]
                 # stable ids: a rebuild gives the same page
                 data["text/html"] = _plotly_html(data.pop(PLOTLY_MIME), f"{path.stem}-{n}-{k}")
                 changed = True

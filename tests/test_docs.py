@@ -6,6 +6,7 @@ order, so a page's worked examples are checked against the package as it is.
 
 from __future__ import annotations
 
+import base64
 import doctest
 import importlib.util
 import json
@@ -88,6 +89,27 @@ def test_committed_notebooks_read_well_without_a_kernel() -> None:
             text = "".join(data.get("text/plain", ""))
             if WIDGET_VIEW in data and re.match(r"<\w+ of ", text):  # one of ours
                 assert "pb-snapshot" in "".join(data.get("text/html", "")), f"{notebook.name}: {text}"
+
+
+def test_committed_plotly_figures_carry_a_png() -> None:
+    """GitHub and nbviewer cannot draw plotly's JSON: each figure also carries a PNG of
+    itself, which the command in notebooks/README.md adds (PLOTLY_RENDERER with kaleido).
+    A notebook re-executed without it loses its images; this catches that."""
+    figures = 0
+    for notebook in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        for data in _outputs(notebook):
+            if PLOTLY not in data:
+                continue
+            figures += 1
+            assert "image/png" in data, (
+                f"{notebook.name}: a plotly figure without its PNG; re-execute it with "
+                "PLOTLY_RENDERER=plotly_mimetype+png (notebooks/README.md)"
+            )
+            png = base64.b64decode("".join(data["image/png"]))
+            assert png.startswith(b"\x89PNG\r\n\x1a\n"), notebook.name
+            assert len(png) < 250_000, f"{notebook.name}: a {len(png) // 1000} KB PNG"
+            assert "text/html" not in data, f"{notebook.name}: a figure with HTML (plotly.js?)"
+    assert figures
 
 
 def test_widget_outputs_show_their_snapshots(html: Path) -> None:
