@@ -401,6 +401,23 @@ def expired(broker: pb.BrokerService) -> None:
     broker.set_price("X", 98.5)
 
 
+def parent_cancelled_with_two_brackets(broker: pb.BrokerService) -> None:
+    parent = broker.buy("X", 2, limit=95.0, take_profit=103.0, stop_loss=90.0)
+    interrupt_once(broker, lambda o: o.status is pb.OrderStatus.CANCELED and o.parentId == parent.id)
+    with pytest.raises(KeyboardInterrupt):
+        broker.cancel(parent.id)  # then its take-profit, then its stop-loss
+    broker.set_price("X", 89.0)  # neither bracket may be left to fill
+
+
+def two_day_orders_expire(broker: pb.BrokerService) -> None:
+    broker.buy("X", 2, limit=99.0, duration="DAY")
+    broker.buy("X", 1, limit=98.0, duration="DAY")
+    interrupt_once(broker, lambda o: o.status is pb.OrderStatus.CANCELED)
+    with pytest.raises(KeyboardInterrupt):
+        broker.run(8)  # hours: past the session end, where both expire
+    broker.set_price("X", 97.5)  # the second must not fill either
+
+
 @pytest.mark.parametrize(
     ("scenario", "final"),
     [
@@ -410,6 +427,8 @@ def expired(broker: pb.BrokerService) -> None:
         (modified, {"FILLED": 1}),
         (trailed, {"FILLED": 2}),
         (expired, {"CANCELED": 1}),
+        (parent_cancelled_with_two_brackets, {"CANCELED": 3}),
+        (two_day_orders_expire, {"CANCELED": 2}),
     ],
 )
 def test_an_interrupt_in_a_subscriber_of_a_market_event_leaves_every_order_in_its_place(

@@ -399,7 +399,8 @@ class BrokerService(OrderLifecycle, BrokerViews, Stepping):
                         self._publish_mark(other, other_pos)
         finally:  # also when a subscriber raised (an interrupt): brackets follow the fill
             if brackets:
-                self._brackets.after_fill(order, account_id, pos_snapshot or pos.snapshot())
+                with hub.interrupts_held():  # every bracket follows, then the interrupt
+                    self._brackets.after_fill(order, account_id, pos_snapshot or pos.snapshot())
         return execution
 
     def _publish_order(self, order: PlacedOrder, account_id: str) -> PlacedOrder:

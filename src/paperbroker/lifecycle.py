@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from .orders import OrderBook
     from .risk import RiskBook
     from .simulator import Clock
+    from .topics import TopicHub
     from .venue import Venue
 
 __all__ = ["OrderLifecycle"]
@@ -67,6 +68,7 @@ class OrderLifecycle:
     _hooks: bool
     _day_orders: dict[str, PlacedOrder]
     _session_end: int
+    _hub: TopicHub
 
     if TYPE_CHECKING:  # provided by BrokerService and BrokerViews
 
@@ -116,7 +118,8 @@ class OrderLifecycle:
             snapshot = self._publish_order(placed, account_id)
         finally:  # also when a subscriber raised (an interrupt): the order is working
             if tp is not None or sl is not None or placed.trailingStopPips is not None:
-                self._brackets.attach(placed, account_id, ref, self._grid(symbol))
+                with self._hub.interrupts_held():
+                    self._brackets.attach(placed, account_id, ref, self._grid(symbol))
             if venue is not None:
                 venue.add(placed, None, immediate=True)
         if venue is not None and placed != snapshot:
@@ -242,7 +245,8 @@ class OrderLifecycle:
             self._brackets.children_of(order.id) or order.takeProfit or order.stopLoss
         ):
             ref = order.limitPrice or order.stopPrice
-            self._brackets.parent_changed(order, account_id, ref, self._grid(order.symbol))
+            with self._hub.interrupts_held():
+                self._brackets.parent_changed(order, account_id, ref, self._grid(order.symbol))
         if self._venue is not None and order.status is _WORKING:
             self._venue.reindex(order, self._trail_distance(order))
 
@@ -278,13 +282,15 @@ class OrderLifecycle:
             self._risk.release(order.id)
         self._day_orders.pop(order.id, None)
         if order.status is not _FILLED and self._brackets.count:
-            self._brackets.done(order)
+            with self._hub.interrupts_held():
+                self._brackets.done(order)
 
     def _roll_session(self, now: int) -> None:
         """The clock passed a session end: expire day orders, restart the daily loss count."""
         self._session_end = self.clock.next_session_end(now)
-        for order in list(self._day_orders.values()):
-            self._cancel_with(order, "The day order expired at the end of the session.")
+        with self._hub.interrupts_held():  # all of them expire, then an interrupt goes on
+            for order in list(self._day_orders.values()):
+                self._cancel_with(order, "The day order expired at the end of the session.")
         if self._risk is not None:
             self._risk.new_session({a: acc.equity().equity for a, acc in self._ledger.accounts.items()})
 

@@ -22,7 +22,7 @@ A subscriber that raises is logged (with a traceback the first time), counted on
 :class:`Subscription` and skipped; the others and the broker carry on.  A
 ``KeyboardInterrupt`` (a kernel interrupt landing in a subscriber) is counted and logged
 the same way, the event still reaches the other subscribers, and then the interrupt goes
-on to the caller.
+on to the caller (after the steps that belong together, see :meth:`TopicHub.interrupts_held`).
 
 Every subscriber sees the changes in the order they happened, one whole cascade after
 another.  A subscriber that calls back into the broker (an execution callback that places
@@ -40,11 +40,12 @@ loop an async subscriber cannot run: each event is counted as an error.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import json
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import Any
 
 from .errors import InvalidTopic, SubscriberOverflow
@@ -225,6 +226,9 @@ class TopicHub:
         # events raised by subscribers while a send is under way wait here (see _send)
         self._busy = False
         self._queue: deque[tuple[tuple[Subscription, ...], Any]] = deque()
+        # interrupts_held(): how deep, and the first interrupt kept for its end
+        self._holding = 0
+        self._held: KeyboardInterrupt | None = None
 
     def __len__(self) -> int:
         return self._count
@@ -328,7 +332,29 @@ class TopicHub:
         finally:
             self._busy = False
         if interrupt is not None:
-            raise interrupt
+            if not self._holding:
+                raise interrupt
+            if self._held is None:
+                self._held = interrupt
+
+    @contextlib.contextmanager
+    def interrupts_held(self) -> Iterator[None]:
+        """Keep a subscriber's KeyboardInterrupt until the block ends.
+
+        The broker wraps the steps that must finish together in it, such as cancelling all
+        of a position's brackets or expiring the day's orders: an interrupt landing in a
+        subscriber of the first cancel then reaches the caller after the last.
+        """
+        self._holding += 1
+        try:
+            yield
+        finally:
+            self._holding -= 1
+            held = None
+            if not self._holding:
+                held, self._held = self._held, None
+        if held is not None:
+            raise held
 
     def _failed(self, sub: Subscription, exc: BaseException) -> None:
         sub.errors += 1

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from .ledger import Account, Ledger, PositionState
     from .orders import OrderBook
     from .risk import RiskBook
+    from .topics import TopicHub
     from .venue import Venue
 
 __all__ = ["BrokerViews"]
@@ -54,6 +55,7 @@ class BrokerViews:
     _venue: Venue | None
     _brackets: BracketsBook
     _hooks: bool
+    _hub: TopicHub
 
     if TYPE_CHECKING:  # provided by BrokerService
 
@@ -290,7 +292,9 @@ class BrokerViews:
         mark = position.last if position.last is not None else position.avgPrice
         check_sides(position.side, mark, tp, sl, f"position {position_id}")
         self._hooks = True
-        found = self._brackets.edit_position(account_id, position, tp, sl, pips, self._grid(position.symbol))
+        grid = self._grid(position.symbol)
+        with self._hub.interrupts_held():
+            found = self._brackets.edit_position(account_id, position, tp, sl, pips, grid)
         return [o.copy() for o in found]
 
     def _grid(self, symbol: str) -> tuple[float, float]:
