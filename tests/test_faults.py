@@ -19,6 +19,7 @@ import asyncio
 import logging
 import math
 import random
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -511,6 +512,26 @@ def test_a_price_source_that_fails_on_some_ticks_changes_nothing_and_runs_on() -
     check_views(broker, events, ACCOUNTS)
     filled = {o.type for a in ACCOUNTS for o in broker.orders(a, status="filled")}
     assert filled == set(pb.OrderType)  # the run did trade: every kind of order filled
+
+
+def test_a_random_walk_that_would_pass_any_tradable_price_stops_with_a_clear_error(
+    tmp_path: Path,
+) -> None:
+    """A huge drift (5 per step: x148 a step from 100) would reach inf; the walk stops
+    before its first untradable price instead, and says why, every time it is asked."""
+    broker = market_broker(pb.RandomWalk({"X": 100.0}, drift=5.0, volatility=0.0))
+    broker.buy("X", 1)
+    with pytest.raises(pb.MarketDataError, match=r"^run\(\) stopped after 4 of 10 steps") as info:
+        broker.run(10)  # 100 * e**(5 * 5) is above 1e12
+    assert "smaller volatility or drift" in str(info.value) and is_sentence(str(info.value))
+    before = snapshot(broker)
+    assert before["positions"][pb.DEFAULT_ACCOUNT][0]["last"] < 1e12
+    loaded = pb.load(broker.save(tmp_path / "walk.json"))
+    for b in (broker, loaded):  # a saved walk ends at the same place
+        with pytest.raises(pb.MarketDataError, match=r"above 1e\+12"):
+            b.step()
+    assert snapshot(broker) == before
+    check_consistent(broker, INITIAL)
 
 
 def test_a_price_source_that_is_always_down_changes_nothing_until_it_is_back() -> None:

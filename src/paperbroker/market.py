@@ -26,8 +26,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .errors import ConfigurationError, InvalidState
+from .errors import ConfigurationError, InvalidState, MarketDataError
 from .models import Quote
+from .orders import MAX_SIZE
 from .replay import Loaded, load_frames
 
 __all__ = [
@@ -331,7 +332,13 @@ class RandomWalk(MarketSource):
     def _fill_block(self, from_row: int, mid: np.ndarray[Any, Any]) -> None:
         """Turn draws ``z[from_row:]`` into quotes, starting from ``mid``."""
         ret = self._log_drift + self._vol * self._z[from_row:]
-        mids = mid * np.exp(np.cumsum(ret, axis=0))
+        with np.errstate(over="ignore"):
+            mids = mid * np.exp(np.cumsum(ret, axis=0))
+        beyond = ~(mids <= MAX_SIZE).all(axis=1)  # inf and nan are beyond too
+        if beyond.any():
+            # the walk ends before its first price that cannot be traded: rows shorter
+            # than the draws tell next_tick (and a saved walk) so
+            mids = mids[: int(np.argmax(beyond))]
         tick, digits = self._tick, self._digits
         bid = np.maximum(tick, np.round(np.round((mids - self._steps * tick / 2) / tick) * tick, digits))
         ask = np.round(bid + self._steps * tick, digits)
@@ -346,6 +353,12 @@ class RandomWalk(MarketSource):
 
     def next_tick(self, now_ms: int) -> Tick:
         if self._k >= len(self._rows):
+            if len(self._rows) < len(self._z):
+                msg = (
+                    f"This RandomWalk's next price would be above {MAX_SIZE:g}, more than "
+                    "paperbroker can trade; give it a smaller volatility or drift."
+                )
+                raise MarketDataError(msg)
             if self._rng is None:
                 msg = "This RandomWalk is not bound to a broker; pass it as BrokerService(market=...)."
                 raise InvalidState(msg)

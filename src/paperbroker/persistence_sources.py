@@ -137,7 +137,8 @@ def _load_walk(saved: dict[str, Any], symbols: list[str]) -> RandomWalk:
     mids = unpack(saved["mids"]).reshape(-1, n)
     rows = unpack(saved["rows"]).reshape(-1, 3, n)
     k = count(saved["k"])
-    if not len(draws) == len(mids) == len(rows) >= k:
+    # fewer quotes than draws: the walk ended before a price it could not trade
+    if not len(draws) >= len(mids) == len(rows) >= k:
         msg = "the random walk's draws, mids and quotes do not line up"
         raise ValueError(msg)
     source._z, source._mids, source._k = draws, mids, k
