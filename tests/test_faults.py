@@ -696,3 +696,31 @@ async def test_the_background_task_logs_a_failing_source_once_counts_it_and_reco
         ("WARNING", "The simulator recovered after 4 failed steps in a row."),
     ]
     check_consistent(broker, INITIAL)
+
+
+async def test_broker_connection_reports_a_failing_source_and_its_return() -> None:
+    """A TradingView front end shows the broker's connection: Error while the background
+    task's steps fail, with the reason, and Connected again once they work."""
+    feed = Feed({"AAA": 100.0})
+    feed.down = {3, 4, 5}
+    broker = market_broker(feed, execution_delay=0)
+    statuses: list[pb.BrokerConnectionStatus] = []
+    broker.subscribe(pb.topic("broker-connection"), statuses.append)
+    await settle(lambda: broker.simulator.steps >= 8)
+    broker.shutdown()
+    assert [s.status for s in statuses] == [
+        pb.ConnectionStatus.CONNECTED,  # on subscribe
+        pb.ConnectionStatus.ERROR,  # once, at the first failed step of the three
+        pb.ConnectionStatus.CONNECTED,
+    ]
+    assert statuses[1].message is not None and "the feed is down" in statuses[1].message
+    assert statuses[1].to_dict()["status"] == 4  # TradingView's ConnectionStatus.Error
+
+    feed.down = True  # down for good: a front end connecting now sees Error at once
+    broker.subscribe(pb.topic("quotes", symbol="AAA"), lambda _q: None)
+    await settle(lambda: broker.simulator.failing >= 2)
+    late: list[pb.BrokerConnectionStatus] = []
+    broker.subscribe(pb.topic("broker-connection"), late.append)
+    await settle(lambda: broker.simulator.failing >= 4)
+    broker.shutdown()
+    assert [s.status for s in late] == [pb.ConnectionStatus.ERROR]  # and not again per step

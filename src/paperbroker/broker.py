@@ -103,7 +103,8 @@ class BrokerService(OrderLifecycle, BrokerViews, Stepping):
     Events (topic type, payload): ``orders`` PlacedOrder on every state change;
     ``executions`` Execution; ``positions`` Position (``qty=0`` once on close);
     ``equity`` EquityData; ``pl`` Position when a new mark moves its P&L; ``quotes`` Quote
-    (market mode); ``broker-connection`` BrokerConnectionStatus on subscribe.
+    (market mode); ``broker-connection`` BrokerConnectionStatus on subscribe, and Error /
+    Connected again when the background task's steps begin to fail / work again.
     """
 
     def __init__(
@@ -157,7 +158,7 @@ class BrokerService(OrderLifecycle, BrokerViews, Stepping):
         self._exec_subs = self._hub._index["executions"]
         self._pos_subs = self._hub._index["positions"]
         self._equity_subs = self._hub._index["equity"]
-        self._simulator = Simulator(self._step_once, self._next_interval)
+        self._simulator = Simulator(self._step_once, self._next_interval, self._health_changed)
         self._risk = None if risk is None else RiskBook(risk)
         self._brackets = Brackets(BrokerBracketHost(self))
         self._venue = None if market is None else Venue(self, market, as_slippage(slippage))
@@ -478,9 +479,20 @@ class BrokerService(OrderLifecycle, BrokerViews, Stepping):
         return self._hub.errors
 
     def _connection_status(self) -> BrokerConnectionStatus:
+        """Connected, or Error while the background task's steps fail (a price source that
+        is down, say), with the failure as the message."""
+        simulator = self._simulator
+        if simulator.failing and simulator.last_error is not None:
+            text = f"The simulator's steps are failing: {simulator.last_error}"
+            return BrokerConnectionStatus(ConnectionStatus.ERROR, text, None, self.clock.now_ms())
         return BrokerConnectionStatus(
             ConnectionStatus.CONNECTED, "Connected to paperbroker", None, self.clock.now_ms()
         )
+
+    def _health_changed(self, _error: BaseException | None) -> None:
+        """The background task began to fail, or works again: tell broker-connection."""
+        for subs in self._hub._index["broker-connection"].values():
+            self._hub._deliver(subs, self._connection_status())
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the whole broker to ``path`` atomically; see :func:`paperbroker.save`."""

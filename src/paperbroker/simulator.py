@@ -166,9 +166,16 @@ class SimClock(Clock):
 class Simulator:
     """Runs ``step()`` every ``interval()`` seconds on the running loop, in one task."""
 
-    def __init__(self, step: Callable[[], object], interval: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        step: Callable[[], object],
+        interval: Callable[[], float],
+        on_health: Callable[[BaseException | None], object] | None = None,
+    ) -> None:
         self._step = step
         self._interval = interval
+        # told the first failure of a streak of failed steps, and None when one works again
+        self._on_health = on_health
         self._task: asyncio.Task[None] | None = None
         self.errors = 0
         #: Steps that failed in a row, up to now (0 once a step succeeds).
@@ -215,6 +222,8 @@ class Simulator:
                 if self.failing:
                     logger.warning("The simulator recovered after %d failed steps in a row.", self.failing)
                     self.failing = 0
+                    if self._on_health is not None:
+                        self._on_health(None)
             self.steps += 1
 
     def _failed(self, exc: Exception) -> None:
@@ -224,6 +233,8 @@ class Simulator:
         self.errors += 1
         self.failing += 1
         self.last_error = exc
+        if self.failing == 1 and self._on_health is not None:
+            self._on_health(exc)
         if repeat:  # a source that is down fails every step: one traceback is enough
             return
         logger.error(

@@ -13,7 +13,8 @@ orders              PlacedOrder, on every state change          accountId
 positions           Position (``qty=0`` once when it closes)    accountId
 executions          Execution                                   accountId, symbol?
 equity              EquityData                                  accountId
-broker-connection   BrokerConnectionStatus (sent on subscribe)  accountId
+broker-connection   BrokerConnectionStatus (on subscribe, and   accountId
+                    on failing / working steps)
 quotes              Quote (market mode)                         symbol
 pl                  Position, on every mark-to-market change    accountId
 ==================  ==========================================  =======================
