@@ -1,0 +1,191 @@
+"""The books' sections of a saved broker: ledger, orders and history.
+
+Part of :mod:`paperbroker.persistence` (see it for the file format): each ``dump_*``
+returns its section as JSON-ready data with its ``version``, and each ``load_*`` writes a
+checked section into a new broker, raising ``ValueError`` (which ``load`` reports as a
+malformed file) on what the broker could not have written.
+"""
+
+from __future__ import annotations
+
+import typing
+from dataclasses import fields
+from enum import IntEnum
+from typing import TYPE_CHECKING, Any
+
+from ._codec import count, pack, unpack
+from .history import Codes, _Log
+from .ledger import Account, Ledger, PositionState
+from .models import OrderDuration, OrderMessage, OrderStatus, PlacedOrder, Side
+
+if TYPE_CHECKING:
+    from .broker import BrokerService
+
+
+def _enum_fields(record: type[Any]) -> dict[str, type[IntEnum]]:
+    """The fields of a record class whose values are IntEnum members (or None)."""
+    out = {}
+    for name, hint in typing.get_type_hints(record).items():
+        for option in typing.get_args(hint) or (hint,):
+            if isinstance(option, type) and issubclass(option, IntEnum):
+                out[name] = option
+    return out
+
+
+_ORDER_ENUMS = _enum_fields(PlacedOrder)
+
+
+# ---------------------------------------------------------------------- ledger
+
+
+def dump_ledger(broker: BrokerService) -> dict[str, Any]:
+    ledger: Ledger = broker._ledger
+    return {
+        "version": 1,
+        "marks": ledger.marks,
+        "holders": {symbol: list(holders) for symbol, holders in ledger._holders.items()},
+        "accounts": [
+            {
+                "id": a.account_id,
+                "initial_balance": a.initial_balance,
+                "realized": a.realized,
+                "commission": a.commission,
+                "unrealized": a.unrealized,
+                "positions": [
+                    {name: getattr(p, name) for name in PositionState.__slots__} for p in a.positions.values()
+                ],
+            }
+            for a in ledger.accounts.values()
+        ],
+    }
+
+
+def load_ledger(broker: BrokerService, saved: dict[str, Any]) -> None:
+    ledger: Ledger = broker._ledger
+    ledger.accounts.clear()
+    for item in saved["accounts"]:
+        account = Account(item["id"], float(item["initial_balance"]))
+        account.realized = float(item["realized"])
+        account.commission = float(item["commission"])
+        account.unrealized = float(item["unrealized"])
+        for fields_ in item["positions"]:
+            pos = PositionState(fields_["symbol"])
+            for name in PositionState.__slots__:
+                setattr(pos, name, fields_[name])
+            pos.side = Side(pos.side)
+            account.positions[pos.symbol] = pos
+        ledger.accounts[account.account_id] = account
+    ledger.marks.clear()
+    ledger.marks.update({symbol: float(price) for symbol, price in saved["marks"].items()})
+    ledger._holders.clear()
+    for symbol, ids in saved["holders"].items():
+        ledger._holders[symbol] = {i: ledger.accounts[i] for i in ids}
+
+
+# ---------------------------------------------------------------------- orders
+
+
+def dump_orders(broker: BrokerService) -> dict[str, Any]:
+    book = broker._book
+    timed = any(order.duration is not None for order in book.orders.values())
+    return {
+        "version": 2 if timed else 1,  # 2: orders have a duration (time in force)
+        "orders": [[book._account[i], _dump_order(o)] for i, o in book.orders.items()],
+        "working": list(book._working),
+        "done": list(book._done),
+    }
+
+
+def _dump_order(order: PlacedOrder) -> dict[str, Any]:
+    out = {}
+    for f in fields(PlacedOrder):
+        value = getattr(order, f.name)
+        out[f.name] = value.to_dict() if isinstance(value, (OrderMessage, OrderDuration)) else value
+    return out
+
+
+def _load_order(saved: dict[str, Any]) -> PlacedOrder:
+    values = dict(saved)
+    for name, enum in _ORDER_ENUMS.items():
+        if values.get(name) is not None:
+            values[name] = enum(values[name])
+    if values.get("message") is not None:
+        values["message"] = OrderMessage(**values["message"])
+    if values.get("duration") is not None:
+        values["duration"] = OrderDuration(**values["duration"])
+    return PlacedOrder(**values)
+
+
+def load_orders(broker: BrokerService, saved: dict[str, Any]) -> None:
+    book = broker._book
+    for table in (book.orders, book._account, book._pos, book._done):
+        table.clear()
+    book._working.clear()
+    for account_id, fields_ in saved["orders"]:
+        if account_id not in broker._ledger.accounts:
+            msg = f"order {fields_.get('id')!r} belongs to an account {account_id!r} that is not saved"
+            raise ValueError(msg)
+        order = _load_order(fields_)
+        book.orders[order.id] = order
+        book._account[order.id] = account_id
+    for index, order_id in enumerate(saved["working"]):
+        if book.orders[order_id].status is not OrderStatus.WORKING:
+            msg = f"order {order_id!r} is listed as working but is not"
+            raise ValueError(msg)
+        book._working.append(order_id)
+        book._pos[order_id] = index
+    book._done.extend(saved["done"])
+
+
+# ---------------------------------------------------------------------- history
+
+
+def dump_history(broker: BrokerService) -> dict[str, Any]:
+    return {
+        "version": 1,
+        "symbols": list(broker._symbols.names),
+        "accounts": list(broker._account_codes.names),
+        "executions": _dump_log(broker._executions),
+        "equity": _dump_log(broker._equity_log),
+    }
+
+
+def _dump_log(log: _Log) -> dict[str, Any]:
+    return {
+        "columns": list(log.columns),
+        "total": log.total,
+        "data": pack(log.table()),
+        "strings": log.strings,
+    }
+
+
+def load_history(broker: BrokerService, saved: dict[str, Any]) -> None:
+    _load_codes(broker._symbols, saved["symbols"])
+    _load_codes(broker._account_codes, saved["accounts"])
+    _load_log(broker._executions, saved["executions"])
+    _load_log(broker._equity_log, saved["equity"])
+
+
+def _load_codes(codes: Codes, names: list[str]) -> None:
+    codes.names[:] = names
+    codes._code.clear()
+    codes._code.update({name: i for i, name in enumerate(names)})
+
+
+def _load_log(log: _Log, saved: dict[str, Any]) -> None:
+    if saved["columns"] != list(log.columns):
+        msg = f"history columns {saved['columns']} differ from {list(log.columns)}"
+        raise ValueError(msg)
+    values = unpack(saved["data"])
+    if len(values) % log.width or len(saved["strings"]) != len(log.strings):
+        msg = "a history table has a partial row"
+        raise ValueError(msg)
+    rows = len(values) // log.width
+    if any(len(column) != rows for column in saved["strings"]) or count(saved["total"]) < rows:
+        msg = "the history columns have different lengths"
+        raise ValueError(msg)
+    del log.data[:]
+    log.data.frombytes(values.tobytes())  # native float64, as the array's "d"
+    for column, names in zip(log.strings, saved["strings"], strict=True):
+        column[:] = names
+    log.total = saved["total"]
