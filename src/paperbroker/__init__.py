@@ -22,7 +22,7 @@ from .errors import (
     UnknownPosition,
 )
 from .frames import equity_frame, executions_frame, orders_frame, positions_frame
-from .market import BarReplay, ManualQuotes, MarketSource, QuoteReplay, RandomWalk
+from .market import ManualQuotes, MarketSource, RandomWalk
 from .matching import FixedSlippage, NoSlippage, PercentSlippage
 from .models import (
     DEFAULT_ACCOUNT,
@@ -46,6 +46,7 @@ from .models import (
     StopType,
 )
 from .persistence import load, save
+from .replay_sources import BarReplay, QuoteReplay
 from .risk import RiskRules, SymbolRules
 from .simulator import Clock, SimClock, WallClock
 from .topics import Subscription, parse_topic, topic

@@ -8,12 +8,10 @@ symbol's current :class:`~paperbroker.models.Quote`.
 
 * :class:`RandomWalk` - geometric Brownian motion per symbol on a tick grid, with spread,
   drift and volatility per step, and an optional quote size.
-* :class:`BarReplay` - OHLCV bars from a pandas DataFrame (one symbol, a ``symbol``
-  column, or a dict of frames); orders match along each bar's intrabar path.
-* :class:`QuoteReplay` - bid/ask quotes (with optional sizes) from a DataFrame.
 * :class:`ManualQuotes` - prices set from code: ``broker.set_price("AAPL", 101.5)``.
-
-pandas is imported only by the replay constructors.
+* :class:`~paperbroker.replay_sources.BarReplay` and
+  :class:`~paperbroker.replay_sources.QuoteReplay` (in :mod:`paperbroker.replay_sources`) -
+  OHLCV bars or bid/ask quotes from pandas DataFrames.
 """
 
 from __future__ import annotations
@@ -29,15 +27,12 @@ import numpy as np
 from .errors import ConfigurationError, InvalidState, MarketDataError
 from .models import Quote
 from .orders import MAX_SIZE
-from .replay import Loaded, load_frames
 
 __all__ = [
-    "BarReplay",
     "ManualQuotes",
     "MarketSource",
     "Quote",
     "QuoteChange",
-    "QuoteReplay",
     "RandomWalk",
     "Tick",
     "tick_quote",
@@ -45,7 +40,6 @@ __all__ = [
 
 _INF = math.inf
 _NAN = math.nan
-_DEFAULT_START_MS = 1_704_205_800_000  # 2024-01-02 14:30 UTC, as SimClock
 
 
 @dataclass(frozen=True, slots=True)
@@ -480,182 +474,3 @@ class ManualQuotes(MarketSource):
             q_last = _positive(change.last, "last", "101.5")
         size_i = self._size if change.size is None else _positive(change.size, "size", "100")
         return self._store(Tick(now_ms, [i], [q_bid], [q_ask], [size_i], [size_i], [q_last]))
-
-
-class _Replay(MarketSource):
-    """Rows grouped by time; each step is the next group."""
-
-    _required: ClassVar[tuple[str, ...]] = ()
-    _optional: ClassVar[tuple[str, ...]] = ()
-
-    def __init__(
-        self,
-        data: Any,
-        symbol: str | None,
-        tick_size: float,
-        allow_gaps: bool,
-        frequency: Any,
-    ) -> None:
-        super().__init__()
-        tick = _positive(tick_size, "tick_size", "tick_size=0.01")
-        if isinstance(data, Loaded):  # data checked before, by a replay that was saved
-            loaded = data
-        else:
-            loaded = load_frames(
-                data,
-                symbol=symbol,
-                required=self._required,
-                optional=self._optional,
-                allow_gaps=allow_gaps,
-                frequency=frequency,
-                check=self._check_row,
-            )
-        for name in loaded.symbols:
-            self._add_symbol(name, tick)
-        self._time = loaded.times
-        self._codes = loaded.codes
-        self._cols = loaded.columns
-        self._starts = loaded.starts
-        self._k = 0
-
-    @staticmethod
-    def _check_row(columns: dict[str, Any]) -> tuple[Any, str] | None:
-        """Rows (a boolean mask) that break a rule, and the rule as a sentence."""
-        return None
-
-    def __len__(self) -> int:
-        """How many steps the replay has."""
-        return len(self._starts) - 1
-
-    @property
-    def remaining(self) -> int:
-        return len(self) - self._k
-
-    def start_ms(self) -> int | None:
-        return int(self._time[0]) if len(self._time) else None
-
-    def _group(self) -> tuple[int, slice] | None:
-        if self._k >= len(self):
-            return None
-        start, end = int(self._starts[self._k]), int(self._starts[self._k + 1])
-        self._k += 1
-        return int(self._time[start]), slice(start, end)
-
-
-class BarReplay(_Replay):
-    """Replay OHLCV bars from a pandas DataFrame.
-
-    The frame has columns ``open``, ``high``, ``low``, ``close`` and optionally ``volume``
-    (any case), times in a DatetimeIndex or a ``time`` column, and either one symbol
-    (``symbol="SPY"``), a ``symbol`` column, or it is a dict ``{symbol: frame}``.  Each
-    step is the next bar time; orders match along each bar's path.  A bar offers
-    ``volume_share`` of its volume to fill against (``None``: unlimited).  ``spread`` is a
-    quoted bid/ask spread around the bar prices.  Missing bars of one symbol at a time others
-    have, and with ``frequency="1min"`` (a pandas offset) any hole in the series, are
-    errors unless ``allow_gaps=True``.
-    """
-
-    bars = True
-    _required = ("open", "high", "low", "close")
-    _optional = ("volume",)
-
-    def __init__(
-        self,
-        data: Any,
-        *,
-        symbol: str | None = None,
-        volume_share: float | None = 0.1,
-        spread: float = 0.0,
-        tick_size: float = 0.01,
-        allow_gaps: bool = False,
-        frequency: Any = None,
-    ) -> None:
-        super().__init__(data, symbol, tick_size, allow_gaps, frequency)
-        self.half_spread = _positive(spread, "spread", "spread=0.02", zero=True) / 2.0
-        if volume_share is not None:
-            volume_share = _positive(volume_share, "volume_share", "volume_share=0.1")
-            if volume_share > 1:
-                msg = f"volume_share is a fraction of each bar's volume in (0, 1], got {volume_share!r}."
-                raise ConfigurationError(msg)
-        self._share = volume_share
-
-    @staticmethod
-    def _check_row(columns: dict[str, Any]) -> tuple[Any, str] | None:
-        o, h, lo, c = columns["open"], columns["high"], columns["low"], columns["close"]
-        bad = (h < np.maximum(o, c)) | (lo > np.minimum(o, c)) | (h < lo)
-        return bad, "high must be the highest and low the lowest price of its bar"
-
-    def next_tick(self, now_ms: int) -> Tick | None:
-        group = self._group()
-        if group is None:
-            return None
-        time, rows = group
-        cols = self._cols
-        close = cols["close"][rows].tolist()
-        half = self.half_spread
-        volume = cols["volume"][rows].tolist() if "volume" in cols else [_INF] * len(close)
-        share = self._share
-        size = [_INF if share is None else v * share for v in volume]
-        return self._store(
-            Tick(
-                time,
-                self._codes[rows].tolist(),
-                [c - half for c in close],
-                [c + half for c in close],
-                size,
-                size,
-                close,
-                (
-                    cols["open"][rows].tolist(),
-                    cols["high"][rows].tolist(),
-                    cols["low"][rows].tolist(),
-                    volume,
-                ),
-            )
-        )
-
-
-class QuoteReplay(_Replay):
-    """Replay bid/ask quotes from a pandas DataFrame.
-
-    Columns ``bid`` and ``ask``, optionally ``bid_size``/``ask_size`` (or ``bidSize`` /
-    ``askSize``; missing: unlimited) and ``last`` (missing: the mid); times and symbols as
-    for :class:`BarReplay`.  Each step is the next time stamp; symbols quote when they
-    have a row (``allow_gaps`` defaults to True: quotes arrive when they arrive).
-    """
-
-    _required = ("bid", "ask")
-    _optional = ("bid_size", "ask_size", "last")
-
-    def __init__(
-        self,
-        data: Any,
-        *,
-        symbol: str | None = None,
-        tick_size: float = 0.01,
-        allow_gaps: bool = True,
-        frequency: Any = None,
-    ) -> None:
-        super().__init__(data, symbol, tick_size, allow_gaps, frequency)
-
-    @staticmethod
-    def _check_row(columns: dict[str, Any]) -> tuple[Any, str] | None:
-        return columns["ask"] < columns["bid"], "a quote's ask must not be below its bid (swap them)"
-
-    def next_tick(self, now_ms: int) -> Tick | None:
-        group = self._group()
-        if group is None:
-            return None
-        time, rows = group
-        cols = self._cols
-        bid = cols["bid"][rows].tolist()
-        ask = cols["ask"][rows].tolist()
-        n = len(bid)
-        bid_size = cols["bid_size"][rows].tolist() if "bid_size" in cols else [_INF] * n
-        ask_size = cols["ask_size"][rows].tolist() if "ask_size" in cols else [_INF] * n
-        last = (
-            cols["last"][rows].tolist()
-            if "last" in cols
-            else [(b + a) / 2 for b, a in zip(bid, ask, strict=True)]
-        )
-        return self._store(Tick(time, self._codes[rows].tolist(), bid, ask, bid_size, ask_size, last))

@@ -6,7 +6,7 @@ on from where the saved one was:
 * :class:`~paperbroker.market.RandomWalk` - its parameters, the block of normal draws it
   took from the broker's generator and the quotes it made of them, and where it is in that
   block (the generator's own state is in the ``random`` section);
-* :class:`~paperbroker.market.BarReplay` and :class:`~paperbroker.market.QuoteReplay` -
+* :class:`~paperbroker.replay_sources.BarReplay` and :class:`~paperbroker.replay_sources.QuoteReplay` -
   the checked data (times, symbols, columns) and the cursor: a replay is self-contained;
 * :class:`~paperbroker.market.ManualQuotes` - its parameters;
 * every source, also one of the user's own class - each symbol's current quote (or bar).
@@ -26,9 +26,10 @@ from typing import Any, TypeVar
 import numpy as np
 
 from ._codec import count, custom, not_custom, pack, unpack
-from .market import BarReplay, ManualQuotes, MarketSource, QuoteReplay, RandomWalk, Tick
+from .market import ManualQuotes, MarketSource, RandomWalk, Tick
 from .matching import FixedSlippage, NoSlippage, PercentSlippage, Slippage
 from .replay import Loaded
+from .replay_sources import BarReplay, QuoteReplay
 
 __all__ = ["dump_quotes", "dump_slippage", "dump_source", "load_quotes", "load_slippage", "load_source"]
 

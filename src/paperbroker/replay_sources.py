@@ -1,0 +1,187 @@
+"""Replayed markets: :class:`BarReplay` (OHLCV bars) and :class:`QuoteReplay` (bid/ask
+quotes), price sources for market mode made from pandas DataFrames.
+
+* :class:`BarReplay` - OHLCV bars from a pandas DataFrame (one symbol, a ``symbol``
+  column, or a dict of frames); orders match along each bar's intrabar path.
+* :class:`QuoteReplay` - bid/ask quotes (with optional sizes) from a DataFrame.
+
+Each step is the next time in the data; the frames are checked and loaded by
+:mod:`paperbroker.replay` (pandas is imported only by the constructors).  See
+:mod:`paperbroker.market` for what a price source is.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar
+
+import numpy as np
+
+from .errors import ConfigurationError
+from .market import MarketSource, Tick, _positive
+from .replay import Loaded, load_frames
+
+_INF = math.inf
+
+__all__ = ["BarReplay", "QuoteReplay"]
+
+
+class _Replay(MarketSource):
+    """Rows grouped by time; each step is the next group."""
+
+    _required: ClassVar[tuple[str, ...]] = ()
+    _optional: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(
+        self,
+        data: Any,
+        symbol: str | None,
+        tick_size: float,
+        allow_gaps: bool,
+        frequency: Any,
+    ) -> None:
+        super().__init__()
+        tick = _positive(tick_size, "tick_size", "tick_size=0.01")
+        if isinstance(data, Loaded):  # data checked before, by a replay that was saved
+            loaded = data
+        else:
+            loaded = load_frames(
+                data,
+                symbol=symbol,
+                required=self._required,
+                optional=self._optional,
+                allow_gaps=allow_gaps,
+                frequency=frequency,
+                check=self._check_row,
+            )
+        for name in loaded.symbols:
+            self._add_symbol(name, tick)
+        self._time = loaded.times
+        self._codes = loaded.codes
+        self._cols = loaded.columns
+        self._starts = loaded.starts
+        self._k = 0
+
+    @staticmethod
+    def _check_row(columns: dict[str, Any]) -> tuple[Any, str] | None:
+        """Rows (a boolean mask) that break a rule, and the rule as a sentence."""
+        return None
+
+    def __len__(self) -> int:
+        """How many steps the replay has."""
+        return len(self._starts) - 1
+
+    @property
+    def remaining(self) -> int:
+        return len(self) - self._k
+
+    def start_ms(self) -> int | None:
+        return int(self._time[0]) if len(self._time) else None
+
+    def _group(self) -> tuple[int, list[int], dict[str, list[Any]]] | None:
+        """The next time's rows, as lists: ``(time, symbol indexes, {column: values})``;
+        None at the end of the data."""
+        if self._k >= len(self):
+            return None
+        start, end = int(self._starts[self._k]), int(self._starts[self._k + 1])
+        self._k += 1
+        rows = slice(start, end)
+        values = {name: column[rows].tolist() for name, column in self._cols.items()}
+        return int(self._time[start]), self._codes[rows].tolist(), values
+
+
+class BarReplay(_Replay):
+    """Replay OHLCV bars from a pandas DataFrame.
+
+    The frame has columns ``open``, ``high``, ``low``, ``close`` and optionally ``volume``
+    (any case), times in a DatetimeIndex or a ``time`` column, and either one symbol
+    (``symbol="SPY"``), a ``symbol`` column, or it is a dict ``{symbol: frame}``.  Each
+    step is the next bar time; orders match along each bar's path.  A bar offers
+    ``volume_share`` of its volume to fill against (``None``: unlimited).  ``spread`` is a
+    quoted bid/ask spread around the bar prices.  Missing bars of one symbol at a time others
+    have, and with ``frequency="1min"`` (a pandas offset) any hole in the series, are
+    errors unless ``allow_gaps=True``.
+    """
+
+    bars = True
+    _required = ("open", "high", "low", "close")
+    _optional = ("volume",)
+
+    def __init__(
+        self,
+        data: Any,
+        *,
+        symbol: str | None = None,
+        volume_share: float | None = 0.1,
+        spread: float = 0.0,
+        tick_size: float = 0.01,
+        allow_gaps: bool = False,
+        frequency: Any = None,
+    ) -> None:
+        super().__init__(data, symbol, tick_size, allow_gaps, frequency)
+        self.half_spread = _positive(spread, "spread", "spread=0.02", zero=True) / 2.0
+        if volume_share is not None:
+            volume_share = _positive(volume_share, "volume_share", "volume_share=0.1")
+            if volume_share > 1:
+                msg = f"volume_share is a fraction of each bar's volume in (0, 1], got {volume_share!r}."
+                raise ConfigurationError(msg)
+        self._share = volume_share
+
+    @staticmethod
+    def _check_row(columns: dict[str, Any]) -> tuple[Any, str] | None:
+        o, h, lo, c = columns["open"], columns["high"], columns["low"], columns["close"]
+        bad = (h < np.maximum(o, c)) | (lo > np.minimum(o, c)) | (h < lo)
+        return bad, "high must be the highest and low the lowest price of its bar"
+
+    def next_tick(self, now_ms: int) -> Tick | None:
+        group = self._group()
+        if group is None:
+            return None
+        time, codes, cols = group
+        close = cols["close"]
+        half = self.half_spread
+        volume = cols.get("volume") or [_INF] * len(close)
+        share = self._share
+        size = [_INF if share is None else v * share for v in volume]
+        bars = (cols["open"], cols["high"], cols["low"], volume)
+        bid, ask = [c - half for c in close], [c + half for c in close]
+        return self._store(Tick(time, codes, bid, ask, size, size, close, bars))
+
+
+class QuoteReplay(_Replay):
+    """Replay bid/ask quotes from a pandas DataFrame.
+
+    Columns ``bid`` and ``ask``, optionally ``bid_size``/``ask_size`` (or ``bidSize`` /
+    ``askSize``; missing: unlimited) and ``last`` (missing: the mid); times and symbols as
+    for :class:`BarReplay`.  Each step is the next time stamp; symbols quote when they
+    have a row (``allow_gaps`` defaults to True: quotes arrive when they arrive).
+    """
+
+    _required = ("bid", "ask")
+    _optional = ("bid_size", "ask_size", "last")
+
+    def __init__(
+        self,
+        data: Any,
+        *,
+        symbol: str | None = None,
+        tick_size: float = 0.01,
+        allow_gaps: bool = True,
+        frequency: Any = None,
+    ) -> None:
+        super().__init__(data, symbol, tick_size, allow_gaps, frequency)
+
+    @staticmethod
+    def _check_row(columns: dict[str, Any]) -> tuple[Any, str] | None:
+        return columns["ask"] < columns["bid"], "a quote's ask must not be below its bid (swap them)"
+
+    def next_tick(self, now_ms: int) -> Tick | None:
+        group = self._group()
+        if group is None:
+            return None
+        time, codes, cols = group
+        bid, ask = cols["bid"], cols["ask"]
+        bid_size = cols.get("bid_size") or [_INF] * len(bid)
+        ask_size = cols.get("ask_size") or [_INF] * len(bid)
+        last = cols.get("last") or [(b + a) / 2 for b, a in zip(bid, ask, strict=True)]
+        return self._store(Tick(time, codes, bid, ask, bid_size, ask_size, last))
