@@ -43,7 +43,9 @@ def bench_export(rows: int, repeat: int) -> None:
     fill_many(broker, rows)
     pb.executions_frame(broker)  # import pandas and warm up outside the timing
     best_exec = best_equity = float("inf")
+    frame = equity = None
     for _ in range(repeat):
+        frame = equity = None  # freeing the previous frames is not part of the export
         gc.collect()
         start = time.perf_counter()
         frame = pb.executions_frame(broker)

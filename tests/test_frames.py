@@ -59,10 +59,23 @@ def test_orders_and_positions_frames(broker):
 def test_account_filter_and_all_accounts(broker):
     broker.open_account("B")
     broker.fill(broker.buy("X", 1, price=1.0).id)
-    broker.fill(broker.buy("Y", 2, price=1.0, account_id="B").id)
+    y = broker.buy("Y", 2, price=1.0, account_id="B")
+    broker.fill(y.id)
     assert list(pb.executions_frame(broker)["symbol"]) == ["X"]
-    assert list(pb.executions_frame(broker, "B")["symbol"]) == ["Y"]
+    b_rows = pb.executions_frame(broker, "B")
+    assert list(b_rows["symbol"]) == ["Y"]
+    assert (list(b_rows["id"]), list(b_rows["order_id"])) == (["EXEC-2"], [y.id])
     assert sorted(pb.executions_frame(broker, None)["account"]) == ["B", "DEMO-ACCOUNT"]
     assert len(pb.equity_frame(broker, None)) == 4
     with pytest.raises(pb.UnknownAccount):
         pb.orders_frame(broker, "NOPE")
+
+
+def test_an_exported_frame_is_a_copy(broker):
+    trade(broker)
+    df = pb.executions_frame(broker)
+    df.loc[0, "id"] = "EDITED"
+    df.loc[0, "order_id"] = "EDITED"
+    again = pb.executions_frame(broker)
+    assert list(again["id"]) == ["EXEC-1", "EXEC-2"]
+    assert "EDITED" not in list(again["order_id"])
