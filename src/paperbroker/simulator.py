@@ -181,6 +181,7 @@ class Simulator:
         #: Steps that failed in a row, up to now (0 once a step succeeds).
         self.failing = 0
         self.last_error: BaseException | None = None
+        #: Steps the task has run, the failed ones included (``errors`` counts those).
         self.steps = 0
 
     @property
@@ -297,7 +298,9 @@ class Stepping:
 
     @property
     def simulator(self) -> Simulator:
-        """The background task's state: ``errors``, ``last_error``, ``steps``."""
+        """The background task's state: how many ``steps`` it ran, how many of them
+        raised (``errors``), how many of the latest failed in a row (``failing``), and the
+        ``last_error``."""
         return self._simulator
 
     def _subscribers_changed(self, count: int) -> None:
