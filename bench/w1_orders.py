@@ -84,6 +84,102 @@ def run_minimal(times: list[int], closes: list[float]) -> float:
     return (time.perf_counter() - start) / len(times)
 
 
+def run_floor(times: list[int], closes: list[float]) -> float:
+    """The least a broker can do that hands subscribers paperbroker's records.
+
+    The same orders, fills and five events per order as :func:`run_paperbroker`, with the
+    records a subscriber gets there (the order on placing and on filling, the execution,
+    the position, the equity) and the history rows an export needs, but written as two
+    flat functions for one account and one symbol: no accounts, no order index, no risk
+    or bracket hooks, no subscriber isolation.  No broker built from readable parts gets
+    below this on the same interpreter, so it says what the machine allows.
+    """
+    import array
+    import struct
+
+    pack = struct.Struct("7d").pack
+    rows, equity_rows = array.array("d"), array.array("d")
+    exec_ids: list[str] = []
+    order_ids: list[str] = []
+    orders: dict[str, pb.PlacedOrder] = {}
+    counts = [0]
+
+    def count(_payload: object) -> None:
+        counts[0] += 1
+
+    subscribers = (count,)
+    working, filled = pb.OrderStatus.WORKING, pb.OrderStatus.FILLED
+    market_type, side_type, placed_order = pb.OrderType, pb.Side, pb.PlacedOrder
+    execution, position, equity_data = pb.Execution, pb.Position, pb.EquityData
+    state = {"orders": 0, "fills": 0, "qty": 0.0, "avg": 0.0, "realized": 0.0, "now": 0}
+
+    def submit(pre: pb.PreOrder) -> pb.PlacedOrder:
+        symbol, kind, side, qty = pre.symbol, pre.type, pre.side, pre.qty
+        if type(symbol) is not str or not symbol or type(kind) is not market_type:
+            raise ValueError(pre)
+        if type(side) is not side_type or type(qty) is not float or not 0.0 < qty <= 1e12:
+            raise ValueError(pre)
+        if pre.limitPrice is not None or pre.stopPrice is not None or pre.duration is not None:
+            raise ValueError(pre)
+        state["orders"] += 1
+        order = placed_order(
+            f"ORDER-{state['orders']}", symbol, kind, side, qty, working, pre.seenPrice,
+            None, None, None, None, None, None, 0.0, None, state["now"],
+        )  # fmt: skip
+        orders[order.id] = order
+        snapshot = order.copy()
+        for callback in subscribers:
+            callback(snapshot)
+        return snapshot
+
+    def fill(order_id: str) -> pb.Execution:
+        order = orders[order_id]
+        if order.status is not working:
+            raise ValueError(order_id)
+        qty, price, side, now = order.qty - order.filledQty, order.limitPrice, order.side, state["now"]
+        assert price is not None
+        state["fills"] += 1
+        exec_id = f"EXEC-{state['fills']}"
+        fill_record = execution(order.symbol, price, qty, side, now, 0.0, exec_id, order_id)
+        rows.frombytes(pack(now, 0, 0, side, qty, price, 0.0))
+        exec_ids.append(exec_id)
+        order_ids.append(order_id)
+        order.filledQty, order.avgPrice, order.status, order.updateTime = qty, price, filled, now
+        old = state["qty"]
+        new = old + (qty if side > 0 else -qty)
+        if old == 0.0:
+            state["avg"] = price
+        else:  # W1 alternates buys and sells: every second fill closes
+            state["realized"] += (price - state["avg"]) * old
+        state["qty"] = new
+        avg, realized = state["avg"], state["realized"]
+        unrealized = (price - avg) * new
+        balance = 100_000.0 + realized
+        equity_rows.frombytes(pack(now, 0, balance, balance + unrealized, realized, unrealized, 0.0))
+        events = (
+            fill_record,
+            order.copy(),
+            position(order.symbol, order.symbol, abs(new), side, avg, unrealized, 0.0, price),
+            equity_data(balance + unrealized, balance, unrealized, realized, 0.0),
+        )
+        for payload in events:
+            for callback in subscribers:
+                callback(payload)
+        return fill_record
+
+    buy, sell, market = pb.Side.BUY, pb.Side.SELL, pb.OrderType.MARKET
+    PreOrder = pb.PreOrder  # noqa: N806
+    gc.collect()
+    start = time.perf_counter()
+    for i, (t, close) in enumerate(zip(times, closes, strict=True)):
+        state["now"] = t
+        order = submit(PreOrder("SPY", market, buy if i % 2 == 0 else sell, 1.0, seenPrice=close))
+        fill(order.id)
+    elapsed = time.perf_counter() - start
+    assert counts[0] == 5 * len(times), "every order must give five events"
+    return elapsed / len(times)
+
+
 def run_backtrader(times: list[int], closes: list[float]) -> float | None:
     try:
         import backtrader as bt
@@ -140,8 +236,10 @@ def main() -> None:
     times, closes = make_bars(args.bars)
     print(f"W1 on {platform.python_implementation()} {platform.python_version()}, {platform.machine()}")
     ours = min(run_paperbroker(times, closes) for _ in range(args.repeat))
+    floor = min(run_floor(times, closes) for _ in range(args.repeat))
     minimal = min(run_minimal(times, closes) for _ in range(args.repeat))
     print(f"paperbroker       {ours * 1e6:8.2f} us/order  ({args.bars} bars, best of {args.repeat})")
+    print(f"floor             {floor * 1e6:8.2f} us/order  (the same records, two flat functions)")
     print(f"minimal cascade   {minimal * 1e6:8.2f} us/order  (arithmetic and 4 callbacks only)")
     bt_times, bt_closes = times[: args.bt_bars], closes[: args.bt_bars]
     bt_runs = [run_backtrader(bt_times, bt_closes) for _ in range(max(1, args.repeat - 1))]
@@ -151,6 +249,7 @@ def main() -> None:
         backtrader = statistics.median(r for r in bt_runs if r is not None)
         print(f"backtrader        {backtrader * 1e6:8.2f} us/order  ({args.bt_bars} bars)")
         print(f"paperbroker is {backtrader / ours:.1f}x faster than backtrader per order")
+        print(f"the floor is   {backtrader / floor:.1f}x faster than backtrader per order")
     sys.stdout.flush()
 
 
