@@ -4,11 +4,13 @@ what browser commands do."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import threading
 import time
 from typing import Any
 
 import comm
+import numpy as np
 import pytest
 from comm.base_comm import BaseComm
 
@@ -718,4 +720,59 @@ def test_a_failing_snapshot_leaves_the_live_view(broker, monkeypatch, caplog):
     data, _metadata = table._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in data and "text/html" not in data
     assert "could not build its HTML snapshot" in caplog.text
+    table.close()
+
+
+# ---------------------------------------------------------------- the clock's time zone
+
+
+def test_zone_spec_names_the_clock_zone_for_the_browser():
+    from zoneinfo import ZoneInfo
+
+    from paperbroker.widgets._zone import zone_spec
+
+    assert zone_spec(dt.timezone.utc) == {"name": "UTC", "iana": "UTC", "offset": 0}
+    new_york = zone_spec(ZoneInfo("America/New_York"))
+    assert (new_york["name"], new_york["iana"]) == ("America/New_York", "America/New_York")
+    assert new_york["offset"] in (-300, -240)  # EST or EDT, whichever it is now
+    fixed = zone_spec(dt.timezone(dt.timedelta(hours=5, minutes=30)))
+    assert (fixed["iana"], fixed["offset"]) == (None, 330)
+
+
+def test_wall_ms_follows_daylight_saving_time():
+    from zoneinfo import ZoneInfo
+
+    from paperbroker.widgets._zone import wall_ms
+
+    winter, summer = 1_704_205_800_000.0, 1_719_927_000_000.0  # 2024-01-02 and 2024-07-02, 14:30 UTC
+    times = np.array([winter, summer])
+    hour = 3_600_000.0
+    shifted = wall_ms(times, ZoneInfo("America/New_York"))
+    assert shifted.tolist() == [winter - 5 * hour, summer - 4 * hour]
+    assert wall_ms(times, dt.timezone.utc) is times
+    tokyo_fixed = dt.timezone(dt.timedelta(hours=9))
+    assert wall_ms(times, tokyo_fixed).tolist() == [winter + 9 * hour, summer + 9 * hour]
+
+
+async def test_chart_sends_times_as_wall_clock_of_the_broker_zone():
+    clock = pb.SimClock(timezone="America/New_York")  # starts 2024-01-02 14:30 UTC, 09:30 in New York
+    broker = pb.BrokerService(execution_delay=None, clock=clock)
+    chart = w.EquityChart(broker)
+    clock.advance(60_000)
+    trade(broker, 0)
+    chart.flush()
+    sent = [b for kind, d, b in chart.comm.sent if kind == "comm_msg" and d.get("method") == "custom"]
+    times = np.frombuffer(sent[-1][0], dtype=np.float64)
+    assert times[-1] == clock.now_ms() - 5 * 3_600_000  # drawn at 09:31, New York time
+    assert chart.points()["time"][-1] == clock.now_ms()  # the Python side keeps Unix ms
+    chart.close()
+
+
+def test_tables_tell_the_browser_the_clock_zone():
+    broker = pb.BrokerService(execution_delay=None, clock=pb.SimClock(timezone="Asia/Tokyo"))
+    table = w.ExecutionsTable(broker)
+    assert table.zone["iana"] == "Asia/Tokyo" and table.zone["offset"] == 540
+    broker.fill(broker.buy("AAPL", 1, price=10.0).id)
+    header, row = cells(html_of(table))
+    assert header[0] == "Time (Asia/Tokyo)" and row[0] == "23:30:00"  # 14:30 UTC
     table.close()

@@ -194,7 +194,9 @@ IGNORED_CONSOLE = ("Failed to load resource",)
 
 @pytest.fixture
 def tab(lab: Lab, chromium: Any) -> Iterator[Page]:
-    context = chromium.new_context(viewport={"width": 1400, "height": 1300})
+    # a browser far from UTC and from New York, the zones of the brokers' clocks in these
+    # tests: a time shown in the browser's own zone, not the clock's, would not match
+    context = chromium.new_context(viewport={"width": 1400, "height": 1300}, timezone_id="Pacific/Auckland")
     page = context.new_page()
     page.set_default_timeout(60_000)
     out = Page(page, lab)

@@ -197,6 +197,34 @@ def test_ten_thousand_rows_render_only_what_is_visible(lab: Lab, tab: Page) -> N
     assert tab.errors == []
 
 
+ZONED = """\
+import paperbroker as pb
+from paperbroker.widgets import EquityChart, ExecutionsTable
+clock = pb.SimClock(timezone="America/New_York")  # 2024-01-02 14:30 UTC: 09:30 in New York
+broker = pb.BrokerService(execution_delay=None, clock=clock)
+broker.fill(broker.buy("AAPL", 1, price=100.0).id)
+clock.advance(90_000)
+broker.fill(broker.sell("AAPL", 1, price=101.0).id)
+table = ExecutionsTable(broker)
+chart = EquityChart(broker)
+display(table, chart)"""
+
+
+def test_times_show_in_the_broker_clock_zone_not_the_browsers(lab: Lab, tab: Page) -> None:
+    tab.open_lab(lab.notebook("zoned.ipynb", ZONED))
+    page = tab.page
+    wait_row(tab, "Executions", "09:31:30", "AAPL", "Sell")
+    wait_row(tab, "Executions", "09:30:00", "AAPL", "Buy")
+    heading = page.locator(".pb-table .pb-head button", has_text="Time")
+    assert heading.get_attribute("title") == "Sort by Time (America/New_York)"
+    # plotly draws epoch ms as UTC wall time: the last point must sit at 09:31:30
+    plot_x = "document.querySelector('.pb-chart .js-plotly-plot')?.data?.[0]?.x"
+    page.wait_for_function(f"() => {plot_x}?.length")
+    last_x = page.evaluate(f"() => {plot_x}.at(-1)")
+    assert last_x == 1_704_205_800_000 + 90_000 - 5 * 3_600_000
+    assert tab.errors == []
+
+
 # Notebook 7 served by the Lab server logs these for a notebook with no widget at all
 # (checked with a notebook holding only `1+1`): they are the host's, not ours.
 NOTEBOOK7_HOST_ERRORS = {

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from ..models import OrderStatus, OrderType, Side
+from ._zone import zone_name
 
 __all__ = [
     "NOTE",
@@ -127,10 +128,6 @@ def clock(ms: object, tz: dt.tzinfo, fmt: str = "%H:%M:%S") -> str:
     if not _finite(ms):
         return ""
     return dt.datetime.fromtimestamp(float(ms) / 1000.0, tz).strftime(fmt)  # type: ignore[arg-type]
-
-
-def _tz_name(tz: dt.tzinfo) -> str:
-    return getattr(tz, "key", None) or tz.tzname(None) or "UTC"
 
 
 def _sign_class(value: object) -> str:
@@ -250,7 +247,7 @@ def table_html(
         count += f", the first {len(shown)} shown"
     out = [_heading(title, f"{account_id} · {count}"), "<table><thead><tr>"]
     for _key, label, kind in columns:
-        text = f"{label} ({_tz_name(tz)})" if kind == "time" else label
+        text = f"{label} ({zone_name(tz)})" if kind == "time" else label
         out.append(_cell("th", text, numeric=kind in _NUMERIC))
     out.append("</tr></thead><tbody>")
     if not shown:
@@ -367,7 +364,7 @@ def chart_svg(title: str, points: np.ndarray, tz: dt.tzinfo) -> str:
     out.append(f'<polyline fill="none" stroke="{MUTED}"{dotted} points="{path(step_x, step_y)}"/>')
     out.append(f'<polyline fill="none" stroke="{ACCENT}" stroke-width="1.8" points="{path(xs, equity)}"/>')
     fmt = "%Y-%m-%d %H:%M"
-    out.append(_text(_LEFT, _H - 8, f"{clock(t0, tz, fmt)} {_tz_name(tz)}"))
+    out.append(_text(_LEFT, _H - 8, f"{clock(t0, tz, fmt)} {zone_name(tz)}"))
     out.append(_text(_W - _RIGHT, _H - 8, clock(t1, tz, fmt), anchor="end"))
     legend = _W - _RIGHT - 250
     out.append(_line(legend, legend + 18, 14, 14, ACCENT, ' stroke-width="1.8"'))

@@ -24,6 +24,7 @@ from ..frames import equity_frame
 from ..models import DEFAULT_ACCOUNT, EquityData
 from ._base import BrokerWidget, asset, whole
 from ._html import chart_html
+from ._zone import wall_ms
 
 __all__ = ["EquityChart"]
 
@@ -140,7 +141,9 @@ class EquityChart(BrokerWidget):
     def _send_points(self, start: int) -> None:
         self._changed_from = len(self._window)
         part = self._window[start:]
-        buffers = [np.ascontiguousarray(part[:, i]).tobytes() for i in range(3)]
+        # plotly draws epoch milliseconds as UTC: send the clock zone's wall time
+        times = wall_ms(np.ascontiguousarray(part[:, 0]), self.broker.clock.timezone)
+        buffers = [times.tobytes(), *(np.ascontiguousarray(part[:, i]).tobytes() for i in (1, 2))]
         self._post({"type": "points", "from": start}, buffers)
 
     def _snapshot(self) -> None:

@@ -20,6 +20,7 @@ from ..broker import BrokerService
 from ..models import DEFAULT_ACCOUNT
 from ._base import BrokerWidget, asset, shown, text_arg, whole
 from ._html import table_html
+from ._zone import zone_spec
 
 __all__ = ["Action", "Column", "LiveTable"]
 
@@ -65,6 +66,8 @@ class LiveTable(BrokerWidget):
     sort = traitlets.Dict().tag(sync=True)
     height = traitlets.Int(300).tag(sync=True)
     empty_text = traitlets.Unicode("Nothing yet").tag(sync=True)
+    #: The broker clock's time zone (see ``_zone.zone_spec``): times show in it.
+    zone = traitlets.Dict().tag(sync=True)
 
     def __init__(
         self,
@@ -92,6 +95,7 @@ class LiveTable(BrokerWidget):
             height=height,
             columns=[c._asdict() for c in self.COLUMNS],
             sort={"key": self.SORT[0], "dir": self.SORT[1]},
+            zone=zone_spec(broker.clock.timezone),
             actions=[
                 {"name": a.name, "label": a.label, "field": a.field, "values": list(a.values)}
                 for a in self._row_actions.values()

@@ -68,15 +68,25 @@ function pbDecimals(value) {
   return 6;
 }
 
-const pbClock = new Intl.DateTimeFormat(undefined, {
-  hour: "2-digit",
-  minute: "2-digit",
-  second: "2-digit",
-  hour12: false,
-});
-function pbTime(ms) {
-  if (typeof ms !== "number" || !Number.isFinite(ms)) return "";
-  return pbClock.format(new Date(ms));
+/**
+ * A formatter of epoch milliseconds as a time of day in the broker clock's zone
+ * (`zone` = {iana, offset}, see widgets/_zone.py), not the browser's: the HTML snapshot
+ * and every viewer then show the same times.  A zone without an IANA name, or one this
+ * browser does not know, is shown at its fixed UTC offset.
+ */
+function pbTimeFormat(zone) {
+  const options = { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false };
+  const format = (clock, shift) => (ms) =>
+    typeof ms === "number" && Number.isFinite(ms) ? clock.format(new Date(ms + shift)) : "";
+  if (zone && zone.iana) {
+    try {
+      return format(new Intl.DateTimeFormat(undefined, { ...options, timeZone: zone.iana }), 0);
+    } catch {
+      // a zone this browser's Intl does not know: its fixed offset below
+    }
+  }
+  const utc = new Intl.DateTimeFormat(undefined, { ...options, timeZone: "UTC" });
+  return format(utc, ((zone && zone.offset) || 0) * 60000);
 }
 
 /** Coalesces repaint requests into one animation frame (a timer while the tab is hidden). */

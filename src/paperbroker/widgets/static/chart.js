@@ -162,9 +162,7 @@ function render({ model, el }) {
     x.length = equity.length = balance.length = start;
     const [t, e, b] = buffers.map((buf) => new Float64Array(buf.buffer, buf.byteOffset, buf.byteLength / 8));
     for (let i = 0; i < t.length; i++) {
-      // plotly reads epoch milliseconds as UTC wall time: shift to local time, as the
-      // tables show times
-      x.push(t[i] - new Date(t[i]).getTimezoneOffset() * 60000);
+      x.push(t[i]); // the broker clock zone's wall time, as plotly draws it (_zone.wall_ms)
       equity.push(e[i]);
       balance.push(b[i]);
     }

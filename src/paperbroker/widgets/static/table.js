@@ -23,7 +23,7 @@ const WIDTHS = {
 };
 const NUMERIC = new Set(["qty", "price", "avg", "money", "pl"]);
 
-function cellView(kind, value, digits) {
+function cellView(kind, value, digits, time) {
   if (value === null || value === undefined) return ["", ""];
   switch (kind) {
     case "side":
@@ -44,7 +44,7 @@ function cellView(kind, value, digits) {
     case "pl":
       return [pbSigned(value), pbSignClass(value)];
     case "time":
-      return [pbTime(value), ""];
+      return [time(value), ""];
     default:
       return [String(value), ""];
   }
@@ -52,6 +52,8 @@ function cellView(kind, value, digits) {
 
 function render({ model, el }) {
   const columns = model.get("columns");
+  const zone = model.get("zone");
+  const time = pbTimeFormat(zone); // the broker clock's zone, as in the HTML snapshot
   const actions = model.get("actions").map((a) => ({
     ...a,
     index: a.field ? columns.findIndex((c) => c.key === a.field) + 1 : -1,
@@ -102,7 +104,7 @@ function render({ model, el }) {
   const headCells = columns.map((c, i) => {
     const cell = pbEl("button", "pb-cell pb-sort" + (NUMERIC.has(c.kind) ? " pb-num" : ""), c.label);
     cell.type = "button";
-    cell.title = "Sort by " + c.label;
+    cell.title = "Sort by " + c.label + (c.kind === "time" && zone && zone.name ? ` (${zone.name})` : "");
     cell.addEventListener("click", () => {
       if (sortIndex !== i) {
         sortIndex = i;
@@ -245,7 +247,7 @@ function render({ model, el }) {
     const d = symbolIndex > 0 ? digits.get(row[symbolIndex]) || 2 : 2;
     for (let i = 0; i < columns.length; i++) {
       const cell = node._cells[i];
-      const [text, cls] = cellView(columns[i].kind, row[i + 1], d);
+      const [text, cls] = cellView(columns[i].kind, row[i + 1], d, time);
       if (cell._text !== text) {
         cell.textContent = text;
         cell._text = text;
