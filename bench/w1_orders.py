@@ -91,8 +91,9 @@ def run_floor(times: list[int], closes: list[float]) -> float:
     records a subscriber gets there (the order on placing and on filling, the execution,
     the position, the equity) and the history rows an export needs, but written as two
     flat functions for one account and one symbol: no accounts, no order index, no risk
-    or bracket hooks, no subscriber isolation.  No broker built from readable parts gets
-    below this on the same interpreter, so it says what the machine allows.
+    or bracket hooks, no subscriber isolation.  Any broker that hands out these records
+    and keeps these rows has at least this work to do, so it shows what the interpreter
+    allows on this machine.
     """
     import array
     import struct
