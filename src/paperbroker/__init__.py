@@ -23,7 +23,6 @@ from .errors import (
 )
 from .frames import equity_frame, executions_frame, orders_frame, positions_frame
 from .market import ManualQuotes, MarketSource, RandomWalk
-from .matching import FixedSlippage, NoSlippage, PercentSlippage
 from .models import (
     DEFAULT_ACCOUNT,
     Brackets,
@@ -49,6 +48,7 @@ from .persistence import load, save
 from .replay_sources import BarReplay, QuoteReplay
 from .risk import RiskRules, SymbolRules
 from .simulator import Clock, SimClock, WallClock
+from .slippage import FixedSlippage, NoSlippage, PercentSlippage
 from .topics import Subscription, parse_topic, topic
 
 __version__ = "0.1.0"

@@ -27,9 +27,9 @@ import numpy as np
 
 from ._codec import count, custom, not_custom, pack, unpack
 from .market import ManualQuotes, MarketSource, RandomWalk, Tick
-from .matching import FixedSlippage, NoSlippage, PercentSlippage, Slippage
 from .replay import Loaded
 from .replay_sources import BarReplay, QuoteReplay
+from .slippage import FixedSlippage, NoSlippage, PercentSlippage, Slippage
 
 __all__ = ["dump_quotes", "dump_slippage", "dump_source", "load_quotes", "load_slippage", "load_source"]
 

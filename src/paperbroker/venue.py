@@ -27,10 +27,11 @@ from typing import TYPE_CHECKING
 
 from .errors import ConfigurationError, InvalidOrder, MarketDataError
 from .market import ManualQuotes, MarketSource, RandomWalk, Tick, tick_quote
-from .matching import Matcher, Slippage
+from .matching import Matcher
 from .models import OrderMessage, OrderStatus, PlacedOrder, StopType
 from .replay_sources import BarReplay, QuoteReplay
 from .simulator import Clock, SimClock
+from .slippage import Slippage
 
 if TYPE_CHECKING:
     from .broker import BrokerService
