@@ -22,8 +22,7 @@ from .errors import (
     UnknownPosition,
 )
 from .frames import equity_frame, executions_frame, orders_frame, positions_frame
-from .market import ManualQuotes, MarketSource, RandomWalk
-from .matching import FixedSlippage, NoSlippage, PercentSlippage
+from .market import ManualQuotes, MarketSource
 from .models import (
     DEFAULT_ACCOUNT,
     Brackets,
@@ -46,9 +45,11 @@ from .models import (
     StopType,
 )
 from .persistence import load, save
+from .random_walk import RandomWalk
 from .replay_sources import BarReplay, QuoteReplay
 from .risk import RiskRules, SymbolRules
 from .simulator import Clock, SimClock, WallClock
+from .slippage import FixedSlippage, NoSlippage, PercentSlippage
 from .topics import Subscription, parse_topic, topic
 
 __version__ = "0.1.0"

@@ -21,8 +21,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .errors import InvalidOrder
-from .matching import round_to_tick
 from .models import OrderStatus, OrderType, ParentType, PlacedOrder, Position, Side, StopType
+from .slippage import round_to_tick
 
 if TYPE_CHECKING:
     from .broker import BrokerService

@@ -38,7 +38,6 @@ from .history import Codes, EquityLog, ExecutionLog
 from .ledger import QTY_EPSILON, Account, Ledger, PositionState
 from .lifecycle import OrderLifecycle
 from .market import MarketSource
-from .matching import as_slippage
 from .models import (
     DEFAULT_ACCOUNT,
     BrokerConnectionStatus,
@@ -54,6 +53,7 @@ from .models import (
 from .orders import OrderBook, check_price, check_qty, checked_fields
 from .risk import RiskBook, RiskRules
 from .simulator import RANDOM_DELAY, Clock, Simulator, Stepping, WallClock, check_delay
+from .slippage import as_slippage
 from .topics import Subscription, TopicHub
 from .venue import Venue, market_clock
 from .views import BrokerViews

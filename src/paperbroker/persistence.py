@@ -65,7 +65,6 @@ from .commissions import (
 )
 from .errors import BrokerError, ConfigurationError, PersistenceError
 from .market import MarketSource
-from .matching import as_slippage
 from .persistence_books import (
     dump_history,
     dump_ledger,
@@ -86,6 +85,7 @@ from .persistence_market import (
     load_session,
 )
 from .simulator import Clock, SimClock, WallClock
+from .slippage import as_slippage
 
 __all__ = ["FORMAT", "VERSION", "load", "save"]
 

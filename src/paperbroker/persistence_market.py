@@ -28,11 +28,11 @@ from typing import TYPE_CHECKING, Any
 from ._codec import count, number, pack, unpack
 from .errors import PersistenceError
 from .market import MarketSource
-from .matching import Slippage
 from .models import OrderStatus, PlacedOrder
 from .persistence_sources import dump_slippage, dump_source, load_quotes, load_slippage, load_source
 from .risk import RiskBook, RiskRules, SymbolRules, _Reservation
 from .simulator import SimClock
+from .slippage import Slippage
 from .venue import Venue
 
 if TYPE_CHECKING:

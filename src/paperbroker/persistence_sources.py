@@ -3,7 +3,7 @@
 A source is written with its parameters and its state, so that a loaded broker's market goes
 on from where the saved one was:
 
-* :class:`~paperbroker.market.RandomWalk` - its parameters, the block of normal draws it
+* :class:`~paperbroker.random_walk.RandomWalk` - its parameters, the block of normal draws it
   took from the broker's generator and the quotes it made of them, and where it is in that
   block (the generator's own state is in the ``random`` section);
 * :class:`~paperbroker.replay_sources.BarReplay` and :class:`~paperbroker.replay_sources.QuoteReplay` -
@@ -26,10 +26,11 @@ from typing import Any, TypeVar
 import numpy as np
 
 from ._codec import count, custom, not_custom, pack, unpack
-from .market import ManualQuotes, MarketSource, RandomWalk, Tick
-from .matching import FixedSlippage, NoSlippage, PercentSlippage, Slippage
+from .market import ManualQuotes, MarketSource, Tick
+from .random_walk import RandomWalk
 from .replay import Loaded
 from .replay_sources import BarReplay, QuoteReplay
+from .slippage import FixedSlippage, NoSlippage, PercentSlippage, Slippage
 
 __all__ = ["dump_quotes", "dump_slippage", "dump_source", "load_quotes", "load_slippage", "load_source"]
 

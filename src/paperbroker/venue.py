@@ -26,11 +26,13 @@ from numbers import Integral
 from typing import TYPE_CHECKING
 
 from .errors import ConfigurationError, InvalidOrder, MarketDataError
-from .market import ManualQuotes, MarketSource, RandomWalk, Tick, tick_quote
-from .matching import Matcher, Slippage
+from .market import ManualQuotes, MarketSource, Tick, tick_quote
+from .matching import Matcher
 from .models import OrderMessage, OrderStatus, PlacedOrder, StopType
+from .random_walk import RandomWalk
 from .replay_sources import BarReplay, QuoteReplay
 from .simulator import Clock, SimClock
+from .slippage import Slippage
 
 if TYPE_CHECKING:
     from .broker import BrokerService
