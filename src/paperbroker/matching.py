@@ -37,7 +37,7 @@ from heapq import heappush
 from itertools import pairwise
 from typing import Protocol
 
-from .models import OrderStatus, OrderType, PlacedOrder, Side, StopType
+from .models import OrderStatus, OrderType, PlacedOrder, Side
 from .resting import _SS, RestingOrders, _Entry, _Heap
 from .slippage import Slippage, round_to_tick
 
@@ -52,7 +52,6 @@ _EPS = 1e-9
 _WORKING = OrderStatus.WORKING
 _BUY = Side.BUY
 _STOP_LIMIT = OrderType.STOP_LIMIT
-_TRAILING = StopType.TRAILING_STOP
 
 
 def bar_path(open_: float, high: float, low: float, close: float) -> tuple[float, float, float, float]:
@@ -75,7 +74,7 @@ class MatchHost(Protocol):
 
 
 class Matcher(RestingOrders):
-    """Resting orders per symbol index, matched against quotes and bars.
+    """Resting orders, indexed per symbol, matched against quotes and bars.
 
     The index itself (adding, re-filing and dropping orders, each symbol's thresholds,
     quote and size left) is :class:`~paperbroker.resting.RestingOrders`.
