@@ -5,6 +5,7 @@ broadcasts every change on topics that widgets and your own code subscribe to.
 """
 
 from .broker import RANDOM_DELAY, BrokerService
+from .clock import Clock, SimClock, WallClock
 from .commissions import FixedPerOrder, NoCommission, PercentOfNotional, PerUnit
 from .errors import (
     BrokerError,
@@ -48,7 +49,6 @@ from .persistence import load, save
 from .random_walk import RandomWalk
 from .replay_sources import BarReplay, QuoteReplay
 from .risk import RiskRules, SymbolRules
-from .simulator import Clock, SimClock, WallClock
 from .slippage import FixedSlippage, NoSlippage, PercentSlippage
 from .topics import Subscription, parse_topic, topic
 

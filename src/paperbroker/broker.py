@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from .brackets import Brackets, BrokerBracketHost
+from .clock import Clock, WallClock
 from .commissions import NoCommission, as_commission_model
 from .errors import (
     BrokerError,
@@ -52,7 +53,7 @@ from .models import (
 )
 from .orders import OrderBook, check_price, check_qty, checked_fields
 from .risk import RiskBook, RiskRules
-from .simulator import RANDOM_DELAY, Clock, Simulator, Stepping, WallClock, check_delay
+from .simulator import RANDOM_DELAY, Simulator, Stepping, check_delay
 from .slippage import as_slippage
 from .topics import Subscription, TopicHub
 from .venue import Venue, market_clock

@@ -19,10 +19,10 @@ from .orders import check_order
 
 if TYPE_CHECKING:
     from .brackets import Brackets
+    from .clock import Clock
     from .ledger import Ledger
     from .orders import OrderBook
     from .risk import RiskBook
-    from .simulator import Clock
     from .topics import TopicHub
     from .venue import Venue
 

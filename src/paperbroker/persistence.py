@@ -55,6 +55,7 @@ import numpy as np
 
 from ._codec import count, custom, not_custom
 from .broker import RANDOM_DELAY, BrokerService
+from .clock import Clock, SimClock, WallClock
 from .commissions import (
     FixedPerOrder,
     NoCommission,
@@ -84,7 +85,6 @@ from .persistence_market import (
     load_risk,
     load_session,
 )
-from .simulator import Clock, SimClock, WallClock
 from .slippage import as_slippage
 
 __all__ = ["FORMAT", "VERSION", "load", "save"]

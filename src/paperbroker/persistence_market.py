@@ -26,12 +26,12 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from ._codec import count, number, pack, unpack
+from .clock import SimClock
 from .errors import PersistenceError
 from .market import MarketSource
 from .models import OrderStatus, PlacedOrder
 from .persistence_sources import dump_slippage, dump_source, load_quotes, load_slippage, load_source
 from .risk import RiskBook, RiskRules, SymbolRules, _Reservation
-from .simulator import SimClock
 from .slippage import Slippage
 from .venue import Venue
 

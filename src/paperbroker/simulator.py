@@ -1,8 +1,5 @@
-"""The broker's clock, its trading sessions and its single background task.
-
-A :class:`Clock` tells the time in Unix milliseconds and where each trading session ends
-(``session_end``, a time of day in ``timezone``; every calendar day is a session).  Day
-orders expire and the daily loss limit starts over when the clock passes a session end.
+"""The broker's single background task and its steps; the clocks it reads are in
+:mod:`paperbroker.clock`.
 
 :class:`Simulator` owns at most one asyncio task.  Each round it sleeps for the interval
 the broker asks for, then calls the broker's step; an exception in a step is logged,
@@ -16,14 +13,12 @@ unexpected end.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
 import math
-import time
-from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
+from .clock import Clock, SimClock
 from .errors import ConfigurationError, InvalidState, MarketDataError
 
 if TYPE_CHECKING:
@@ -35,132 +30,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "RANDOM_DELAY",
-    "Clock",
-    "SimClock",
     "Simulator",
     "Stepping",
-    "WallClock",
     "check_delay",
     "progress_steps",
 ]
 
 logger = logging.getLogger("paperbroker")
-
-_DAY_MS = 86_400_000
-
-
-def _session_time(value: object) -> dt.time:
-    if isinstance(value, dt.time):
-        return value.replace(tzinfo=None)
-    if isinstance(value, str):
-        try:
-            return dt.time.fromisoformat(value.strip())
-        except ValueError:
-            pass
-    msg = f"session_end must be a time of day such as '16:00' or datetime.time(16, 0), got {value!r}."
-    raise ConfigurationError(msg)
-
-
-def _timezone(value: object) -> dt.tzinfo:
-    if isinstance(value, dt.tzinfo):
-        return value
-    if isinstance(value, str):
-        if value.upper() == "UTC":
-            return dt.timezone.utc
-        try:
-            from zoneinfo import ZoneInfo
-
-            return ZoneInfo(value)
-        except (ImportError, ValueError, OSError):
-            pass
-    msg = (
-        f"timezone must be 'UTC', an IANA name such as 'America/New_York' (with tz data "
-        f"installed) or a datetime.tzinfo, got {value!r}."
-    )
-    raise ConfigurationError(msg)
-
-
-class Clock(ABC):
-    """Where the broker reads the time, in Unix milliseconds, and where sessions end.
-
-    ``session_end`` is the time of day (in ``timezone``) at which day orders expire; the
-    default 21:00 UTC is 16:00 in New York in winter.
-    """
-
-    def __init__(self, *, session_end: object = "21:00", timezone: object = "UTC") -> None:
-        self.session_end = _session_time(session_end)
-        self.timezone = _timezone(timezone)
-
-    @abstractmethod
-    def now_ms(self) -> int: ...
-
-    def next_session_end(self, after_ms: int) -> int:
-        """The first session end strictly after ``after_ms`` (Unix ms)."""
-        tz = self.timezone
-        day = dt.datetime.fromtimestamp(after_ms / 1000.0, tz).date()
-        for offset in range(3):
-            local = dt.datetime.combine(day + dt.timedelta(days=offset), self.session_end, tz)
-            end = int(local.timestamp() * 1000)
-            if end > after_ms:
-                return end
-        return after_ms + _DAY_MS  # pragma: no cover - unreachable for real time zones
-
-
-class WallClock(Clock):
-    """The computer's clock."""
-
-    def now_ms(self) -> int:
-        return int(time.time() * 1000)
-
-    def __repr__(self) -> str:
-        return "WallClock()"
-
-
-def _millis(value: object, what: str) -> int:
-    """A time in milliseconds: a finite number (the fraction is dropped)."""
-    if type(value) is int:
-        return value
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        msg = f"{what} takes milliseconds as a finite number, got {value!r}."
-        raise ConfigurationError(msg)
-    return int(value)
-
-
-class SimClock(Clock):
-    """A clock that moves only when told: deterministic timestamps for tests and replays.
-
-    ``SimClock(start_ms)`` starts at ``start_ms`` (default 2024-01-02 14:30 UTC, the New
-    York open); :meth:`advance` moves it forward and :meth:`set` jumps to a later time.
-    ``session_end`` and ``timezone`` are as for :class:`Clock`.
-    """
-
-    def __init__(
-        self, start_ms: int = 1_704_205_800_000, *, session_end: object = "21:00", timezone: object = "UTC"
-    ) -> None:
-        super().__init__(session_end=session_end, timezone=timezone)
-        self._now = _millis(start_ms, "start_ms")
-
-    def now_ms(self) -> int:
-        return self._now
-
-    def advance(self, ms: float) -> int:
-        step = _millis(ms, "advance()")
-        if step < 0:
-            msg = f"A clock cannot go backwards; advance() got {ms!r} ms."
-            raise ConfigurationError(msg)
-        self._now += step
-        return self._now
-
-    def set(self, now_ms: int) -> int:
-        when = _millis(now_ms, "set()")
-        if when < self._now:
-            msg = f"A clock cannot go backwards: it is at {self._now} ms, set() got {now_ms}."
-            raise ConfigurationError(msg)
-        self._now = when
-        return self._now
-
-    def __repr__(self) -> str:
-        return f"SimClock({self._now})"
 
 
 class Simulator:

@@ -25,13 +25,13 @@ from __future__ import annotations
 from numbers import Integral
 from typing import TYPE_CHECKING
 
+from .clock import Clock, SimClock
 from .errors import ConfigurationError, InvalidOrder, MarketDataError
 from .market import ManualQuotes, MarketSource, Tick, tick_quote
 from .matching import Matcher
 from .models import OrderMessage, OrderStatus, PlacedOrder, StopType
 from .random_walk import RandomWalk
 from .replay_sources import BarReplay, QuoteReplay
-from .simulator import Clock, SimClock
 from .slippage import Slippage
 
 if TYPE_CHECKING:
