@@ -22,6 +22,7 @@ from hypothesis import assume, event, given
 from hypothesis import strategies as st
 
 import paperbroker as pb
+from paperbroker.events import TOPIC_TYPES
 
 from .reliability import Events, burst, call, check_consistent, is_sentence, scaled, snapshot
 
@@ -267,7 +268,7 @@ topic_text = st.one_of(
     st.text(max_size=40),
     st.builds(
         lambda kind, params: f"{kind}:{params}",
-        st.sampled_from([*pb.topics.TOPIC_TYPES, "trades", "", "Orders"]),
+        st.sampled_from([*TOPIC_TYPES, "trades", "", "Orders"]),
         st.one_of(
             st.text(max_size=20),
             st.dictionaries(st.sampled_from(["accountId", "symbol", "x"]), garbage, max_size=3).map(
@@ -295,7 +296,7 @@ def test_garbage_topics(text: Any, callback: Any) -> None:
 
 
 @given(
-    kind=st.one_of(st.sampled_from(pb.topics.TOPIC_TYPES), garbage),
+    kind=st.one_of(st.sampled_from(TOPIC_TYPES), garbage),
     account=garbage,
     params=st.dictionaries(st.sampled_from(["symbol", "x"]), garbage, max_size=2),
 )

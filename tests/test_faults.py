@@ -25,8 +25,8 @@ from typing import Any
 import pytest
 
 import paperbroker as pb
-from paperbroker.market import QuoteChange, Tick
-from paperbroker.topics import TopicHub
+from paperbroker.events import TopicHub
+from paperbroker.market.source import QuoteChange, Tick
 
 from .reliability import CASCADE, Events, burst, check_consistent, check_views, is_sentence, snapshot
 

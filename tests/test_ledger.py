@@ -2,7 +2,7 @@
 
 import pytest
 
-from paperbroker.ledger import Ledger
+from paperbroker.core.ledger import Ledger
 from paperbroker.models import Side
 
 BUY, SELL = Side.BUY, Side.SELL

@@ -8,8 +8,8 @@ import pytest
 
 import paperbroker as pb
 from paperbroker import OrderStatus, OrderType, PlacedOrder, Side
-from paperbroker.matching import Matcher, bar_path
-from paperbroker.slippage import FixedSlippage, NoSlippage, PercentSlippage, round_to_tick
+from paperbroker.market.matching import Matcher, bar_path
+from paperbroker.market.slippage import FixedSlippage, NoSlippage, PercentSlippage, round_to_tick
 
 INF = math.inf
 

@@ -21,7 +21,7 @@ import pytest
 
 import paperbroker as pb
 from paperbroker import OrderStatus
-from paperbroker.market import Tick
+from paperbroker.market.source import Tick
 
 from .reliability import is_sentence
 from .test_persistence import rewrite

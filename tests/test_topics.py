@@ -4,7 +4,7 @@ import logging
 import pytest
 
 import paperbroker as pb
-from paperbroker.topics import parse_topic
+from paperbroker.events import parse_topic
 
 
 def test_topic_builder_is_canonical():

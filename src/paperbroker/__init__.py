@@ -6,7 +6,8 @@ broadcasts every change on topics that widgets and your own code subscribe to.
 
 from .broker import RANDOM_DELAY, BrokerService
 from .clock import Clock, SimClock, WallClock
-from .commissions import FixedPerOrder, NoCommission, PercentOfNotional, PerUnit
+from .core.commissions import FixedPerOrder, NoCommission, PercentOfNotional, PerUnit
+from .core.risk import RiskRules, SymbolRules
 from .errors import (
     BrokerError,
     ConfigurationError,
@@ -22,8 +23,12 @@ from .errors import (
     UnknownOrder,
     UnknownPosition,
 )
+from .events import Subscription, parse_topic, topic
 from .frames import equity_frame, executions_frame, orders_frame, positions_frame
-from .market import ManualQuotes, MarketSource
+from .market.random_walk import RandomWalk
+from .market.replay_sources import BarReplay, QuoteReplay
+from .market.slippage import FixedSlippage, NoSlippage, PercentSlippage
+from .market.source import ManualQuotes, MarketSource
 from .models import (
     DEFAULT_ACCOUNT,
     Brackets,
@@ -46,11 +51,6 @@ from .models import (
     StopType,
 )
 from .persistence import load, save
-from .random_walk import RandomWalk
-from .replay_sources import BarReplay, QuoteReplay
-from .risk import RiskRules, SymbolRules
-from .slippage import FixedSlippage, NoSlippage, PercentSlippage
-from .topics import Subscription, parse_topic, topic
 
 __version__ = "0.1.0"
 

@@ -1,17 +1,17 @@
 """BrokerService: takes orders, fills them, keeps the books, broadcasts every change.
 
-The service is a thin coordinator over an :class:`~paperbroker.orders.OrderBook`, a
-:class:`~paperbroker.ledger.Ledger`, a :class:`~paperbroker.topics.TopicHub`, a
+The service is a thin coordinator over an :class:`~paperbroker.core.orders.OrderBook`, a
+:class:`~paperbroker.core.ledger.Ledger`, a :class:`~paperbroker.events.TopicHub`, a
 :class:`~paperbroker.simulator.Simulator`, and optionally a market
-(:class:`~paperbroker.venue.Venue`: price source + matcher), risk rules
-(:class:`~paperbroker.risk.RiskBook`) and brackets (:class:`~paperbroker.brackets.Brackets`).
+(:class:`~paperbroker.market.venue.Venue`: price source + matcher), risk rules
+(:class:`~paperbroker.core.risk.RiskBook`) and brackets (:class:`~paperbroker.core.brackets.Brackets`).
 Each fill runs one cascade, always in this order: execution -> order -> position -> equity,
 each broadcast on its topic.
 
 Every operation has a synchronous form for scripts, notebooks and widgets (``buy``,
 ``submit``, ``cancel``, ``fill``, ``run`` ...) and the TradingView-style async form
 (``place_order``, ``cancel_order``, ``simulate_execution`` ...; see
-:mod:`paperbroker.views`) that awaits nothing but lets the first call on a running loop
+:mod:`paperbroker.core.views`) that awaits nothing but lets the first call on a running loop
 start the simulator.
 """
 
@@ -25,9 +25,15 @@ from typing import Any
 
 import numpy as np
 
-from .brackets import Brackets, BrokerBracketHost
 from .clock import Clock, WallClock
-from .commissions import NoCommission, as_commission_model
+from .core.brackets import Brackets, BrokerBracketHost
+from .core.commissions import NoCommission, as_commission_model
+from .core.history import Codes, EquityLog, ExecutionLog
+from .core.ledger import QTY_EPSILON, Account, Ledger, PositionState
+from .core.lifecycle import OrderLifecycle
+from .core.orders import OrderBook, check_price, check_qty, checked_fields
+from .core.risk import RiskBook, RiskRules
+from .core.views import BrokerViews
 from .errors import (
     BrokerError,
     ConfigurationError,
@@ -35,10 +41,10 @@ from .errors import (
     InvalidState,
     UnknownAccount,
 )
-from .history import Codes, EquityLog, ExecutionLog
-from .ledger import QTY_EPSILON, Account, Ledger, PositionState
-from .lifecycle import OrderLifecycle
-from .market import MarketSource
+from .events import Subscription, TopicHub
+from .market.slippage import as_slippage
+from .market.source import MarketSource
+from .market.venue import Venue, market_clock
 from .models import (
     DEFAULT_ACCOUNT,
     BrokerConnectionStatus,
@@ -51,13 +57,7 @@ from .models import (
     PreOrder,
     Side,
 )
-from .orders import OrderBook, check_price, check_qty, checked_fields
-from .risk import RiskBook, RiskRules
 from .simulator import RANDOM_DELAY, Simulator, Stepping, check_delay
-from .slippage import as_slippage
-from .topics import Subscription, TopicHub
-from .venue import Venue, market_clock
-from .views import BrokerViews
 
 __all__ = ["RANDOM_DELAY", "BrokerService"]
 
@@ -86,7 +86,7 @@ class BrokerService(OrderLifecycle, BrokerViews, Stepping):
         Seed of the broker's one random generator: the same seed and inputs give the same
         orders, fills and equity curve, in any process.
     commission
-        ``None`` (free) or a model from :mod:`paperbroker.commissions`.
+        ``None`` (free) or a model from :mod:`paperbroker.core.commissions`.
     history_limit
         How many executions, equity rows and finished orders to keep (the newest); totals
         stay exact.  ``None`` keeps everything.

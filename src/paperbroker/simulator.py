@@ -24,9 +24,9 @@ from .errors import ConfigurationError, InvalidState, MarketDataError
 if TYPE_CHECKING:
     import numpy as np
 
-    from .orders import OrderBook
-    from .topics import TopicHub
-    from .venue import Venue
+    from .core.orders import OrderBook
+    from .events import TopicHub
+    from .market.venue import Venue
 
 __all__ = [
     "RANDOM_DELAY",
@@ -280,7 +280,7 @@ class Stepping:
     def set_price(self, symbol: str, price: float) -> None:
         """Market mode: move ``symbol`` to ``price`` now (ManualQuotes, RandomWalk); orders
         it triggers fill and positions are marked at once."""
-        from .market import QuoteChange
+        from .market.source import QuoteChange
 
         self._market("set_price").set_quote(symbol, QuoteChange(price=price))
 
@@ -294,7 +294,7 @@ class Stepping:
         size: float | None = None,
     ) -> None:
         """Market mode (ManualQuotes): quote ``symbol`` at ``bid``/``ask`` now."""
-        from .market import QuoteChange
+        from .market.source import QuoteChange
 
         self._market("set_quote").set_quote(symbol, QuoteChange(bid=bid, ask=ask, last=last, size=size))
 

@@ -20,12 +20,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .errors import InvalidOrder
-from .models import OrderStatus, OrderType, ParentType, PlacedOrder, Position, Side, StopType
-from .slippage import round_to_tick
+from ..errors import InvalidOrder
+from ..market.slippage import round_to_tick
+from ..models import OrderStatus, OrderType, ParentType, PlacedOrder, Position, Side, StopType
 
 if TYPE_CHECKING:
-    from .broker import BrokerService
+    from ..broker import BrokerService
 
 __all__ = ["Brackets", "BrokerBracketHost", "check_sides", "trail_from"]
 
@@ -267,7 +267,7 @@ class Brackets:
 
 
 class BrokerBracketHost:
-    """The broker as :class:`~paperbroker.brackets.Brackets` sees it."""
+    """The broker as :class:`~paperbroker.core.brackets.Brackets` sees it."""
 
     __slots__ = ("_b",)
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from numbers import Real
 from typing import Protocol
 
-from .errors import ConfigurationError
+from ..errors import ConfigurationError
 
 __all__ = [
     "CheckedModel",

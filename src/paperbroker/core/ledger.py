@@ -17,7 +17,7 @@ Rules (per account, one netted position per symbol):
 
 from __future__ import annotations
 
-from .models import EquityData, Position, Side
+from ..models import EquityData, Position, Side
 
 __all__ = ["Account", "Ledger", "PositionState"]
 

@@ -11,20 +11,20 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from ..errors import InvalidOrder, InvalidState, OrderRejected
+from ..models import CurrentQuotes, OrderMessage, OrderStatus, OrderType, PlacedOrder, PreOrder, Side
 from .brackets import check_sides
-from .errors import InvalidOrder, InvalidState, OrderRejected
 from .ledger import QTY_EPSILON
-from .models import CurrentQuotes, OrderMessage, OrderStatus, OrderType, PlacedOrder, PreOrder, Side
 from .orders import check_order
 
 if TYPE_CHECKING:
+    from ..clock import Clock
+    from ..events import TopicHub
+    from ..market.venue import Venue
     from .brackets import Brackets
-    from .clock import Clock
     from .ledger import Ledger
     from .orders import OrderBook
     from .risk import RiskBook
-    from .topics import TopicHub
-    from .venue import Venue
 
 __all__ = ["OrderLifecycle"]
 

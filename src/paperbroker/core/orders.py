@@ -15,8 +15,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import fields
 from typing import Any
 
-from .errors import InvalidOrder, UnknownOrder
-from .models import (
+from ..errors import InvalidOrder, UnknownOrder
+from ..models import (
     DONE_STATUSES,
     CurrentQuotes,
     OrderDuration,

@@ -27,7 +27,7 @@ import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
-from .errors import ConfigurationError
+from ..errors import ConfigurationError
 
 __all__ = ["RiskBook", "RiskRules", "SymbolRules"]
 

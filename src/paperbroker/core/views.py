@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .brackets import check_sides
-from .errors import InvalidOrder, InvalidState, UnknownPosition
-from .models import (
+from ..errors import InvalidOrder, InvalidState, UnknownPosition
+from ..models import (
     DEFAULT_ACCOUNT,
     Brackets,
     EquityData,
@@ -27,16 +26,17 @@ from .models import (
     Quote,
     Side,
 )
+from .brackets import check_sides
 from .orders import check_price, check_qty
 
 if TYPE_CHECKING:
+    from ..events import TopicHub
+    from ..market.venue import Venue
     from .brackets import Brackets as BracketsBook
     from .history import Codes, ExecutionLog
     from .ledger import Account, Ledger, PositionState
     from .orders import OrderBook
     from .risk import RiskBook
-    from .topics import TopicHub
-    from .venue import Venue
 
 __all__ = ["BrokerViews"]
 

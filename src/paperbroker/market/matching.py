@@ -5,8 +5,8 @@ that triggers them (buy limits by highest limit, sell limits by lowest limit, bu
 lowest stop, sell stops by highest stop) plus FIFO queues of market orders waiting for
 size.  Each symbol has four thresholds, the tops of those heaps, so a quote that triggers
 nothing costs four float comparisons, however many orders rest.  A tick only touches the
-orders it triggers.  That index is :class:`~paperbroker.resting.RestingOrders`, which the
-matcher extends; the slippage models are in :mod:`paperbroker.slippage`.
+orders it triggers.  That index is :class:`~paperbroker.market.resting.RestingOrders`, which the
+matcher extends; the slippage models are in :mod:`paperbroker.market.slippage`.
 
 Rules:
 
@@ -37,7 +37,7 @@ from heapq import heappush
 from itertools import pairwise
 from typing import Protocol
 
-from .models import OrderStatus, OrderType, PlacedOrder, Side
+from ..models import OrderStatus, OrderType, PlacedOrder, Side
 from .resting import _SS, RestingOrders, _Entry, _Heap
 from .slippage import Slippage, round_to_tick
 
@@ -77,7 +77,7 @@ class Matcher(RestingOrders):
     """Resting orders, indexed per symbol, matched against quotes and bars.
 
     The index itself (adding, re-filing and dropping orders, each symbol's thresholds,
-    quote and size left) is :class:`~paperbroker.resting.RestingOrders`.
+    quote and size left) is :class:`~paperbroker.market.resting.RestingOrders`.
     """
 
     def __init__(self, host: MatchHost, slippage: Slippage, tick_sizes: list[float], bars: bool) -> None:

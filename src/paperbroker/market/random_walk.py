@@ -3,7 +3,7 @@ symbol's price by geometric Brownian motion and quotes it on a tick grid.
 
 The walk draws its normal variates from the broker's seeded generator, a block of steps at a
 time, so a seed gives the same prices.  Prices can also be moved by hand
-(``broker.set_price``); the walk goes on from there.  See :mod:`paperbroker.market` for
+(``broker.set_price``); the walk goes on from there.  See :mod:`paperbroker.market.source` for
 what a price source is.
 """
 
@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ConfigurationError, InvalidState, MarketDataError
-from .market import MarketSource, QuoteChange, Tick, _digits, _positive
-from .orders import MAX_SIZE
+from ..core.orders import MAX_SIZE
+from ..errors import ConfigurationError, InvalidState, MarketDataError
+from .source import MarketSource, QuoteChange, Tick, _digits, _positive
 
 __all__ = ["RandomWalk"]
 

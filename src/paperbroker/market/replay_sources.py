@@ -6,8 +6,8 @@ quotes), price sources for market mode made from pandas DataFrames.
 * :class:`QuoteReplay` - bid/ask quotes (with optional sizes) from a DataFrame.
 
 Each step is the next time in the data; the frames are checked and loaded by
-:mod:`paperbroker.replay` (pandas is imported only by the constructors).  See
-:mod:`paperbroker.market` for what a price source is.
+:mod:`paperbroker.market.replay` (pandas is imported only by the constructors).  See
+:mod:`paperbroker.market.source` for what a price source is.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .errors import ConfigurationError
-from .market import MarketSource, Tick, _positive
+from ..errors import ConfigurationError
 from .replay import Loaded, load_frames
+from .source import MarketSource, Tick, _positive
 
 _INF = math.inf
 

@@ -5,7 +5,7 @@ per symbol (buy limits by highest limit, sell limits by lowest limit, buy stops 
 stop, sell stops by highest stop), or in a FIFO queue when it is a market order waiting for
 size.  It keeps each symbol's four thresholds, the tops of those heaps, in plain lists, with
 the symbol's current quote and the size left this tick.  An order that stops working is
-dropped lazily from its heap.  :class:`~paperbroker.matching.Matcher` builds on it and
+dropped lazily from its heap.  :class:`~paperbroker.market.matching.Matcher` builds on it and
 holds the rules of when and how much an order fills.
 """
 
@@ -15,7 +15,7 @@ import math
 from collections import deque
 from heapq import heapify, heappop, heappush
 
-from .models import OrderType, PlacedOrder, Side
+from ..models import OrderType, PlacedOrder, Side
 
 __all__ = ["RestingOrders"]
 

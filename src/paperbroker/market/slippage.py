@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 from typing import Protocol
 
-from .errors import ConfigurationError
+from ..errors import ConfigurationError
 
 __all__ = [
     "FixedSlippage",

@@ -7,11 +7,11 @@ so the broker and the matcher read them without numpy overhead.  A source also k
 symbol's current :class:`~paperbroker.models.Quote`.
 
 * :class:`ManualQuotes` - prices set from code: ``broker.set_price("AAPL", 101.5)``.
-* :class:`~paperbroker.random_walk.RandomWalk` (in :mod:`paperbroker.random_walk`) -
+* :class:`~paperbroker.market.random_walk.RandomWalk` (in :mod:`paperbroker.market.random_walk`) -
   geometric Brownian motion per symbol on a tick grid, with spread, drift and volatility
   per step, and an optional quote size.
-* :class:`~paperbroker.replay_sources.BarReplay` and
-  :class:`~paperbroker.replay_sources.QuoteReplay` (in :mod:`paperbroker.replay_sources`) -
+* :class:`~paperbroker.market.replay_sources.BarReplay` and
+  :class:`~paperbroker.market.replay_sources.QuoteReplay` (in :mod:`paperbroker.market.replay_sources`) -
   OHLCV bars or bid/ask quotes from pandas DataFrames.
 """
 
@@ -25,8 +25,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from .errors import ConfigurationError, InvalidState
-from .models import Quote
+from ..errors import ConfigurationError, InvalidState
+from ..models import Quote
 
 __all__ = [
     "ManualQuotes",

@@ -1,7 +1,7 @@
 """Market mode: what one tick of the market does to a broker.
 
-A :class:`Venue` joins a :class:`~paperbroker.market.MarketSource` and a
-:class:`~paperbroker.matching.Matcher` to the broker.  Each step it:
+A :class:`Venue` joins a :class:`~paperbroker.market.source.MarketSource` and a
+:class:`~paperbroker.market.matching.Matcher` to the broker.  Each step it:
 
 1. advances the source one tick and sets the broker's simulated clock to the tick's time
    (passing a session end expires day orders first);
@@ -25,19 +25,19 @@ from __future__ import annotations
 from numbers import Integral
 from typing import TYPE_CHECKING
 
-from .clock import Clock, SimClock
-from .errors import ConfigurationError, InvalidOrder, MarketDataError
-from .market import ManualQuotes, MarketSource, Tick, tick_quote
+from ..clock import Clock, SimClock
+from ..errors import ConfigurationError, InvalidOrder, MarketDataError
+from ..models import OrderMessage, OrderStatus, PlacedOrder, StopType
 from .matching import Matcher
-from .models import OrderMessage, OrderStatus, PlacedOrder, StopType
 from .random_walk import RandomWalk
 from .replay_sources import BarReplay, QuoteReplay
 from .slippage import Slippage
+from .source import ManualQuotes, MarketSource, Tick, tick_quote
 
 if TYPE_CHECKING:
-    from .broker import BrokerService
-    from .ledger import Account, PositionState
-    from .market import QuoteChange
+    from ..broker import BrokerService
+    from ..core.ledger import Account, PositionState
+    from .source import QuoteChange
 
 __all__ = ["Venue", "market_clock", "tick_problem"]
 
@@ -263,7 +263,7 @@ _OWN_TICKS = {cls.next_tick for cls in (RandomWalk, ManualQuotes, BarReplay, Quo
 def tick_problem(tick: object, now_ms: int, symbols: list[str], bars: bool) -> str | None:
     """What makes ``tick`` unusable, as a clause, or ``None`` when it is sound.
 
-    A :class:`~paperbroker.market.Tick` whose time is whole milliseconds not before
+    A :class:`~paperbroker.market.source.Tick` whose time is whole milliseconds not before
     ``now_ms``; every row names one of the ``symbols`` once; prices are finite and > 0 with
     bid <= ask (and low <= open, close <= high for bars); sizes are >= 0 (``inf``:
     unlimited).  A numpy integer time becomes an int.

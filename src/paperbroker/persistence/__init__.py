@@ -17,8 +17,8 @@ The file is JSON::
 The body has one section per component, each with its own ``version``, so a component that
 grows adds a section or a section version without breaking the others.  Every file has
 ``settings``, ``random``, ``ledger``, ``orders`` and ``history``; the sections of
-:mod:`paperbroker.persistence_market` are added only for what the broker uses: ``market``
-(the price source, see :mod:`paperbroker.persistence_sources`, the slippage model and the
+:mod:`paperbroker.persistence.market` are added only for what the broker uses: ``market``
+(the price source, see :mod:`paperbroker.persistence.sources`, the slippage model and the
 matching state), ``risk`` (the rules, reservations, and the equity the daily loss counts
 from), ``brackets`` (which orders protect which parent order or position) and ``session``
 (the working day orders).  A section's version goes up only when it must hold something
@@ -53,10 +53,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ._codec import count, custom, not_custom
-from .broker import RANDOM_DELAY, BrokerService
-from .clock import Clock, SimClock, WallClock
-from .commissions import (
+from ..broker import RANDOM_DELAY, BrokerService
+from ..clock import Clock, SimClock, WallClock
+from ..core.commissions import (
     FixedPerOrder,
     NoCommission,
     PercentOfNotional,
@@ -64,9 +63,10 @@ from .commissions import (
     as_commission_model,
     custom_model,
 )
-from .errors import BrokerError, ConfigurationError, PersistenceError
-from .market import MarketSource
-from .persistence_books import (
+from ..errors import BrokerError, ConfigurationError, PersistenceError
+from ..market.slippage import as_slippage
+from ..market.source import MarketSource
+from .books import (
     dump_history,
     dump_ledger,
     dump_orders,
@@ -74,7 +74,8 @@ from .persistence_books import (
     load_ledger,
     load_orders,
 )
-from .persistence_market import (
+from .codec import count, custom, not_custom
+from .market import (
     dump_brackets,
     dump_market,
     dump_risk,
@@ -85,7 +86,6 @@ from .persistence_market import (
     load_risk,
     load_session,
 )
-from .slippage import as_slippage
 
 __all__ = ["FORMAT", "VERSION", "load", "save"]
 

@@ -13,13 +13,13 @@ from dataclasses import fields
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any
 
-from ._codec import count, pack, unpack
-from .history import Codes, _Log
-from .ledger import Account, Ledger, PositionState
-from .models import OrderDuration, OrderMessage, OrderStatus, PlacedOrder, Side
+from ..core.history import Codes, _Log
+from ..core.ledger import Account, Ledger, PositionState
+from ..models import OrderDuration, OrderMessage, OrderStatus, PlacedOrder, Side
+from .codec import count, pack, unpack
 
 if TYPE_CHECKING:
-    from .broker import BrokerService
+    from ..broker import BrokerService
 
 
 def _enum_fields(record: type[Any]) -> dict[str, type[IntEnum]]:

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import PersistenceError
+from ..errors import PersistenceError
 
 __all__ = ["count", "custom", "not_custom", "number", "pack", "unpack"]
 

@@ -3,12 +3,12 @@
 Each is written only when the broker uses it, so a file of a plain classic broker has only
 the five sections of :mod:`paperbroker.persistence`:
 
-* ``market`` - the price source (:mod:`paperbroker.persistence_sources`), the slippage
+* ``market`` - the price source (:mod:`paperbroker.persistence.sources`), the slippage
   model, and the matching state: each symbol's quote and the size left on it this tick,
   which stops have triggered, and the resting orders with their time priority, trailing
   distance and time in force.  The per-symbol heaps and queues are not written: loading
   files the resting orders again, in the order they were filed, which rebuilds them;
-* ``risk`` - the :class:`~paperbroker.risk.RiskRules` and the state behind them: what each
+* ``risk`` - the :class:`~paperbroker.core.risk.RiskRules` and the state behind them: what each
   working order reserves, the position values, and each account's equity at the start of
   the session (from which the daily loss limit counts);
 * ``brackets`` - which orders are the take-profit and stop-loss of which parent order
@@ -25,18 +25,18 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from ._codec import count, number, pack, unpack
-from .clock import SimClock
-from .errors import PersistenceError
-from .market import MarketSource
-from .models import OrderStatus, PlacedOrder
-from .persistence_sources import dump_slippage, dump_source, load_quotes, load_slippage, load_source
-from .risk import RiskBook, RiskRules, SymbolRules, _Reservation
-from .slippage import Slippage
-from .venue import Venue
+from ..clock import SimClock
+from ..core.risk import RiskBook, RiskRules, SymbolRules, _Reservation
+from ..errors import PersistenceError
+from ..market.slippage import Slippage
+from ..market.source import MarketSource
+from ..market.venue import Venue
+from ..models import OrderStatus, PlacedOrder
+from .codec import count, number, pack, unpack
+from .sources import dump_slippage, dump_source, load_quotes, load_slippage, load_source
 
 if TYPE_CHECKING:
-    from .broker import BrokerService
+    from ..broker import BrokerService
 
 __all__ = [
     "dump_brackets",

@@ -3,12 +3,12 @@
 A source is written with its parameters and its state, so that a loaded broker's market goes
 on from where the saved one was:
 
-* :class:`~paperbroker.random_walk.RandomWalk` - its parameters, the block of normal draws it
+* :class:`~paperbroker.market.random_walk.RandomWalk` - its parameters, the block of normal draws it
   took from the broker's generator and the quotes it made of them, and where it is in that
   block (the generator's own state is in the ``random`` section);
-* :class:`~paperbroker.replay_sources.BarReplay` and :class:`~paperbroker.replay_sources.QuoteReplay` -
+* :class:`~paperbroker.market.replay_sources.BarReplay` and :class:`~paperbroker.market.replay_sources.QuoteReplay` -
   the checked data (times, symbols, columns) and the cursor: a replay is self-contained;
-* :class:`~paperbroker.market.ManualQuotes` - its parameters;
+* :class:`~paperbroker.market.source.ManualQuotes` - its parameters;
 * every source, also one of the user's own class - each symbol's current quote (or bar).
 
 Numbers are packed (:func:`~paperbroker._codec.pack`), so they load bit for bit.  A source
@@ -25,12 +25,12 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from ._codec import count, custom, not_custom, pack, unpack
-from .market import ManualQuotes, MarketSource, Tick
-from .random_walk import RandomWalk
-from .replay import Loaded
-from .replay_sources import BarReplay, QuoteReplay
-from .slippage import FixedSlippage, NoSlippage, PercentSlippage, Slippage
+from ..market.random_walk import RandomWalk
+from ..market.replay import Loaded
+from ..market.replay_sources import BarReplay, QuoteReplay
+from ..market.slippage import FixedSlippage, NoSlippage, PercentSlippage, Slippage
+from ..market.source import ManualQuotes, MarketSource, Tick
+from .codec import count, custom, not_custom, pack, unpack
 
 __all__ = ["dump_quotes", "dump_slippage", "dump_source", "load_quotes", "load_slippage", "load_source"]
 

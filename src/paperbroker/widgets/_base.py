@@ -36,8 +36,8 @@ import traitlets
 
 from ..broker import BrokerService
 from ..errors import BrokerError, ConfigurationError
+from ..events import Subscription, topic
 from ..models import DEFAULT_ACCOUNT
-from ..topics import Subscription, topic
 
 __all__ = ["BrokerWidget", "CommandError", "add_snapshot", "asset", "shown", "text_arg", "whole"]
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..broker import BrokerService
-from ..ledger import QTY_EPSILON
+from ..core.ledger import QTY_EPSILON
 from ..models import OrderStatus, Position
 from .table import Action, Column, LiveTable
 

@@ -20,8 +20,8 @@ import traitlets
 
 from ..broker import BrokerService
 from ..errors import BrokerError, ConfigurationError
+from ..events import topic
 from ..models import DEFAULT_ACCOUNT, OrderStatus, OrderType, PlacedOrder, Quote, Side
-from ..topics import topic
 from ._base import BrokerWidget, CommandError, asset, shown, text_arg
 from ._html import ticket_html
 
