@@ -193,7 +193,49 @@ class Subscription:
             _discard(self._backlog.popleft())
         self._pending = 0
         if hub is not None:
-            hub._detach(self)
+            hub.remove(self)
+
+    def schedule(self, awaitable: Awaitable[Any], max_backlog: int) -> BaseException | None:
+        """Queue an async subscriber's coroutine behind its earlier ones (the hub calls
+        this with what the callback returned); returns the error when it cannot run."""
+        if self._hub is None:  # closed by an earlier subscriber of this same event
+            _discard(awaitable)
+            return None
+        if len(self._backlog) >= max_backlog:
+            _discard(awaitable)
+            msg = (
+                f"Async subscriber {self.callback!r} of {self.topic} has {len(self._backlog)} "
+                "events waiting, so this one was dropped; make it faster or coalesce events."
+            )
+            return SubscriberOverflow(msg)
+        if self._task is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                _discard(awaitable)
+                msg = (
+                    f"Async subscriber {self.callback!r} of {self.topic} got an event outside a "
+                    "running event loop, where it cannot run; subscribe a plain function instead."
+                )
+                return RuntimeError(msg)
+            self._task = loop.create_task(self._drain(), name=f"paperbroker-subscriber {self.topic}")
+        self._backlog.append(awaitable)
+        self._pending += 1
+        return None
+
+    async def _drain(self) -> None:
+        backlog = self._backlog
+        while backlog:
+            try:
+                await backlog.popleft()
+            except Exception as exc:  # noqa: BLE001 - isolation is the point
+                hub = self._hub
+                if hub is not None:
+                    hub.failed(self, exc)
+            finally:
+                if self._pending:  # close() has already zeroed it
+                    self._pending -= 1
+        self._task = None
 
     def __enter__(self) -> Subscription:
         return self
@@ -224,7 +266,7 @@ class TopicHub:
         self._on_change = on_change
         self.errors = 0
         self.last_error: BaseException | None = None
-        # events raised by subscribers while a send is under way wait here (see _send)
+        # events raised by subscribers while a send is under way wait here (see send)
         self._busy = False
         self._queue: deque[tuple[tuple[Subscription, ...], Any]] = deque()
         # interrupts_held(): how deep, and the first interrupt kept for its end
@@ -256,7 +298,8 @@ class TopicHub:
             self._on_change(self._count)
         return sub
 
-    def _detach(self, sub: Subscription) -> None:
+    def remove(self, sub: Subscription) -> None:
+        """Take ``sub`` out of the registry (:meth:`Subscription.close` calls this)."""
         table = self._index[sub.kind]
         subs = tuple(s for s in table.get(sub.key, ()) if s is not sub)
         if subs:
@@ -282,30 +325,40 @@ class TopicHub:
     def subscriptions(self) -> list[Subscription]:
         return [s for table in self._index.values() for subs in table.values() for s in subs]
 
+    def table(self, kind: str) -> dict[Any, tuple[Subscription, ...]]:
+        """The live registry of one topic type: key -> its subscriptions.
+
+        The key is the accountId, ``(accountId, symbol)`` for executions filtered by
+        symbol, or the symbol for quotes.  Publishers keep the dict and look their key up
+        on every event, which is cheaper than a call; they must not change it.
+        """
+        return self._index[kind]
+
     def has(self, kind: str, key: Any) -> bool:
+        """Whether anyone subscribes to ``kind`` with ``key``."""
         return key in self._index[kind]
 
     def publish(self, kind: str, key: Any, payload: Any) -> None:
+        """Hand ``payload`` to the subscribers of ``kind`` with ``key``, if any."""
         subs = self._index[kind].get(key)
         if subs:
-            self._deliver(subs, payload)
+            self.send(((subs, payload),))
 
-    def _deliver(self, subs: tuple[Subscription, ...], payload: Any) -> None:
-        """Hand ``payload`` to ``subs`` (see :meth:`_send`)."""
-        if self._busy:
-            self._queue.append((subs, payload))
-        else:
-            self._send(((subs, payload),))
+    def deliver(self, subs: tuple[Subscription, ...], payload: Any) -> None:
+        """Hand ``payload`` to ``subs`` (see :meth:`send`)."""
+        self.send(((subs, payload),))
 
-    def _send(self, events: Iterable[tuple[tuple[Subscription, ...], Any]]) -> None:
-        """Hand each ``(subscriptions, payload)`` of ``events`` out, in order.
+    def send(self, events: Iterable[tuple[tuple[Subscription, ...], Any]]) -> None:
+        """Hand out one cascade: each ``(subscriptions, payload)`` of ``events``, in order.
 
         A subscriber that calls back into the broker (places an order from an execution
-        callback, say) causes new events while these are still going out; they wait in
-        :attr:`_queue` and go out after these, so every subscriber sees every change in the
-        order it happened, one whole cascade after another.  The broker checks ``_busy``
-        and queues itself when a send is under way.
+        callback, say) causes a new cascade while this one is still going out; it waits in
+        a queue and goes out after this one, so every subscriber sees every change in the
+        order it happened, one whole cascade after another.
         """
+        if self._busy:
+            self._queue.extend(events)
+            return
         self._busy = True
         queue = self._queue
         interrupt: KeyboardInterrupt | None = None
@@ -316,16 +369,18 @@ class TopicHub:
                         try:
                             result = sub.callback(payload)
                         except Exception as exc:  # noqa: BLE001 - isolation is the point
-                            self._failed(sub, exc)
+                            self.failed(sub, exc)
                             continue
                         except KeyboardInterrupt as exc:
                             # a kernel interrupt landed in this subscriber: note it, let the
                             # others have their events, then let it reach the caller
-                            self._failed(sub, exc)
+                            self.failed(sub, exc)
                             interrupt = exc
                             continue
                         if result is not None and inspect.isawaitable(result):
-                            self._schedule(sub, result)
+                            error = sub.schedule(result, self.max_backlog)
+                            if error is not None:
+                                self.failed(sub, error)
                 if not queue:
                     break
                 events = tuple(queue)
@@ -357,7 +412,8 @@ class TopicHub:
         if held is not None:
             raise held
 
-    def _failed(self, sub: Subscription, exc: BaseException) -> None:
+    def failed(self, sub: Subscription, exc: BaseException) -> None:
+        """Count and log a subscriber's error (with a traceback the first time)."""
         sub.errors += 1
         sub.last_error = exc
         self.errors += 1
@@ -370,46 +426,6 @@ class TopicHub:
                 sub.topic,
                 exc_info=exc,
             )
-
-    def _schedule(self, sub: Subscription, awaitable: Awaitable[Any]) -> None:
-        """Queue an async subscriber's coroutine behind its earlier ones."""
-        if sub._hub is None:  # closed by an earlier subscriber of this same event
-            _discard(awaitable)
-            return
-        if len(sub._backlog) >= self.max_backlog:
-            _discard(awaitable)
-            msg = (
-                f"Async subscriber {sub.callback!r} of {sub.topic} has {len(sub._backlog)} "
-                "events waiting, so this one was dropped; make it faster or coalesce events."
-            )
-            self._failed(sub, SubscriberOverflow(msg))
-            return
-        if sub._task is None:
-            try:
-                loop = asyncio.get_running_loop()
-            except RuntimeError:
-                _discard(awaitable)
-                msg = (
-                    f"Async subscriber {sub.callback!r} of {sub.topic} got an event outside a "
-                    "running event loop, where it cannot run; subscribe a plain function instead."
-                )
-                self._failed(sub, RuntimeError(msg))
-                return
-            sub._task = loop.create_task(self._drain(sub), name=f"paperbroker-subscriber {sub.topic}")
-        sub._backlog.append(awaitable)
-        sub._pending += 1
-
-    async def _drain(self, sub: Subscription) -> None:
-        backlog = sub._backlog
-        while backlog:
-            try:
-                await backlog.popleft()
-            except Exception as exc:  # noqa: BLE001 - isolation is the point
-                self._failed(sub, exc)
-            finally:
-                if sub._pending:  # close() has already zeroed it
-                    sub._pending -= 1
-        sub._task = None
 
 
 def _discard(awaitable: Awaitable[Any]) -> None:

@@ -44,7 +44,15 @@ def _enum_column(pd: Any, enum: Any, values: list[Any]) -> Any:
 
 
 def _accounts(broker: BrokerService, account_id: str | None) -> list[str]:
-    return broker.accounts() if account_id is None else [broker._account(account_id).account_id]
+    if account_id is None:
+        return broker.accounts()
+    _check_account(broker, account_id)
+    return [account_id]
+
+
+def _check_account(broker: BrokerService, account_id: str) -> None:
+    if account_id not in broker.accounts():
+        broker.equity(account_id)  # raises UnknownAccount, naming the accounts there are
 
 
 def orders_frame(broker: BrokerService, account_id: str | None = DEFAULT_ACCOUNT) -> pandas.DataFrame:
@@ -107,8 +115,8 @@ def _account_rows(broker: BrokerService, rows: Any, account_id: str | None) -> A
 
     if account_id is None:
         return None
-    broker._account(account_id)
-    code = broker._account_codes.find(account_id)
+    _check_account(broker, account_id)
+    code = broker.history.accounts.find(account_id)
     mask = rows[:, 1] == (-1 if code is None else code)
     return None if mask.all() else np.flatnonzero(mask)
 
@@ -132,7 +140,7 @@ def executions_frame(broker: BrokerService, account_id: str | None = DEFAULT_ACC
     import numpy as np
 
     pd = _pd()
-    log = broker._executions
+    log = broker.history.executions
     rows = log.table()  # a copy of its own, so the columns below need no further copy
     keep = _account_rows(broker, rows, account_id)
     if keep is not None:
@@ -147,10 +155,10 @@ def executions_frame(broker: BrokerService, account_id: str | None = DEFAULT_ACC
             "id": _strings(pd, log.exec_ids, keep),
             "order_id": _strings(pd, log.order_ids, keep),
             "account": pd.Categorical.from_codes(
-                rows[:, 1].astype(np.int64), categories=broker._account_codes.names
+                rows[:, 1].astype(np.int64), categories=broker.history.accounts.names
             ),
             "symbol": pd.Categorical.from_codes(
-                rows[:, 2].astype(np.int64), categories=broker._symbols.names
+                rows[:, 2].astype(np.int64), categories=broker.history.symbols.names
             ),
             "side": pd.Categorical.from_codes((side > 0).astype(np.int8), categories=_SIDES),
             "qty": qty,
@@ -168,7 +176,7 @@ def equity_frame(broker: BrokerService, account_id: str | None = DEFAULT_ACCOUNT
     import numpy as np
 
     pd = _pd()
-    rows = broker._equity_log.table()  # a copy of its own
+    rows = broker.history.equity.table()  # a copy of its own
     keep = _account_rows(broker, rows, account_id)
     if keep is not None:
         rows = rows[keep]
@@ -176,7 +184,7 @@ def equity_frame(broker: BrokerService, account_id: str | None = DEFAULT_ACCOUNT
         {
             "time": _times(pd, rows[:, 0]),
             "account": pd.Categorical.from_codes(
-                rows[:, 1].astype(np.int64), categories=broker._account_codes.names
+                rows[:, 1].astype(np.int64), categories=broker.history.accounts.names
             ),
             "balance": rows[:, 2],
             "equity": rows[:, 3],

@@ -20,18 +20,20 @@ from typing import TYPE_CHECKING, Any
 
 from .clock import Clock, SimClock
 from .errors import ConfigurationError, InvalidState, MarketDataError
+from .events import TopicHub
+from .market.source import QuoteChange
+from .market.venue import Venue
+from .models import BrokerConnectionStatus, ConnectionStatus
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from .core.orders import OrderBook
-    from .events import TopicHub
-    from .market.venue import Venue
+    from .core.engine import OrderEngine
 
 __all__ = [
     "RANDOM_DELAY",
     "Simulator",
-    "Stepping",
+    "Stepper",
     "check_delay",
     "progress_steps",
 ]
@@ -148,7 +150,7 @@ class _RandomDelay:
 RANDOM_DELAY: Any = _RandomDelay()
 
 
-class Stepping:
+class Stepper:
     """The broker's steps: the background task, ``step``, ``run`` (fast mode) and ``run_for``.
 
     A step is one market tick in market mode; in classic and manual mode it fills one
@@ -156,79 +158,82 @@ class Stepping:
     sleeps at all; ``run_for`` sleeps between steps so a live notebook keeps drawing.
     """
 
-    if TYPE_CHECKING:  # provided by BrokerService
-        _simulator: Simulator
-        _delay: Any
-        _hub: TopicHub
-        _book: OrderBook
-        _venue: Venue | None
-        rng: np.random.Generator
-        clock: Clock
+    def __init__(
+        self,
+        engine: OrderEngine,
+        venue: Venue | None,
+        hub: TopicHub,
+        rng: np.random.Generator,
+        delay: Any,
+    ) -> None:
+        self._engine = engine
+        self.venue = venue
+        self._hub = hub
+        self._rng = rng
+        self._clock: Clock = engine.clock
+        self.delay = delay
+        self.simulator = Simulator(self._step_once, self.next_interval, self._health_changed)
 
-        def fill(self, order_id: str, qty: float | None = None, price: float | None = None) -> Any: ...
+    def connection_status(self) -> BrokerConnectionStatus:
+        """Connected, or Error while the background task's steps fail (a price source that
+        is down, say), with the failure as the message."""
+        simulator = self.simulator
+        now = self._clock.now_ms()
+        if simulator.failing and simulator.last_error is not None:
+            text = f"The simulator's steps are failing: {simulator.last_error}"
+            return BrokerConnectionStatus(ConnectionStatus.ERROR, text, None, now)
+        return BrokerConnectionStatus(ConnectionStatus.CONNECTED, "Connected to paperbroker", None, now)
 
-    @property
-    def simulator_running(self) -> bool:
-        """True while the background task runs (it needs a subscriber and a running loop)."""
-        return self._simulator.running
+    def _health_changed(self, _error: BaseException | None) -> None:
+        """The background task began to fail, or works again: tell broker-connection."""
+        for subs in self._hub.table("broker-connection").values():
+            self._hub.deliver(subs, self.connection_status())
 
-    @property
-    def simulator(self) -> Simulator:
-        """The background task's state: how many ``steps`` it ran, how many of them
-        raised (``errors``), how many of the latest failed in a row (``failing``), and the
-        ``last_error``."""
-        return self._simulator
-
-    def _subscribers_changed(self, count: int) -> None:
+    def subscribers_changed(self, count: int) -> None:
+        """The hub's subscriptions changed: the first starts the task, the last stops it."""
         if count == 0:
-            self._simulator.stop()
+            self.simulator.stop()
         else:
-            self._ensure_simulator()
+            self.ensure_running()
 
-    def _ensure_simulator(self) -> None:
-        if self._delay is not None and len(self._hub) and not self._simulator.running:
-            self._simulator.start()
+    def ensure_running(self) -> None:
+        """Start the background task when it should run (a delay, subscribers, a loop)."""
+        if self.delay is not None and len(self._hub) and not self.simulator.running:
+            self.simulator.start()
 
-    def _next_interval(self) -> float:
+    def next_interval(self) -> float:
         """Seconds until the next background step (random 1-2 s in classic mode)."""
-        if self._delay is RANDOM_DELAY:
-            return 1.0 if self._venue is not None else float(self.rng.uniform(1.0, 2.0))
-        return 1.0 if self._delay is None else float(self._delay)
+        if self.delay is RANDOM_DELAY:
+            return 1.0 if self.venue is not None else float(self._rng.uniform(1.0, 2.0))
+        return 1.0 if self.delay is None else float(self.delay)
 
     def _step_once(self) -> bool:
         """The background task's step."""
-        if self._venue is not None:
-            return self._venue.step()
-        n = self._book.working_count()
+        if self.venue is not None:
+            return self.venue.step()
+        book = self._engine.book
+        n = book.working_count()
         if n:
-            order = self._book.working_at(int(self.rng.integers(n)))
-            self.fill(order.id)
+            self._engine.fill(book.working_at(int(self._rng.integers(n))).id)
         return True
 
-    def _fast_step(self) -> bool:
+    def step(self) -> bool:
         """A step outside the background task: a classic SimClock moves on by the interval."""
-        if self._venue is None and isinstance(self.clock, SimClock):
-            self.clock.advance(self._next_interval() * 1000.0)
+        if self.venue is None and isinstance(self._clock, SimClock):
+            self._clock.advance(self.next_interval() * 1000.0)
         return self._step_once()
 
-    def step(self) -> bool:
-        """One step now (see the class docstring); False when a replay has no more data."""
-        return self._fast_step()
-
     def run(self, steps: int | None = None, *, progress: bool = False) -> int:
-        """Run ``steps`` steps at once, without sleeping (``None``: to the end of a replay).
-
-        ``progress=True`` shows a ``tqdm`` progress bar.  Returns the steps taken.
-        """
+        """See :meth:`paperbroker.BrokerService.run`."""
         if steps is None:
-            remaining = getattr(self._venue.source, "remaining", None) if self._venue is not None else None
+            remaining = getattr(self.venue.source, "remaining", None) if self.venue is not None else None
             if remaining is None:
                 msg = "run() needs steps=...: only a replay knows how many steps it has."
                 raise ConfigurationError(msg)
             steps = int(remaining)
         _check_steps(steps)
         done = 0
-        step = self._fast_step
+        step = self.step
         try:
             for _ in progress_steps(steps, progress):
                 if not step():
@@ -241,11 +246,7 @@ class Stepping:
     async def run_for(
         self, seconds: float | None = None, *, steps: int | None = None, interval: float | None = None
     ) -> int:
-        """Step for ``seconds`` of clock time or ``steps`` steps, awaiting ``interval`` seconds
-        between steps (default: the simulator's interval) so widgets update as it runs.
-
-        The background task pauses meanwhile (one task, ever).  Returns the steps taken.
-        """
+        """See :meth:`paperbroker.BrokerService.run_for`."""
         if (seconds is None) == (steps is None):
             msg = "run_for() needs exactly one of seconds=... or steps=..."
             raise ConfigurationError(msg)
@@ -255,18 +256,18 @@ class Stepping:
             msg = f"seconds must be a number >= 0, got {seconds!r}."
             raise ConfigurationError(msg)
         if interval is None:
-            pause = 1.5 if self._delay is RANDOM_DELAY and self._venue is None else self._next_interval()
+            pause = 1.5 if self.delay is RANDOM_DELAY and self.venue is None else self.next_interval()
         else:
             pause = float(interval)
-        running = self._simulator.running
-        self._simulator.stop()
-        start = self.clock.now_ms()
+        running = self.simulator.running
+        self.simulator.stop()
+        start = self._clock.now_ms()
         done = 0
         try:
             while steps is None or done < steps:
-                if seconds is not None and self.clock.now_ms() - start >= seconds * 1000:
+                if seconds is not None and self._clock.now_ms() - start >= seconds * 1000:
                     break
-                if not self._fast_step():
+                if not self.step():
                     break
                 done += 1
                 await asyncio.sleep(pause)
@@ -274,43 +275,17 @@ class Stepping:
             raise _stopped("run_for()", exc, done, steps) from exc.__cause__
         finally:
             if running:
-                self._ensure_simulator()
+                self.ensure_running()
         return done
 
-    def set_price(self, symbol: str, price: float) -> None:
-        """Market mode: move ``symbol`` to ``price`` now (ManualQuotes, RandomWalk); orders
-        it triggers fill and positions are marked at once."""
-        from .market.source import QuoteChange
-
-        self._market("set_price").set_quote(symbol, QuoteChange(price=price))
-
-    def set_quote(
-        self,
-        symbol: str,
-        *,
-        bid: float | None = None,
-        ask: float | None = None,
-        last: float | None = None,
-        size: float | None = None,
-    ) -> None:
-        """Market mode (ManualQuotes): quote ``symbol`` at ``bid``/``ask`` now."""
-        from .market.source import QuoteChange
-
-        self._market("set_quote").set_quote(symbol, QuoteChange(bid=bid, ask=ask, last=last, size=size))
-
-    def _market(self, what: str) -> Venue:
-        if self._venue is None:
+    def set_quote(self, what: str, symbol: str, change: QuoteChange) -> None:
+        """Move ``symbol``'s quote by hand (``what``: the method the user called)."""
+        if self.venue is None:
             msg = (
                 f"{what}() needs a market: build the broker with BrokerService(market=pb.ManualQuotes(...))."
             )
             raise InvalidState(msg)
-        return self._venue
-
-    def shutdown(self) -> None:
-        """Stop the simulator and close every subscription."""
-        for sub in self._hub.subscriptions():
-            sub.close()
-        self._simulator.stop()
+        self.venue.set_quote(symbol, change)
 
 
 def _stopped(what: str, exc: MarketDataError, done: int, steps: int | None) -> MarketDataError:

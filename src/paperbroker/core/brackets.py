@@ -18,16 +18,13 @@ id, ``parentType`` = Position) and replace the position's earlier brackets.  Fro
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from ..errors import InvalidOrder
 from ..market.slippage import round_to_tick
-from ..models import OrderStatus, OrderType, ParentType, PlacedOrder, Position, Side, StopType
+from ..models import OrderStatus, OrderType, ParentType, PlacedOrder, Position, Side
 
-if TYPE_CHECKING:
-    from ..broker import BrokerService
-
-__all__ = ["Brackets", "BrokerBracketHost", "check_sides", "trail_from"]
+__all__ = ["BracketHost", "Brackets", "check_sides", "trail_from"]
 
 _EPS = 1e-9
 _POSITION = ParentType.POSITION
@@ -63,11 +60,49 @@ def trail_from(price: float, side: Side, pips: float, grid: tuple[float, float])
     return round_to_tick(price - pips * pip if side is Side.BUY else price + pips * pip, tick)
 
 
+class BracketHost(Protocol):
+    """What the brackets need from the broker: making and changing their child orders."""
+
+    def new_child(
+        self,
+        account_id: str,
+        symbol: str,
+        kind: OrderType,
+        side: Side,
+        qty: float,
+        price: float,
+        parent_id: str,
+        parent_type: ParentType,
+        trailing_pips: float | None,
+    ) -> PlacedOrder:
+        """Create an Inactive child order (broadcast when its parent is an order)."""
+
+    def activate(self, order: PlacedOrder, account_id: str) -> None:
+        """Make an Inactive child Working."""
+
+    def cancel_with(self, order: PlacedOrder, reason: str) -> PlacedOrder:
+        """Cancel a child, with ``reason`` as its message."""
+
+    def resized(self, order: PlacedOrder, account_id: str) -> None:
+        """A child's qty was changed: broadcast it."""
+
+    def reprice(self, order: PlacedOrder, account_id: str, price: float, trailing_pips: float | None) -> None:
+        """Move a child to ``price`` (and trailing distance)."""
+
+
+class _Unbound:
+    """The host of brackets not wired to a broker yet: any use is a wiring mistake."""
+
+    def __getattr__(self, name: str) -> object:
+        msg = "These brackets are not bound to a broker; call Brackets.bind(host) first."
+        raise RuntimeError(msg)
+
+
 class Brackets:
     """The registry of bracket orders and their rules (see the module docstring)."""
 
-    def __init__(self, host: BrokerBracketHost) -> None:
-        self._host = host
+    def __init__(self) -> None:
+        self._host: BracketHost = _Unbound()  # type: ignore[assignment]
         self._inactive: dict[str, dict[str, PlacedOrder]] = {}  # parent id -> role -> child
         self._position: dict[tuple[str, str], dict[str, PlacedOrder]] = {}  # (account, symbol) -> ...
         self._owner: dict[str, tuple[str, str | tuple[str, str]]] = {}  # child id -> (role, owner)
@@ -75,6 +110,10 @@ class Brackets:
 
     def __len__(self) -> int:
         return len(self._owner)
+
+    def bind(self, host: BracketHost) -> None:
+        """Give the brackets the host that makes and changes their orders."""
+        self._host = host
 
     def _table(self, owner: str | tuple[str, str]) -> dict[str | tuple[str, str], dict[str, PlacedOrder]]:
         return self._inactive if isinstance(owner, str) else self._position  # type: ignore[return-value]
@@ -264,81 +303,3 @@ class Brackets:
             else:
                 self._host.reprice(child, account_id, price, trail)
         return self.position_brackets(account_id, position.symbol)
-
-
-class BrokerBracketHost:
-    """The broker as :class:`~paperbroker.core.brackets.Brackets` sees it."""
-
-    __slots__ = ("_b",)
-
-    def __init__(self, broker: BrokerService) -> None:
-        self._b = broker
-
-    def new_child(
-        self,
-        account_id: str,
-        symbol: str,
-        kind: OrderType,
-        side: Side,
-        qty: float,
-        price: float,
-        parent_id: str,
-        parent_type: ParentType,
-        trailing_pips: float | None,
-    ) -> PlacedOrder:
-        b = self._b
-        limit, stop = (price, None) if kind is OrderType.LIMIT else (None, price)
-        stop_type = None if stop is None else StopType.TRAILING_STOP if trailing_pips else StopType.STOP_LOSS
-        child = b._new_order(
-            account_id,
-            (
-                symbol,
-                kind,
-                side,
-                qty,
-                limit,
-                stop,
-                None,
-                None,
-                None,
-                trailing_pips,
-                stop_type,
-                None,
-                None,
-                None,
-                None,
-            ),
-            OrderStatus.INACTIVE,
-        )
-        child.parentId, child.parentType = parent_id, parent_type
-        if parent_type is ParentType.ORDER:
-            b._publish_order(child, account_id)
-        return child
-
-    def activate(self, order: PlacedOrder, account_id: str) -> None:
-        b = self._b
-        b._book.set_status(order, OrderStatus.WORKING)
-        order.updateTime = b.clock.now_ms()
-        if b._venue is not None:
-            b._venue.add(order, b._trail_distance(order), immediate=False)
-        b._publish_order(order, account_id)
-
-    def cancel_with(self, order: PlacedOrder, reason: str) -> None:
-        self._b._cancel_with(order, reason)
-
-    def resized(self, order: PlacedOrder, account_id: str) -> None:
-        order.updateTime = self._b.clock.now_ms()
-        self._b._publish_order(order, account_id)
-
-    def reprice(self, order: PlacedOrder, account_id: str, price: float, trailing_pips: float | None) -> None:
-        b = self._b
-        if order.type is OrderType.LIMIT:
-            order.limitPrice = price
-        else:
-            order.stopPrice = price
-            order.trailingStopPips = trailing_pips
-            order.stopType = StopType.TRAILING_STOP if trailing_pips else StopType.STOP_LOSS
-        order.updateTime = b.clock.now_ms()
-        if b._venue is not None and order.status is OrderStatus.WORKING:
-            b._venue.reindex(order, b._trail_distance(order))
-        b._publish_order(order, account_id)

@@ -15,29 +15,29 @@ from __future__ import annotations
 import math
 import struct
 from array import array
-from typing import Any
+from typing import Any, NamedTuple
 
-__all__ = ["Codes", "EquityLog", "ExecutionLog"]
+__all__ = ["Codes", "EquityLog", "ExecutionLog", "History"]
 
 
 class Codes:
     """Interns strings (symbols, account ids) as small ints for compact columns."""
 
-    __slots__ = ("_code", "names")
+    __slots__ = ("by_name", "names")
 
     def __init__(self) -> None:
-        self._code: dict[str, int] = {}
+        self.by_name: dict[str, int] = {}
         self.names: list[str] = []
 
     def code(self, name: str) -> int:
-        code = self._code.get(name)
+        code = self.by_name.get(name)
         if code is None:
-            code = self._code[name] = len(self.names)
+            code = self.by_name[name] = len(self.names)
             self.names.append(name)
         return code
 
     def find(self, name: str) -> int | None:
-        return self._code.get(name)
+        return self.by_name.get(name)
 
 
 class _Log:
@@ -69,6 +69,16 @@ class _Log:
         self.total += rows
         if len(self.data) >= self.cap:
             self.trim()
+
+    def replace(self, index: int, row: tuple[float, ...]) -> bool:
+        """Overwrite row number ``index`` (counted over every row ever appended) with
+        ``row``; False when that row is no longer kept."""
+        at = index - (self.total - len(self))
+        if at < 0:
+            return False
+        width = self.width
+        self.data[at * width : (at + 1) * width] = array("d", row)
+        return True
 
     def trim(self) -> None:
         """Drop all but the newest ``limit`` rows."""
@@ -126,3 +136,12 @@ class EquityLog(_Log):
 
     __slots__ = ()
     columns = ("time", "account", "balance", "equity", "realized", "unrealized", "commission")
+
+
+class History(NamedTuple):
+    """A broker's columnar history, as the exports read it (read it; never change it)."""
+
+    executions: ExecutionLog
+    equity: EquityLog
+    symbols: Codes
+    accounts: Codes

@@ -81,7 +81,7 @@ class Account:
         balance = self.initial_balance + self.realized - self.commission
         return EquityData(balance + self.unrealized, balance, self.unrealized, self.realized, self.commission)
 
-    def _set_unrealized(self, pos: PositionState, value: float) -> None:
+    def set_unrealized(self, pos: PositionState, value: float) -> None:
         self.unrealized += value - pos.unrealized
         pos.unrealized = value
 
@@ -89,13 +89,13 @@ class Account:
 class Ledger:
     """All accounts, and the mark price of every symbol they trade."""
 
-    __slots__ = ("_holders", "accounts", "marks")
+    __slots__ = ("accounts", "holders", "marks")
 
     def __init__(self) -> None:
         self.accounts: dict[str, Account] = {}
         self.marks: dict[str, float] = {}
         # symbol -> accounts holding an open position in it, for re-marking on a new price
-        self._holders: dict[str, dict[str, Account]] = {}
+        self.holders: dict[str, dict[str, Account]] = {}
 
     def open_account(self, account_id: str, initial_balance: float) -> Account:
         account = Account(account_id, initial_balance)
@@ -114,7 +114,7 @@ class Ledger:
         if pos is None:
             pos = PositionState(symbol)
             account.positions[symbol] = pos
-            self._holders.setdefault(symbol, {})[account.account_id] = account
+            self.holders.setdefault(symbol, {})[account.account_id] = account
         old = pos.qty
         delta = qty if side > 0 else -qty
         new = old + delta
@@ -154,7 +154,7 @@ class Ledger:
     def set_mark(self, symbol: str, price: float) -> list[tuple[Account, PositionState]]:
         """Mark ``symbol`` at ``price``; return the positions whose P&L changed."""
         self.marks[symbol] = price
-        holders = self._holders.get(symbol)
+        holders = self.holders.get(symbol)
         if not holders:
             return _NOTHING
         changed = []
@@ -164,16 +164,16 @@ class Ledger:
                 continue
             # a new mark is a change even when rounding leaves the P&L equal: ``last`` moved
             pos.mark = price
-            account._set_unrealized(pos, (price - pos.avg) * pos.qty + 0.0)
+            account.set_unrealized(pos, (price - pos.avg) * pos.qty + 0.0)
             changed.append((account, pos))
         return changed
 
     def _forget(self, account: Account, pos: PositionState) -> None:
-        account._set_unrealized(pos, 0.0)
+        account.set_unrealized(pos, 0.0)
         del account.positions[pos.symbol]
-        holders = self._holders[pos.symbol]
+        holders = self.holders[pos.symbol]
         del holders[account.account_id]
         if not holders:
-            del self._holders[pos.symbol]
+            del self.holders[pos.symbol]
         if not account.positions:
             account.unrealized = 0.0  # drop rounding residue once the account is flat

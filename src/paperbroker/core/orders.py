@@ -13,7 +13,7 @@ import math
 from collections import deque
 from collections.abc import Iterator, Mapping
 from dataclasses import fields
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..errors import InvalidOrder, UnknownOrder
 from ..models import (
@@ -31,11 +31,13 @@ from ..models import (
 __all__ = [
     "DURATIONS",
     "OrderBook",
+    "OrderFields",
     "check_duration",
     "check_order",
     "check_price",
     "check_qty",
     "checked_fields",
+    "side_preorder",
 ]
 
 #: The time-in-force values an order's ``duration`` may have (TradingView duration strings).
@@ -144,15 +146,39 @@ def check_duration(value: object) -> OrderDuration | None:
     return _DURATION_OF[key].copy()
 
 
+class OrderFields(NamedTuple):
+    """A checked order, as the engine reads it: :class:`PreOrder`'s fields, in its order,
+    with snake-case names."""
+
+    symbol: str
+    type: OrderType
+    side: Side
+    qty: float
+    limit: float | None = None
+    stop: float | None = None
+    take_profit: float | None = None
+    stop_loss: float | None = None
+    guaranteed: float | None = None
+    trailing: float | None = None
+    stop_type: StopType | None = None
+    seen: float | None = None
+    quotes: CurrentQuotes | None = None
+    is_close: bool | None = None
+    duration: OrderDuration | None = None
+
+
+_new_fields = tuple.__new__  # builds an OrderFields without a Python-level __new__ call
+
+
 def check_order(order: object) -> PreOrder:
     """Return a validated copy of ``order`` with enums and floats normalised."""
     return PreOrder(*checked_fields(order))
 
 
-def checked_fields(order: object) -> tuple[Any, ...]:
-    """:func:`check_order`'s work, returned as a tuple of PreOrder's fields in order.
+def checked_fields(order: object) -> OrderFields:
+    """:func:`check_order`'s work, returned as :class:`OrderFields`.
 
-    The broker builds its PlacedOrder straight from these, saving one object per order.
+    The engine builds its PlacedOrder straight from these, saving one object per order.
     """
     pre = order if type(order) is PreOrder else _as_preorder(order)
     symbol = pre.symbol
@@ -217,7 +243,48 @@ def checked_fields(order: object) -> tuple[Any, ...]:
     qty = pre.qty
     if type(qty) is not float or not 0.0 < qty <= MAX_SIZE:
         qty = _positive(qty, "qty", "number")
-    return (
+    fields: OrderFields = _new_fields(
+        OrderFields,
+        (
+            symbol,
+            kind,
+            side,
+            qty,
+            limit,
+            stop,
+            take_profit,
+            stop_loss,
+            guaranteed,
+            trailing,
+            stop_type,
+            seen,
+            quotes,
+            is_close,
+            duration,
+        ),
+    )
+    return fields
+
+
+def side_preorder(
+    side: Side, symbol: str, qty: float, prices: tuple[float | None, ...], duration: str | None
+) -> PreOrder:
+    """The PreOrder of ``buy``/``sell``: ``prices`` are its ``price`` (a market order's fill
+    price in classic mode), ``limit``, ``stop``, ``take_profit``, ``stop_loss`` and
+    ``trailing_stop_pips``; the kind follows from which of limit and stop are given."""
+    price, limit, stop, take_profit, stop_loss, trailing = prices
+    if limit is not None and stop is not None:
+        kind = _STOP_LIMIT
+    elif limit is not None:
+        kind = _LIMIT
+    elif stop is not None:
+        kind = _STOP
+    else:
+        kind = _MARKET
+    if price is not None and kind is not _MARKET:
+        msg = "price= is the fill price of a market order; for a limit order use limit=."
+        raise InvalidOrder(msg)
+    return PreOrder(
         symbol,
         kind,
         side,
@@ -226,13 +293,9 @@ def checked_fields(order: object) -> tuple[Any, ...]:
         stop,
         take_profit,
         stop_loss,
-        guaranteed,
-        trailing,
-        stop_type,
-        seen,
-        quotes,
-        is_close,
-        duration,
+        trailingStopPips=trailing,
+        seenPrice=price,
+        duration=duration,
     )
 
 

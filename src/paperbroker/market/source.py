@@ -206,6 +206,14 @@ class MarketSource(ABC):
                 latest[i] = tick
         return tick
 
+    def latest(self) -> list[Tick | None]:
+        """What the source last quoted, per symbol: keep it to undo a failed tick."""
+        return self._latest.copy()
+
+    def restore(self, latest: list[Tick | None]) -> None:
+        """Go back to what :meth:`latest` returned (a tick that failed leaves nothing)."""
+        self._latest = latest
+
     def _row(self, i: int) -> tuple[Tick, int] | None:
         tick = self._latest[i]
         return None if tick is None else (tick, tick.index.index(i))

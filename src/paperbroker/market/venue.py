@@ -23,11 +23,14 @@ still broadcasts, and the orders that did not get their turn match on the next t
 from __future__ import annotations
 
 from numbers import Integral
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
 
 from ..clock import Clock, SimClock
-from ..errors import ConfigurationError, InvalidOrder, MarketDataError
-from ..models import OrderMessage, OrderStatus, PlacedOrder, StopType
+from ..errors import ConfigurationError, InvalidOrder, InvalidState, MarketDataError
+from ..events import TopicHub
+from ..models import Execution, OrderMessage, OrderStatus, PlacedOrder, Quote, StopType
 from .matching import Matcher
 from .random_walk import RandomWalk
 from .replay_sources import BarReplay, QuoteReplay
@@ -35,23 +38,54 @@ from .slippage import Slippage
 from .source import ManualQuotes, MarketSource, Tick, tick_quote
 
 if TYPE_CHECKING:
-    from ..broker import BrokerService
-    from ..core.ledger import Account, PositionState
     from .source import QuoteChange
 
-__all__ = ["Venue", "market_clock", "tick_problem"]
+__all__ = ["Venue", "VenueHost", "market_clock", "tick_problem"]
 
 _WORKING = OrderStatus.WORKING
 _INF = float("inf")
 _TRAILING = StopType.TRAILING_STOP
 
 
+class VenueHost(Protocol):
+    """What the venue needs from the order engine (the engine provides it)."""
+
+    session_end: int
+
+    def execute(self, order: PlacedOrder, qty: float, price: float, now: int | None = None) -> Execution:
+        """Book and broadcast a fill of ``order``."""
+
+    def cancel_with(self, order: PlacedOrder, reason: str | None) -> PlacedOrder:
+        """Cancel ``order`` with ``reason`` as its message."""
+
+    def publish_order(self, order: PlacedOrder, account_id: str | None = None) -> PlacedOrder:
+        """Broadcast ``order`` as it is now."""
+
+    def roll_session(self, now: int) -> None:
+        """The clock passed a session end: expire the day's orders."""
+
+    def mark(self, symbol: str, price: float) -> list[Any]:
+        """Mark ``symbol`` at ``price``; return the positions whose P&L moved."""
+
+    def publish_marks(self, changed: list[Any]) -> None:
+        """Broadcast the positions a new mark moved, and their accounts' equity."""
+
+
 class Venue:
     """The market half of a broker in market mode (see the module docstring)."""
 
-    def __init__(self, broker: BrokerService, source: MarketSource, slippage: Slippage) -> None:
-        source.bind(broker.rng, broker.clock.now_ms())
-        self._broker = broker
+    def __init__(
+        self,
+        host: VenueHost,
+        hub: TopicHub,
+        clock: SimClock,
+        rng: np.random.Generator,
+        source: MarketSource,
+        slippage: Slippage,
+    ) -> None:
+        source.bind(rng, clock.now_ms())
+        self._host = host
+        self._clock = clock
         self.source = source
         self.matcher = Matcher(self, slippage, list(source.tick_sizes), source.bars)
         m = self.matcher
@@ -59,10 +93,9 @@ class Venue:
             m.bid[i], m.ask[i], m.avail_sell[i], m.avail_buy[i] = source.current(i)
             quote = source.quote(symbol)
             if quote is not None:
-                broker._ledger.set_mark(symbol, quote.last)
-        self._quote_subs = broker._hub._index["quotes"]
-        self._deliver = broker._hub._deliver
-        self._last_equity: dict[str, tuple[int, int]] = {}  # account -> (time, row) of its last row
+                host.mark(symbol, quote.last)
+        self._quote_subs = hub.table("quotes")
+        self._deliver = hub.deliver
         self.ticks = 0
         # the built-in sources make sound ticks from checked input; a source of your own
         # (any next_tick but theirs) has each tick checked before it is applied
@@ -71,34 +104,53 @@ class Venue:
     # ------------------------------------------------------------------ the matcher's host
 
     def fill(self, order: PlacedOrder, qty: float, price: float) -> None:
-        self._broker._execute(order, qty, price)
+        """The matcher fills ``qty`` of ``order`` at ``price``."""
+        self._host.execute(order, qty, price)
 
     def expire(self, order: PlacedOrder, reason: str) -> None:
-        self._broker._cancel_with(order, reason)
+        """The matcher ends ``order`` (time in force) with ``reason``."""
+        self._host.cancel_with(order, reason)
 
     def trail(self, order: PlacedOrder, stop: float) -> None:
-        broker = self._broker
+        """A trailing stop moved to ``stop``."""
         order.stopPrice = stop
-        order.updateTime = broker.clock.now_ms()
-        broker._publish_order(order, broker._book.account_of(order.id))
+        order.updateTime = self._clock.now_ms()
+        self._host.publish_order(order)
 
     def triggered(self, order: PlacedOrder, price: float) -> None:
         """A stop-limit's stop was reached: it works on as a limit order, and says so."""
-        broker = self._broker
         order.message = OrderMessage(
             "information",
             f"Stop {order.stopPrice:.10g} reached at {price:.10g}; "
             f"became a limit order at {order.limitPrice:.10g}.",
         )
-        order.updateTime = broker.clock.now_ms()
-        broker._publish_order(order, broker._book.account_of(order.id))
+        order.updateTime = self._clock.now_ms()
+        self._host.publish_order(order)
 
     def rearmed(self, order: PlacedOrder) -> None:
         """A triggered stop got a new stop price (or type): its trigger note no longer holds."""
         if self.matcher.is_triggered(order.id) and order.message is not None:
             order.message = None
 
-    # ------------------------------------------------------------------ orders
+    # ------------------------------------------------------------------ the engine's market
+
+    def remove(self, order_id: str) -> None:
+        """The order stopped working: the matcher forgets it."""
+        self.matcher.remove(order_id)
+
+    def quote(self, symbol: str) -> Quote:
+        """The current quote of ``symbol``, or InvalidState when it has none yet."""
+        quote = self.source.quote(symbol)
+        if quote is None:
+            known = ", ".join(self.source.symbols) or "none yet"
+            msg = f"The market has no quote for {symbol!r} yet (symbols: {known}); step it or set one."
+            raise InvalidState(msg)
+        return quote
+
+    def quotes(self) -> list[Quote]:
+        """The current quote of every symbol the market has quoted."""
+        found = (self.source.quote(s) for s in self.source.symbols)
+        return [q for q in found if q is not None]
 
     def tick_size(self, symbol: str) -> float:
         i = self.source.index.get(symbol)
@@ -134,7 +186,7 @@ class Venue:
         if duration is not None and duration.type in ("IOC", "FOK") and order.status is _WORKING:
             what = "Immediate or cancel" if duration.type == "IOC" else "Fill or kill"
             rest = "the rest" if order.filledQty else "it"
-            self._broker._cancel_with(order, f"{what}: {rest} could not fill at once.")
+            self._host.cancel_with(order, f"{what}: {rest} could not fill at once.")
 
     def reindex(self, order: PlacedOrder, trail_distance: float | None) -> None:
         """A working order's prices changed: file it again and match it if it now can."""
@@ -153,16 +205,15 @@ class Venue:
         A source that raises, or gives a tick that cannot be used, raises MarketDataError
         before anything changes: the clock, the books and the matcher are as they were.
         """
-        broker = self._broker
         source = self.source
-        now = broker.clock.now_ms()
+        now = self._clock.now_ms()
         checked = self._checked
-        quoted = source._latest.copy() if checked else None  # what a failed tick must not leave
+        quoted = source.latest() if checked else None  # what a failed tick must not leave
         try:
             tick = source.next_tick(now)
         except Exception as exc:
             if quoted is not None:
-                source._latest = quoted
+                source.restore(quoted)
             if isinstance(exc, MarketDataError):
                 raise
             msg = (
@@ -174,34 +225,29 @@ class Venue:
             return False
         problem = tick_problem(tick, now, source.symbols, source.bars) if checked else None
         if problem is not None:
-            source._latest = quoted  # type: ignore[assignment]
+            source.restore(quoted)  # type: ignore[arg-type]
             msg = (
                 f"The price source {source!r} gave a tick that cannot be used: {problem}. "
                 "Nothing of it was applied; fix the source's next_tick()."
             )
             raise MarketDataError(msg)
-        broker.clock.set(tick.time)  # type: ignore[attr-defined]
-        if tick.time >= broker._session_end:
-            broker._roll_session(tick.time)
+        self._clock.set(tick.time)
+        if tick.time >= self._host.session_end:
+            self._host.roll_session(tick.time)
         self.apply(tick)
         return True
 
     def apply(self, tick: Tick) -> None:
         """Mark, match and broadcast one tick's prices."""
         self.ticks += 1
-        source, matcher, broker = self.source, self.matcher, self._broker
+        source, matcher = self.source, self.matcher
         symbols = source.symbols
         if len(symbols) > len(matcher.books):
             matcher.grow(source.tick_sizes)
-        ledger = broker._ledger
-        marks, held, set_mark = ledger.marks, ledger._holders, ledger.set_mark
-        changed: list[tuple[Account, PositionState]] = []
+        mark = self._host.mark
+        changed: list[Any] = []
         for i, last in zip(tick.index, tick.last, strict=True):
-            symbol = symbols[i]
-            if symbol in held:
-                changed.extend(set_mark(symbol, last))
-            else:
-                marks[symbol] = last  # nobody holds it: set_mark would only do this
+            changed.extend(mark(symbols[i], last))
         try:
             if source.bars:
                 matcher.on_bars(
@@ -213,7 +259,7 @@ class Venue:
             # also when a fill raised part way (each fill is whole): the new marks and
             # quotes are in the books already, so their events go out
             if changed:
-                self.publish_marks(changed)
+                self._host.publish_marks(changed)
             subs_by_symbol = self._quote_subs
             if subs_by_symbol:
                 for n, i in enumerate(tick.index):
@@ -224,37 +270,8 @@ class Venue:
 
     def set_quote(self, symbol: str, change: QuoteChange) -> None:
         """Move a symbol's price by hand and let the market react at once."""
-        tick = self.source.set_quote(symbol, change, self._broker.clock.now_ms())
+        tick = self.source.set_quote(symbol, change, self._clock.now_ms())
         self.apply(tick)
-
-    def overwrite_equity_row(self, account_id: str, row: tuple[float, ...]) -> bool:
-        """Market mode keeps one equity row per account per tick: the last one wins."""
-        log = self._broker._equity_log
-        last = self._last_equity.get(account_id)
-        if last is not None and last[0] == row[0]:
-            pos = last[1] - (log.total - len(log))
-            if pos >= 0:
-                log.data[pos * log.width : (pos + 1) * log.width] = type(log.data)("d", row)
-                return True
-        self._last_equity[account_id] = (int(row[0]), log.total)
-        return False
-
-    def publish_marks(self, changed: list[tuple[Account, PositionState]]) -> None:
-        """New marks moved these positions: ``pl`` for each, then one ``equity`` per account."""
-        accounts: dict[str, Account] = {}
-        broker = self._broker
-        publish = broker._hub.publish
-        risk = broker._risk
-        for account, pos in changed:
-            if pos.qty:
-                if risk is not None:
-                    risk.position(account.account_id, pos.symbol, pos.qty, pos.mark)
-                publish("pl", account.account_id, pos.snapshot())
-                accounts[account.account_id] = account
-        for account in accounts.values():
-            broker._publish_equity(account)
-
-    # ------------------------------------------------------------------ prices
 
 
 _OWN_TICKS = {cls.next_tick for cls in (RandomWalk, ManualQuotes, BarReplay, QuoteReplay)}

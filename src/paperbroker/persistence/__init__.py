@@ -284,17 +284,17 @@ def _verified_body(target: Path, raw: bytes) -> dict[str, Any]:
 
 
 def _dump_settings(broker: BrokerService) -> dict[str, Any]:
-    delay = broker._delay
+    delay = broker._stepper.delay
     return {
         "version": 1,
         "execution_delay": "random" if delay is RANDOM_DELAY else delay,
         "initial_balance": broker._initial_balance,
         "history_limit": broker.history_limit,
-        "commission": _dump_commission(broker._commission),
+        "commission": _dump_commission(broker._engine.commission),
         "clock": _dump_clock(broker.clock),
-        "order_seq": broker._order_seq,
-        "exec_seq": broker._exec_seq,
-        "session_end": broker._session_end,
+        "order_seq": broker._engine.order_seq,
+        "exec_seq": broker._engine.exec_seq,
+        "session_end": broker._engine.session_end,
     }
 
 
@@ -338,9 +338,9 @@ def _load_settings(settings: dict[str, Any], overrides: dict[str, Any]) -> Broke
         history_limit=settings["history_limit"],
         clock=_override(overrides["clock"], _load_clock, settings["clock"]),
     )
-    broker._order_seq = count(settings["order_seq"])
-    broker._exec_seq = count(settings["exec_seq"])
-    broker._session_end = count(settings["session_end"])
+    broker._engine.order_seq = count(settings["order_seq"])
+    broker._engine.exec_seq = count(settings["exec_seq"])
+    broker._engine.session_end = count(settings["session_end"])
     return broker
 
 
@@ -374,7 +374,11 @@ def _dump_random(broker: BrokerService) -> dict[str, Any]:
 
 def _load_random(broker: BrokerService, saved: dict[str, Any]) -> None:
     state = saved["state"]
-    bit_generator = _BIT_GENERATORS[state["bit_generator"]]()
+    kind = _BIT_GENERATORS[state["bit_generator"]]
+    if type(broker.rng.bit_generator) is kind:  # in place: the broker's parts hold this generator
+        broker.rng.bit_generator.state = state
+        return
+    bit_generator = kind()
     bit_generator.state = state
     broker.rng = np.random.Generator(bit_generator)
 

@@ -39,11 +39,11 @@ _ORDER_ENUMS = _enum_fields(PlacedOrder)
 
 
 def dump_ledger(broker: BrokerService) -> dict[str, Any]:
-    ledger: Ledger = broker._ledger
+    ledger: Ledger = broker._engine.ledger
     return {
         "version": 1,
         "marks": ledger.marks,
-        "holders": {symbol: list(holders) for symbol, holders in ledger._holders.items()},
+        "holders": {symbol: list(holders) for symbol, holders in ledger.holders.items()},
         "accounts": [
             {
                 "id": a.account_id,
@@ -61,7 +61,7 @@ def dump_ledger(broker: BrokerService) -> dict[str, Any]:
 
 
 def load_ledger(broker: BrokerService, saved: dict[str, Any]) -> None:
-    ledger: Ledger = broker._ledger
+    ledger: Ledger = broker._engine.ledger
     ledger.accounts.clear()
     for item in saved["accounts"]:
         account = Account(item["id"], float(item["initial_balance"]))
@@ -77,16 +77,16 @@ def load_ledger(broker: BrokerService, saved: dict[str, Any]) -> None:
         ledger.accounts[account.account_id] = account
     ledger.marks.clear()
     ledger.marks.update({symbol: float(price) for symbol, price in saved["marks"].items()})
-    ledger._holders.clear()
+    ledger.holders.clear()
     for symbol, ids in saved["holders"].items():
-        ledger._holders[symbol] = {i: ledger.accounts[i] for i in ids}
+        ledger.holders[symbol] = {i: ledger.accounts[i] for i in ids}
 
 
 # ---------------------------------------------------------------------- orders
 
 
 def dump_orders(broker: BrokerService) -> dict[str, Any]:
-    book = broker._book
+    book = broker._engine.book
     timed = any(order.duration is not None for order in book.orders.values())
     return {
         "version": 2 if timed else 1,  # 2: orders have a duration (time in force)
@@ -117,12 +117,12 @@ def _load_order(saved: dict[str, Any]) -> PlacedOrder:
 
 
 def load_orders(broker: BrokerService, saved: dict[str, Any]) -> None:
-    book = broker._book
+    book = broker._engine.book
     for table in (book.orders, book._account, book._pos, book._done):
         table.clear()
     book._working.clear()
     for account_id, fields_ in saved["orders"]:
-        if account_id not in broker._ledger.accounts:
+        if account_id not in broker._engine.ledger.accounts:
             msg = f"order {fields_.get('id')!r} belongs to an account {account_id!r} that is not saved"
             raise ValueError(msg)
         order = _load_order(fields_)
@@ -143,10 +143,10 @@ def load_orders(broker: BrokerService, saved: dict[str, Any]) -> None:
 def dump_history(broker: BrokerService) -> dict[str, Any]:
     return {
         "version": 1,
-        "symbols": list(broker._symbols.names),
-        "accounts": list(broker._account_codes.names),
-        "executions": _dump_log(broker._executions),
-        "equity": _dump_log(broker._equity_log),
+        "symbols": list(broker._engine.symbols.names),
+        "accounts": list(broker._engine.account_codes.names),
+        "executions": _dump_log(broker._engine.executions),
+        "equity": _dump_log(broker._engine.equity_log),
     }
 
 
@@ -160,16 +160,16 @@ def _dump_log(log: _Log) -> dict[str, Any]:
 
 
 def load_history(broker: BrokerService, saved: dict[str, Any]) -> None:
-    _load_codes(broker._symbols, saved["symbols"])
-    _load_codes(broker._account_codes, saved["accounts"])
-    _load_log(broker._executions, saved["executions"])
-    _load_log(broker._equity_log, saved["equity"])
+    _load_codes(broker._engine.symbols, saved["symbols"])
+    _load_codes(broker._engine.account_codes, saved["accounts"])
+    _load_log(broker._engine.executions, saved["executions"])
+    _load_log(broker._engine.equity_log, saved["equity"])
 
 
 def _load_codes(codes: Codes, names: list[str]) -> None:
     codes.names[:] = names
-    codes._code.clear()
-    codes._code.update({name: i for i, name in enumerate(names)})
+    codes.by_name.clear()
+    codes.by_name.update({name: i for i, name in enumerate(names)})
 
 
 def _load_log(log: _Log, saved: dict[str, Any]) -> None:

@@ -30,7 +30,6 @@ from ..core.risk import RiskBook, RiskRules, SymbolRules, _Reservation
 from ..errors import PersistenceError
 from ..market.slippage import Slippage
 from ..market.source import MarketSource
-from ..market.venue import Venue
 from ..models import OrderStatus, PlacedOrder
 from .codec import count, number, pack, unpack
 from .sources import dump_slippage, dump_source, load_quotes, load_slippage, load_source
@@ -55,7 +54,7 @@ _ROLES = ("takeProfit", "stopLoss")
 
 def _order(broker: BrokerService, order_id: object, status: OrderStatus, what: str) -> PlacedOrder:
     """The saved order ``order_id``, which must have ``status`` to be ``what``."""
-    order = broker._book.orders[order_id]  # type: ignore[index]
+    order = broker._engine.book.orders[order_id]  # type: ignore[index]
     if order.status is not status:
         msg = f"order {order_id!r} is listed as {what} but is {order.status.label.lower()}"
         raise ValueError(msg)
@@ -63,7 +62,7 @@ def _order(broker: BrokerService, order_id: object, status: OrderStatus, what: s
 
 
 def _account(broker: BrokerService, account_id: object) -> str:
-    if account_id not in broker._ledger.accounts:
+    if account_id not in broker._engine.ledger.accounts:
         msg = f"the account {account_id!r} is not saved"
         raise ValueError(msg)
     return account_id
@@ -102,7 +101,9 @@ def dump_market(broker: BrokerService) -> dict[str, Any] | None:
             "pending": pending,
         },
         "ticks": venue.ticks,
-        "last_equity": [[account, time, row] for account, (time, row) in venue._last_equity.items()],
+        "last_equity": [
+            [account, time, row] for account, (time, row) in broker._engine.equity.last_rows.items()
+        ],
     }
 
 
@@ -139,8 +140,7 @@ def join_market(
                     "these symbols, in this order."
                 )
                 raise PersistenceError(msg)
-    broker._venue = Venue(broker, source, model)
-    broker._hooks = True
+    broker._join_market(source, model)
     load_quotes(source, saved["source"]["quotes"])  # after joining, which stamps them
 
 
@@ -177,7 +177,7 @@ def load_matching(broker: BrokerService, saved: dict[str, Any]) -> None:
     entries = matcher._entries
     matcher.pending = {count(i): [entries[order_id] for order_id in ids] for i, ids in state["pending"]}
     venue.ticks = count(saved["ticks"])
-    venue._last_equity = {
+    broker._engine.equity.last_rows = {
         _account(broker, account): (count(time), count(row)) for account, time, row in saved["last_equity"]
     }
 
@@ -186,7 +186,7 @@ def load_matching(broker: BrokerService, saved: dict[str, Any]) -> None:
 
 
 def dump_risk(broker: BrokerService) -> dict[str, Any] | None:
-    book = broker._risk
+    book = broker._engine.risk
     if book is None:
         return None
     rules = book.rules
@@ -241,15 +241,14 @@ def load_risk(broker: BrokerService, saved: dict[str, Any]) -> None:
     for table, name in ((book._reserved, "reserved"), (book._gross, "gross"), (book._day_start, "day_start")):
         for account, value in saved[name]:
             table[_account(broker, account)] = number(value)
-    broker._risk = book
-    broker._hooks = True
+    broker._engine.risk = broker._engine.equity.risk = book
 
 
 # ---------------------------------------------------------------------- brackets
 
 
 def dump_brackets(broker: BrokerService) -> dict[str, Any] | None:
-    brackets = broker._brackets
+    brackets = broker._engine.brackets
     if not brackets._inactive and not brackets._position:
         return None
     return {
@@ -273,9 +272,9 @@ def _role(value: object) -> str:
 
 
 def load_brackets(broker: BrokerService, saved: dict[str, Any]) -> None:
-    brackets = broker._brackets
+    brackets = broker._engine.brackets
     for parent_id, children in saved["parents"]:
-        if parent_id not in broker._book.orders:
+        if parent_id not in broker._engine.book.orders:
             msg = f"the brackets of order {parent_id!r} are saved but the order is not"
             raise ValueError(msg)
         for role, child_id in children:
@@ -286,16 +285,16 @@ def load_brackets(broker: BrokerService, saved: dict[str, Any]) -> None:
         for role, child_id in children:
             child = _order(broker, child_id, OrderStatus.WORKING, "a position's bracket")
             brackets._register(child, _role(role), owner)
-    broker._hooks = True
 
 
 # ---------------------------------------------------------------------- time in force
 
 
 def dump_session(broker: BrokerService) -> dict[str, Any] | None:
-    if not broker._hooks:  # nothing but the book to keep: a plain classic broker
-        return None
-    return {"version": 1, "day_orders": list(broker._day_orders)}
+    engine = broker._engine
+    if not engine.day_orders and engine.market is None and engine.risk is None and not engine.brackets.count:
+        return None  # nothing but the book to keep: a plain classic broker
+    return {"version": 1, "day_orders": list(broker._engine.day_orders)}
 
 
 def load_session(broker: BrokerService, saved: dict[str, Any]) -> None:
@@ -306,5 +305,4 @@ def load_session(broker: BrokerService, saved: dict[str, Any]) -> None:
             msg = f"order {order_id!r} is listed as a day order but its time in force is {order.duration!r}"
             raise ValueError(msg)
         day_orders[order_id] = order
-    broker._day_orders = day_orders
-    broker._hooks = True
+    broker._engine.day_orders = day_orders

@@ -6,12 +6,13 @@ on from where the saved one was:
 * :class:`~paperbroker.market.random_walk.RandomWalk` - its parameters, the block of normal draws it
   took from the broker's generator and the quotes it made of them, and where it is in that
   block (the generator's own state is in the ``random`` section);
-* :class:`~paperbroker.market.replay_sources.BarReplay` and :class:`~paperbroker.market.replay_sources.QuoteReplay` -
+* :class:`~paperbroker.market.replay_sources.BarReplay` and
+  :class:`~paperbroker.market.replay_sources.QuoteReplay` -
   the checked data (times, symbols, columns) and the cursor: a replay is self-contained;
 * :class:`~paperbroker.market.source.ManualQuotes` - its parameters;
 * every source, also one of the user's own class - each symbol's current quote (or bar).
 
-Numbers are packed (:func:`~paperbroker._codec.pack`), so they load bit for bit.  A source
+Numbers are packed (:func:`~paperbroker.persistence.codec.pack`), so they load bit for bit.  A source
 or slippage model of the user's own class is noted, not written; ``load()`` asks for it
 (and gives the source it is passed the saved quotes).
 """

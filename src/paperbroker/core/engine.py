@@ -1,0 +1,446 @@
+"""The order engine: how an order enters, fills, expires and leaves, and what each fill
+books and broadcasts.
+
+:class:`OrderEngine` owns the books (the :class:`~paperbroker.core.ledger.Ledger`, the
+:class:`~paperbroker.core.orders.OrderBook`, the execution and equity history) and drives
+the parts around them through small interfaces: the market (:class:`MarketPort`, present
+in market mode), the risk rules (:class:`~paperbroker.core.risk.RiskBook`), the brackets
+(:class:`~paperbroker.core.brackets.Brackets`) and the event hub
+(:class:`~paperbroker.events.TopicHub`).  Every order takes the same path through
+:meth:`OrderEngine.submit`; each step that a part adds is skipped when the part is absent.
+
+Each fill runs one cascade (:meth:`OrderEngine.execute`): the fill is booked everywhere
+first, then its events go to the hub in one call, always in this order: execution ->
+order -> position -> equity.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from ..clock import Clock
+from ..errors import (
+    BrokerError,
+    ConfigurationError,
+    InvalidOrder,
+    InvalidState,
+    OrderRejected,
+    UnknownAccount,
+)
+from ..events import TopicHub
+from ..models import DEFAULT_ACCOUNT, Execution, OrderMessage, OrderStatus, OrderType, PlacedOrder, Side
+from .brackets import Brackets, check_sides
+from .commissions import CommissionModel, NoCommission
+from .equity import EquityBook
+from .history import Codes, EquityLog, ExecutionLog
+from .ledger import QTY_EPSILON, Account, Ledger, PositionState
+from .orders import OrderBook, OrderFields, check_price, check_qty, checked_fields
+from .ports import MarketPort
+from .risk import RiskBook
+
+__all__ = ["OrderEngine"]
+
+# Enum members as module constants: attribute lookups on enum classes are slow on 3.11.
+_WORKING = OrderStatus.WORKING
+_FILLED = OrderStatus.FILLED
+_MARKET = OrderType.MARKET
+_STOP = OrderType.STOP
+_BUY = Side.BUY
+_NO_MARKS: list[tuple[Account, PositionState]] = []
+
+
+class OrderEngine:
+    """Admission, fills and the cascade, expiry and cancellation (see the module docstring).
+
+    The books are public attributes for the broker's views and for saving; the parts
+    outside the core reach the engine only through its public methods.
+    """
+
+    def __init__(
+        self,
+        clock: Clock,
+        hub: TopicHub,
+        commission: CommissionModel,
+        history_limit: int | None,
+        risk: RiskBook | None,
+    ) -> None:
+        self.clock = clock
+        self.hub = hub
+        self.commission = commission
+        self.free = isinstance(commission, NoCommission)  # skips a call per fill
+        self.risk = risk
+        self.market: MarketPort | None = None
+        self.brackets = Brackets()  # its host (the child orders) is bound by the broker
+        self.ledger = Ledger()
+        self.book = OrderBook(keep_done=history_limit)
+        self.executions = ExecutionLog(history_limit)
+        self.equity_log = EquityLog(history_limit)
+        self.equity = EquityBook(clock, hub, self.equity_log, risk)
+        self.symbols = Codes()
+        self.account_codes = self.equity.account_codes
+        self.order_seq = 0
+        self.exec_seq = 0
+        self.day_orders: dict[str, PlacedOrder] = {}
+        self.session_end = clock.next_session_end(clock.now_ms())
+        # the hub's tables and the history's appenders, looked up once: they run per fill
+        self._orders_subs = hub.table("orders")
+        self._exec_subs = hub.table("executions")
+        self._pos_subs = hub.table("positions")
+        self._equity_subs = hub.table("equity")
+        self._exec_rows = self.executions.data.frombytes
+        self._exec_ids = self.executions.exec_ids.append
+        self._exec_order_ids = self.executions.order_ids.append
+
+    # ------------------------------------------------------------------ accounts
+
+    def open_account(self, account_id: object, balance: float) -> Account:
+        """Open an account with ``balance`` and broadcast its first equity."""
+        if not isinstance(account_id, str) or not account_id.strip():
+            msg = f"account_id must be a non-empty string such as 'ALICE', got {account_id!r}."
+            raise ConfigurationError(msg)
+        if account_id in self.ledger.accounts:
+            msg = f"Account {account_id!r} is already open; pick another id."
+            raise InvalidState(msg)
+        account = self.ledger.open_account(account_id, balance)
+        self.account_codes.code(account_id)
+        if self.risk is not None:
+            self.risk.new_session({account_id: balance})
+        self.equity.publish(account)
+        return account
+
+    def account(self, account_id: object) -> Account:
+        """The account ``account_id``, or UnknownAccount saying which accounts there are."""
+        account = self.ledger.accounts.get(account_id) if isinstance(account_id, str) else None
+        if account is None:
+            known = ", ".join(self.ledger.accounts)
+            msg = (
+                f"There is no account {account_id!r}; open it with "
+                f"broker.open_account({account_id!r}) (open accounts: {known})."
+            )
+            raise UnknownAccount(msg)
+        return account
+
+    # ------------------------------------------------------------------ admission
+
+    def submit(self, order: object, account_id: str = DEFAULT_ACCOUNT) -> PlacedOrder:
+        """Place an order: check it, price it, apply the risk rules, attach its brackets,
+        hand it to the market; return it as it is now (see BrokerService.submit)."""
+        fields = checked_fields(order)
+        if type(account_id) is not str or account_id not in self.ledger.accounts:
+            self.account(account_id)  # raises UnknownAccount with the explanation
+        now = self.clock.now_ms()
+        if now >= self.session_end:
+            self.roll_session(now)
+        symbol, kind, side, qty, limit, stop, take_profit, stop_loss, _, trailing, _, seen, _, _, duration = (
+            fields
+        )
+        market = self.market
+        tif = "GTC" if duration is None else duration.type
+        if market is not None:
+            market.check_symbol(symbol)
+            ref = (market.price(symbol, side is _BUY) if kind is _MARKET else None) or limit or seen
+        else:
+            if tif == "IOC" or tif == "FOK":
+                msg = f"{tif} needs a market to fill against at once; build the broker with market=..."
+                raise InvalidOrder(msg)
+            if kind is _MARKET and limit is None:  # priced now: seenPrice, quotes or the last price
+                limit = seen if seen is not None else self.market_price(symbol, side, fields.quotes)
+            ref = limit
+        if kind is not _MARKET:
+            ref = limit if limit is not None else stop
+        brackets = take_profit is not None or stop_loss is not None or trailing is not None
+        if brackets:
+            check_sides(side, ref, take_profit, stop_loss, f"this {side.label.lower()} order")
+        risk = self.risk
+        opening = 0.0
+        if risk is not None:
+            prices = (limit, stop, take_profit, stop_loss)
+            reason, opening = self.risk_verdict(account_id, symbol, side, qty, ref, prices)
+            if reason is not None:
+                self.reject(account_id, fields, reason, limit)
+        placed = self.new_order(account_id, fields, _WORKING, now, limit)
+        if risk is not None:
+            risk.accept(placed.id, account_id, symbol, int(side), qty, opening * (ref or 0.0))
+        if tif == "DAY":
+            self.day_orders[placed.id] = placed
+        if market is None and not brackets:  # nothing else follows: the usual classic order
+            snapshot = placed.copy()  # publish_order(), inline: it runs per order
+            subs = self._orders_subs.get(account_id)
+            if subs:
+                self.hub.send(((subs, snapshot),))
+            return snapshot
+        try:
+            snapshot = self.publish_order(placed, account_id)
+        finally:  # also when a subscriber raised (an interrupt): the order is working
+            if brackets:
+                with self.hub.interrupts_held():
+                    self.brackets.attach(placed, account_id, ref, self.grid(symbol))
+            if market is not None:
+                market.add(placed, None, immediate=True)
+        if market is not None and placed != snapshot:
+            # it changed at once (filled, in part or whole, or its stop triggered): return
+            # it as it is now, not as broadcast on placing
+            return placed.copy()
+        return snapshot
+
+    def new_order(
+        self,
+        account_id: str,
+        fields: OrderFields,
+        status: OrderStatus,
+        now: int | None = None,
+        limit: float | None = None,
+    ) -> PlacedOrder:
+        """Create an order from checked fields (with ``limit`` when the engine priced a
+        market order) and add it to the book."""
+        self.order_seq += 1
+        symbol, kind, side, qty, given, stop, take_profit, stop_loss, guaranteed, trailing, stop_type = (
+            fields[:11]
+        )
+        placed = PlacedOrder(
+            f"ORDER-{self.order_seq}",
+            symbol,
+            kind,
+            side,
+            qty,
+            status,
+            given if limit is None else limit,
+            stop,
+            take_profit,
+            stop_loss,
+            guaranteed,
+            trailing,
+            stop_type,
+            0.0,
+            None,
+            self.clock.now_ms() if now is None else now,
+        )
+        placed.duration = fields.duration
+        self.book.add(placed, account_id)
+        return placed
+
+    def reject(self, account_id: str, fields: OrderFields, reason: str, limit: float | None = None) -> None:
+        """Keep the order as Rejected with ``reason``, broadcast it, raise OrderRejected."""
+        placed = self.new_order(account_id, fields, OrderStatus.REJECTED, limit=limit)
+        placed.message = OrderMessage("error", reason)
+        self.publish_order(placed, account_id)
+        raise OrderRejected(reason, order_id=placed.id)
+
+    def risk_verdict(
+        self,
+        account_id: str,
+        symbol: str,
+        side: Side,
+        qty: float,
+        ref: float | None,
+        prices: tuple[float | None, float | None, float | None, float | None],
+    ) -> tuple[str | None, float]:
+        """The risk rules' verdict on an order: ``(reason refused or None, opening qty)``.
+
+        ``prices`` are its limit, stop, take-profit and stop-loss prices.
+        """
+        assert self.risk is not None
+        account = self.ledger.accounts[account_id]
+        pos = account.positions.get(symbol)
+        held = pos.qty if pos is not None else 0.0
+        named = dict(zip(("limitPrice", "stopPrice", "takeProfit", "stopLoss"), prices, strict=True))
+        return self.risk.check(account_id, account.equity().equity, symbol, int(side), qty, ref, held, named)
+
+    def market_price(self, symbol: str, side: Side, quotes: Any) -> float:
+        """Fill price of a classic market order without seenPrice: ask/bid, else last."""
+        if quotes is not None:
+            return float(quotes.ask if side is _BUY else quotes.bid)
+        last = self.ledger.marks.get(symbol)
+        if last is not None:
+            return last
+        msg = (
+            f"No price is known for {symbol!r} yet, so a market order cannot be priced: "
+            "give limitPrice or seenPrice (buy(..., price=...)) or currentQuotes."
+        )
+        raise InvalidOrder(msg)
+
+    def grid(self, symbol: str) -> tuple[float, float]:
+        """(pip size, tick size) of ``symbol``: from the risk rules, else the market's tick."""
+        tick = self.market.tick_size(symbol) if self.market is not None else 0.01
+        pip = self.risk.pip_size(symbol, tick) if self.risk is not None else tick
+        return pip, tick
+
+    def trail_distance(self, order: PlacedOrder) -> float | None:
+        """How far a trailing stop trails, in price."""
+        pips = order.trailingStopPips
+        return None if pips is None else pips * self.grid(order.symbol)[0]
+
+    # ------------------------------------------------------------------ fills
+
+    def fill(self, order_id: str, qty: float | None = None, price: float | None = None) -> Execution:
+        """Fill a working order now: all that remains or ``qty``, at ``price`` (default: the
+        order's own price, or the market's); runs the full cascade."""
+        order = self.book.orders.get(order_id) if type(order_id) is str else None
+        if order is None:
+            order = self.book.get(order_id)  # raises UnknownOrder with the explanation
+        if order.status is not _WORKING:
+            msg = f"Order {order_id} is {order.status.label.lower()}; only working orders can fill."
+            raise InvalidState(msg)
+        remaining = order.qty - order.filledQty
+        if qty is None:
+            qty = remaining
+        else:
+            qty = check_qty(qty)
+            if qty > remaining + QTY_EPSILON:
+                msg = f"Cannot fill {qty} of order {order_id}: only {remaining} remains."
+                raise InvalidOrder(msg)
+            qty = min(qty, remaining)
+        if price is None:
+            price = order.stopPrice if order.type is _STOP else order.limitPrice
+            if price is None and self.market is not None:
+                price = self.market.price(order.symbol, order.side is _BUY)
+            if price is None:
+                msg = f"There is no price to fill {order_id} at yet; give price= or step the market first."
+                raise InvalidState(msg)
+        else:
+            price = check_price(price, "price")
+        now = self.clock.now_ms()
+        if now >= self.session_end:
+            self.roll_session(now)
+            if order.status is not _WORKING:
+                msg = f"Order {order_id} expired at the end of its session; it can no longer fill."
+                raise InvalidState(msg)
+        return self.execute(order, qty, price, now)
+
+    def execute(self, order: PlacedOrder, qty: float, price: float, now: int | None = None) -> Execution:
+        """Book a fill completely, then broadcast it: execution, order, position, equity.
+
+        Nothing is broadcast until the fill is booked everywhere, so a subscriber (or a
+        kernel interrupt landing in one) never sees or leaves a half-booked fill, and a
+        subscriber that calls back into the broker finds the books consistent.
+        """
+        order_id = order.id
+        account_id = self.book.account_of(order_id)
+        ledger = self.ledger
+        account = ledger.accounts[account_id]
+        symbol = order.symbol
+        side = order.side
+        commission = 0.0 if self.free else self.commission(qty, price, order.filledQty == 0.0)
+        if not (commission >= 0.0 and math.isfinite(commission)):
+            msg = (
+                f"The commission model returned {commission!r} for {qty} @ {price}; "
+                "it must return a finite number >= 0."
+            )
+            raise BrokerError(msg)
+        if now is None:
+            now = self.clock.now_ms()
+        # -- book: history, order, position, risk, equity
+        self.exec_seq += 1
+        exec_id = f"EXEC-{self.exec_seq}"
+        execution = Execution(symbol, price, qty, side, now, commission, exec_id, order_id)
+        log = self.executions
+        symbol_code = self.symbols.by_name.get(symbol)
+        if symbol_code is None:
+            symbol_code = self.symbols.code(symbol)
+        self._exec_rows(
+            log.pack(now, self.account_codes.by_name[account_id], symbol_code, side, qty, price, commission)
+        )
+        self._exec_ids(exec_id)
+        self._exec_order_ids(order_id)
+        log.total += 1  # log.added(), inline: it runs per fill
+        if len(log.data) >= log.cap:
+            log.trim()
+        done = order.filledQty
+        filled = done + qty
+        order.avgPrice = price if done == 0.0 else (order.avgPrice * done + price * qty) / filled  # type: ignore[operator]
+        order.filledQty = filled
+        order.updateTime = now
+        if order.qty - filled <= QTY_EPSILON:
+            self.book.finish(order, _FILLED)
+            if self.market is not None or self.risk is not None or self.day_orders:
+                self.order_done(order)
+        # the position is marked first so that equity is current (in market mode the
+        # market's price is the mark, set by the tick)
+        remarked = _NO_MARKS
+        if self.market is None or symbol not in ledger.marks:
+            holders = ledger.holders.get(symbol)
+            if holders and (len(holders) > 1 or account_id not in holders):
+                remarked = ledger.set_mark(symbol, price)
+            else:  # no one else holds it: apply_fill below marks this account's position
+                ledger.marks[symbol] = price
+        pos = ledger.apply_fill(account, symbol, side, qty, price, commission)
+        risk = self.risk
+        if risk is not None:
+            risk.filled(order_id, qty)
+            risk.position(account_id, symbol, pos.qty, pos.mark)
+        equity = self.equity.book(account, now)
+        # -- broadcast, in cascade order, as one batch
+        order_subs = self._orders_subs.get(account_id, ())
+        pos_subs = self._pos_subs.get(account_id, ())
+        brackets = self.brackets
+        follow = brackets.count
+        pos_snapshot = pos.snapshot() if pos_subs or follow else None
+        hub = self.hub
+        try:
+            hub.send(
+                (
+                    (self._exec_subs.get(account_id, ()), execution),
+                    (self._exec_subs.get((account_id, symbol), ()), execution),
+                    (order_subs, order.copy() if order_subs else None),
+                    (pos_subs, pos_snapshot),
+                    (self._equity_subs.get(account_id, ()), equity),
+                )
+            )
+            if remarked:
+                self.equity.publish_marks(remarked, skip=account)
+        finally:  # also when a subscriber raised (an interrupt): brackets follow the fill
+            if follow:
+                with hub.interrupts_held():  # every bracket follows, then the interrupt
+                    brackets.after_fill(order, account_id, pos_snapshot or pos.snapshot())
+        return execution
+
+    def mark(self, symbol: str, price: float) -> list[tuple[Account, PositionState]]:
+        """Mark ``symbol`` at ``price``; return the positions whose P&L moved."""
+        return self.ledger.set_mark(symbol, price)
+
+    def publish_marks(self, changed: list[tuple[Account, PositionState]]) -> None:
+        """Broadcast the positions new marks moved (``pl``) and their accounts' equity."""
+        self.equity.publish_marks(changed)
+
+    def publish_order(self, order: PlacedOrder, account_id: str | None = None) -> PlacedOrder:
+        """Broadcast a snapshot of ``order`` and return it (the engine keeps ``order``)."""
+        snapshot = order.copy()
+        subs = self._orders_subs.get(self.book.account_of(order.id) if account_id is None else account_id)
+        if subs:
+            self.hub.send(((subs, snapshot),))
+        return snapshot
+
+    # ------------------------------------------------------------------ an order's end
+
+    def cancel_with(self, order: PlacedOrder, reason: str | None) -> PlacedOrder:
+        """Cancel ``order`` (with ``reason`` as its message), broadcast it, then its effects."""
+        self.book.set_status(order, OrderStatus.CANCELED)
+        if reason is not None:
+            order.message = OrderMessage("information", reason)
+        order.updateTime = self.clock.now_ms()
+        try:
+            snapshot = self.publish_order(order)
+        finally:  # also when a subscriber raised: the order leaves the market and risk book
+            self.order_done(order)
+        return snapshot
+
+    def order_done(self, order: PlacedOrder) -> None:
+        """``order`` stopped working: drop it from the market, risk book and day orders."""
+        if self.market is not None:
+            self.market.remove(order.id)
+        if self.risk is not None:
+            self.risk.release(order.id)
+        self.day_orders.pop(order.id, None)
+        if order.status is not _FILLED and self.brackets.count:
+            with self.hub.interrupts_held():
+                self.brackets.done(order)
+
+    def roll_session(self, now: int) -> None:
+        """The clock passed a session end: expire day orders, restart the daily loss count."""
+        self.session_end = self.clock.next_session_end(now)
+        with self.hub.interrupts_held():  # all of them expire, then an interrupt goes on
+            for order in list(self.day_orders.values()):
+                self.cancel_with(order, "The day order expired at the end of the session.")
+        if self.risk is not None:
+            self.risk.new_session({a: acc.equity().equity for a, acc in self.ledger.accounts.items()})

@@ -1,0 +1,55 @@
+"""The checks of a broker's settings, each refusing a bad value with what to pass instead."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..clock import Clock
+from ..errors import ConfigurationError
+from .risk import RiskRules
+
+__all__ = ["check_balance", "check_settings", "seeded_generator"]
+
+
+def check_balance(value: object) -> float:
+    """An initial balance: a finite amount >= 0."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value < 0
+    ):
+        msg = f"initial_balance must be a finite amount >= 0, got {value!r}."
+        raise ConfigurationError(msg)
+    return float(value)
+
+
+def check_settings(
+    history_limit: object, clock: object, risk: object, market: object, slippage: object
+) -> None:
+    """Refuse a history limit, clock, risk rules or slippage the broker cannot use."""
+    if history_limit is not None and (
+        isinstance(history_limit, bool) or not isinstance(history_limit, int) or history_limit < 1
+    ):
+        msg = f"history_limit must be a whole number >= 1 or None, got {history_limit!r}."
+        raise ConfigurationError(msg)
+    if clock is not None and not isinstance(clock, Clock):
+        msg = f"clock must be a paperbroker Clock (WallClock or SimClock), got {clock!r}."
+        raise ConfigurationError(msg)
+    if risk is not None and not isinstance(risk, RiskRules):
+        msg = f"risk must be RiskRules(...) or None, got {risk!r}."
+        raise ConfigurationError(msg)
+    if market is None and slippage is not None:
+        msg = "slippage applies to market mode only; pass market=... as well, or leave slippage out."
+        raise ConfigurationError(msg)
+
+
+def seeded_generator(seed: object) -> np.random.Generator:
+    """The broker's one random generator, from ``seed`` (None: fresh entropy)."""
+    try:
+        return np.random.default_rng(seed)  # type: ignore[arg-type]
+    except (TypeError, ValueError) as exc:
+        msg = f"seed must be a non-negative whole number or None, got {seed!r}."
+        raise ConfigurationError(msg) from exc
