@@ -545,10 +545,11 @@ def test_what_load_is_given_for_a_market_is_checked(tmp_path: Path) -> None:
     classic = pb.save(manual_broker(), tmp_path / "classic.json")
     with pytest.raises(pb.PersistenceError, match="has no market, so it takes no market= or slippage="):
         pb.load(classic, market=pb.ManualQuotes())
-    broker = market_broker(walk())
+    source = walk()
+    broker = market_broker(source)
     path = pb.save(broker, tmp_path / "walk.json")
     with pytest.raises(pb.ConfigurationError, match="already belongs to a broker; pass a new one"):
-        pb.load(path, market=broker._venue.source)  # type: ignore[union-attr]
+        pb.load(path, market=source)
     with pytest.raises(pb.ConfigurationError, match="market must be a price source"):
         pb.load(path, market="walk")  # type: ignore[arg-type]
     with pytest.raises(pb.PersistenceError, match="Market mode runs on a simulated clock"):

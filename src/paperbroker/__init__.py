@@ -23,7 +23,7 @@ from .errors import (
     UnknownOrder,
     UnknownPosition,
 )
-from .events import Subscription, parse_topic, topic
+from .events import Subscription
 from .frames import equity_frame, executions_frame, orders_frame, positions_frame
 from .market.random_walk import RandomWalk
 from .market.replay_sources import BarReplay, QuoteReplay
@@ -51,6 +51,7 @@ from .models import (
     StopType,
 )
 from .persistence import load, save
+from .topics import parse_topic, topic
 
 __version__ = "0.1.0"
 

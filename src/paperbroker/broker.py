@@ -1,18 +1,8 @@
-"""BrokerService: the facade users call; it wires the parts and delegates to them.
-
-The parts (see the contributor guide, ``docs/contributing.md``): an
-:class:`~paperbroker.core.engine.OrderEngine` that owns the books and runs every order's
-path and every fill's cascade (execution -> order -> position -> equity, each broadcast);
-:class:`~paperbroker.core.amend.OrderChanges` for modify and cancel;
-:class:`~paperbroker.core.views.BookViews` for snapshots; the event hub
-(:class:`~paperbroker.events.TopicHub`); in market mode a
-:class:`~paperbroker.market.venue.Venue` (price source and matcher); and a
-:class:`~paperbroker.simulator.Stepper` with the one background task.
-
-Every operation has a synchronous form for scripts, notebooks and widgets (``buy``,
-``submit``, ``cancel``, ``fill``, ``run`` ...) and the TradingView-style async form
-(``place_order``, ``cancel_order``, ``simulate_execution`` ...) that awaits nothing but
-lets the first call on a running loop start the simulator.
+"""BrokerService: the facade users call; it delegates to the parts of
+:mod:`paperbroker.parts` (the order engine and its books, the event hub, the market, the
+steps).  Every operation has a synchronous form (``buy``, ``submit``, ``fill``, ``run`` ...)
+and the TradingView-style async form (``place_order``, ``simulate_execution`` ...) that
+awaits nothing but lets the first call on a running loop start the simulator.
 """
 
 from __future__ import annotations
@@ -22,27 +12,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .clock import Clock, SimClock, WallClock
-from .core.amend import OrderChanges
-from .core.children import ChildOrders
-from .core.commissions import as_commission_model
-from .core.engine import OrderEngine
+from .clock import Clock
+from .core.amend import closing_order
 from .core.history import History
-from .core.orders import check_qty, side_preorder
-from .core.risk import RiskBook, RiskRules
-from .core.settings import check_balance, check_settings, seeded_generator
-from .core.views import BookViews
-from .errors import InvalidOrder, InvalidState
-from .events import Subscription, TopicHub
-from .market.slippage import as_slippage
+from .core.orders import side_preorder
+from .core.risk import RiskRules
+from .core.settings import check_balance
+from .events import Subscription
 from .market.source import MarketSource, QuoteChange
-from .market.venue import Venue, market_clock
 from .models import (
     DEFAULT_ACCOUNT,
     Brackets,
     EquityData,
     Execution,
-    OrderType,
     PlacedOrder,
     PlaceOrderResult,
     Position,
@@ -50,11 +32,10 @@ from .models import (
     Quote,
     Side,
 )
-from .simulator import RANDOM_DELAY, Simulator, Stepper, check_delay
+from .parts import BrokerParts, build_parts
+from .simulator import RANDOM_DELAY, Simulator
 
 __all__ = ["RANDOM_DELAY", "BrokerService"]
-
-_EPS = 1e-9  # as core.ledger.QTY_EPSILON
 
 
 class BrokerService:
@@ -88,11 +69,8 @@ class BrokerService:
     risk
         :class:`RiskRules` to refuse orders (buying power, limits ...); ``None``: no rules.
 
-    Events (topic type, payload): ``orders`` PlacedOrder on every state change;
-    ``executions`` Execution; ``positions`` Position (``qty=0`` once on close);
-    ``equity`` EquityData; ``pl`` Position when a new mark moves its P&L; ``quotes`` Quote
-    (market mode); ``broker-connection`` BrokerConnectionStatus on subscribe, and Error /
-    Connected again when the background task's steps begin to fail / work again.
+    Every change is broadcast on a topic (:func:`paperbroker.topic`; the types and their
+    payloads are listed in :mod:`paperbroker.topics`).
     """
 
     def __init__(
@@ -108,52 +86,27 @@ class BrokerService:
         slippage: Any = None,
         risk: RiskRules | None = None,
     ) -> None:
-        delay = check_delay(execution_delay)
-        self._initial_balance = check_balance(initial_balance)
-        check_settings(history_limit, clock, risk, market, slippage)
-        if market is not None:
-            clock = market_clock(market, clock)
-        #: The broker's one random generator: every random draw comes from it.
-        self.rng = seeded_generator(seed)
-        #: Where the broker's times come from.
-        self.clock: Clock = clock or WallClock()
-        #: How many executions, equity rows and finished orders are kept (None: all).
-        self.history_limit = history_limit
-        self._hub = TopicHub(on_change=self._subscribers_changed)
-        engine = OrderEngine(
-            self.clock,
-            self._hub,
-            as_commission_model(commission),
-            history_limit,
-            None if risk is None else RiskBook(risk),
-        )
-        engine.brackets.bind(ChildOrders(engine))
-        self._engine = engine
-        self._changes = OrderChanges(engine)
-        self._views = BookViews(engine)
-        self._venue: Venue | None = None
-        self._stepper = Stepper(engine, None, self._hub, self.rng, delay)
-        if market is not None:
-            self._join_market(market, as_slippage(slippage))
-        # the two calls a backtest makes per order go straight to the engine: a call less each
-        self.submit = engine.submit  # type: ignore[method-assign]
-        self.fill = engine.fill  # type: ignore[method-assign]
+        settings = (execution_delay, initial_balance, seed, commission, history_limit, clock, market)
+        self._use(build_parts(*settings, slippage, risk))
         self.open_account(DEFAULT_ACCOUNT, initial_balance)
 
-    def _join_market(self, source: MarketSource, slippage: Any) -> None:
-        """Market mode: the venue of ``source`` becomes the engine's market and the steps'."""
-        assert isinstance(self.clock, SimClock)
-        venue = Venue(self._engine, self._hub, self.clock, self.rng, source, slippage)
-        self._venue = venue
-        self._engine.market = venue
-        self._engine.equity.one_row_per_tick = True
-        self._stepper.venue = venue
-
-    # ------------------------------------------------------------------ accounts
+    def _use(self, parts: BrokerParts) -> None:
+        self._parts = parts
+        #: The broker's one random generator: every random draw comes from it.
+        self.rng = parts.rng
+        #: Where the broker's times come from.
+        self.clock: Clock = parts.clock
+        #: How many executions, equity rows and finished orders are kept (None: all).
+        self.history_limit = parts.history_limit
+        self._engine, self._hub, self._stepper = parts.engine, parts.hub, parts.stepper
+        self._changes, self._views = parts.changes, parts.views
+        # the two calls a backtest makes per order go straight to the engine: a call less each
+        self.submit = parts.engine.submit  # type: ignore[method-assign]
+        self.fill = parts.engine.fill  # type: ignore[method-assign]
 
     def open_account(self, account_id: str, initial_balance: float | None = None) -> EquityData:
         """Open another account (its own orders, positions and equity)."""
-        balance = self._initial_balance if initial_balance is None else check_balance(initial_balance)
+        balance = self._parts.initial_balance if initial_balance is None else check_balance(initial_balance)
         self._engine.open_account(account_id, balance)
         return self.equity(account_id)
 
@@ -161,14 +114,10 @@ class BrokerService:
         """The ids of all accounts, the default one first."""
         return list(self._engine.ledger.accounts)
 
-    # ------------------------------------------------------------------ orders
-
     def submit(self, order: PreOrder | dict[str, Any], account_id: str = DEFAULT_ACCOUNT) -> PlacedOrder:
-        """Place an order and return it (status Working, or as it is now in market mode).
-
-        Raises InvalidOrder for a malformed order (nothing changes) and OrderRejected when
-        a risk rule refuses it (the order is kept and broadcast with status Rejected).
-        """
+        """Place an order and return it (Working, or as it is now in market mode); raises
+        InvalidOrder for a malformed order (nothing changes) and OrderRejected when a risk
+        rule refuses it (the order is kept and broadcast with status Rejected)."""
         return self._engine.submit(order, account_id)
 
     def fill(self, order_id: str, qty: float | None = None, price: float | None = None) -> Execution:
@@ -181,13 +130,11 @@ class BrokerService:
         return [self._engine.fill(order.id) for order in self._engine.book.working()]
 
     def modify(self, order_id: str, order: PreOrder | None = None, **changes: Any) -> PlacedOrder:
-        """Change a working order's qty, prices or brackets.
-
-        Pass a whole :class:`PreOrder` (its modifiable fields replace the order's), or
-        keyword changes (``qty=``, ``limitPrice=`` or ``limit_price=`` ...; ``None`` removes
-        a bracket).  Symbol and side cannot change.  With risk rules the changed order is
-        checked as a new one would be; refused, it raises OrderRejected and stays as it was.
-        """
+        """Change a working order's qty, prices or brackets: pass a whole :class:`PreOrder`
+        (its modifiable fields replace the order's) or keyword changes (``qty=``,
+        ``limitPrice=`` or ``limit_price=`` ...; ``None`` removes a bracket).  Symbol and side
+        cannot change.  With risk rules the changed order is checked as a new one would be;
+        refused, it raises OrderRejected and stays as it was."""
         return self._changes.modify(order_id, order, **changes)
 
     def cancel(self, order_id: str) -> PlacedOrder:
@@ -239,23 +186,12 @@ class BrokerService:
     ) -> PlacedOrder:
         """Place a market order that closes the position (or ``amount`` of it)."""
         pos = self._views.position_state(position_id, account_id)
-        qty = abs(pos.qty)
-        if amount is not None:
-            amount = check_qty(amount, "amount")
-            if amount > qty + _EPS:
-                msg = f"Cannot close {amount} of position {position_id}: it holds only {qty}."
-                raise InvalidOrder(msg)
-            qty = min(amount, qty)
-        return self.submit(
-            PreOrder(pos.symbol, OrderType.MARKET, pos.side.opposite, qty, isClose=True), account_id
-        )
+        return self.submit(closing_order(pos, amount), account_id)
 
     def reverse(self, position_id: str, *, account_id: str = DEFAULT_ACCOUNT) -> PlacedOrder:
         """Place a market order of twice the position's size on the other side."""
         pos = self._views.position_state(position_id, account_id)
-        return self.submit(
-            PreOrder(pos.symbol, OrderType.MARKET, pos.side.opposite, 2 * abs(pos.qty)), account_id
-        )
+        return self.submit(closing_order(pos, None, reverse=True), account_id)
 
     def edit_brackets(
         self,
@@ -267,17 +203,13 @@ class BrokerService:
         trailing_stop_pips: float | None = None,
         account_id: str = DEFAULT_ACCOUNT,
     ) -> list[PlacedOrder]:
-        """Set a position's take-profit, stop-loss or trailing stop; ``None`` removes one.
-
-        Pass a :class:`Brackets` or the keywords.  Returns the position's working brackets.
-        """
-        if brackets is not None:
-            take_profit, stop_loss = brackets.takeProfit, brackets.stopLoss
-            trailing_stop_pips = brackets.trailingStopPips
+        """Set a position's take-profit, stop-loss or trailing stop (``None`` removes one) from
+        a :class:`Brackets` or the keywords; returns the position's working brackets."""
         position = self._views.position_state(position_id, account_id).snapshot()
-        return self._changes.edit_brackets(account_id, position, take_profit, stop_loss, trailing_stop_pips)
-
-    # ------------------------------------------------------------------ snapshots
+        given = brackets or Brackets(
+            stopLoss=stop_loss, takeProfit=take_profit, trailingStopPips=trailing_stop_pips
+        )
+        return self._changes.edit_brackets(account_id, position, given)
 
     def orders(self, account_id: str = DEFAULT_ACCOUNT, *, status: Any = None) -> list[PlacedOrder]:
         """The account's orders (working and the newest finished), oldest first."""
@@ -316,16 +248,11 @@ class BrokerService:
 
     def quote(self, symbol: str) -> Quote:
         """The market's current quote of ``symbol`` (market mode)."""
-        if self._venue is None:
-            msg = "There are no quotes in classic mode; build the broker with BrokerService(market=...)."
-            raise InvalidState(msg)
-        return self._venue.quote(symbol)
+        return self._parts.quote(symbol)
 
     def quotes(self) -> list[Quote]:
         """The current quote of every symbol the market has quoted (market mode)."""
-        return [] if self._venue is None else self._venue.quotes()
-
-    # ------------------------------------------------------------------ steps
+        return self._parts.quotes()
 
     @property
     def simulator_running(self) -> bool:
@@ -344,20 +271,16 @@ class BrokerService:
         return self._stepper.step()
 
     def run(self, steps: int | None = None, *, progress: bool = False) -> int:
-        """Run ``steps`` steps at once, without sleeping (``None``: to the end of a replay).
-
-        ``progress=True`` shows a ``tqdm`` progress bar.  Returns the steps taken.
-        """
+        """Run ``steps`` steps at once, without sleeping (``None``: to the end of a replay);
+        ``progress=True`` shows a ``tqdm`` progress bar.  Returns the steps taken."""
         return self._stepper.run(steps, progress=progress)
 
     async def run_for(
         self, seconds: float | None = None, *, steps: int | None = None, interval: float | None = None
     ) -> int:
         """Step for ``seconds`` of clock time or ``steps`` steps, awaiting ``interval`` seconds
-        between steps (default: the simulator's interval) so widgets update as it runs.
-
-        The background task pauses meanwhile (one task, ever).  Returns the steps taken.
-        """
+        between steps (default: the simulator's) so widgets update as it runs; the background
+        task pauses meanwhile (one task, ever).  Returns the steps taken."""
         return await self._stepper.run_for(seconds, steps=steps, interval=interval)
 
     def set_price(self, symbol: str, price: float) -> None:
@@ -379,11 +302,7 @@ class BrokerService:
 
     def shutdown(self) -> None:
         """Stop the simulator and close every subscription."""
-        for sub in self._hub.subscriptions():
-            sub.close()
-        self._stepper.simulator.stop()
-
-    # ------------------------------------------------------------------ topics
+        self._parts.shutdown()
 
     def subscribe(self, topic: str, callback: Callable[[Any], Any]) -> Subscription:
         """Call ``callback(payload)`` for every event on ``topic``; close the handle to stop."""
@@ -408,11 +327,6 @@ class BrokerService:
     def subscriber_errors(self) -> int:
         """How many times a subscriber raised (each is logged and skipped)."""
         return self._hub.errors
-
-    def _subscribers_changed(self, count: int) -> None:
-        self._stepper.subscribers_changed(count)
-
-    # ------------------------------------------------------------------ async API (TradingView names)
 
     async def place_order(
         self, order: PreOrder | dict[str, Any], account_id: str = DEFAULT_ACCOUNT
@@ -458,8 +372,6 @@ class BrokerService:
         """Fill every working order now; returns how many filled."""
         return len(self.fill_all())
 
-    # ------------------------------------------------------------------ saving
-
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the whole broker to ``path`` atomically; see :func:`paperbroker.save`."""
         from .persistence import save
@@ -475,10 +387,8 @@ class BrokerService:
         return load(path, **replacements)
 
     def __repr__(self) -> str:
-        mode = "market" if self._venue is not None else "manual" if self._stepper.delay is None else "classic"
-        eq = self._engine.ledger.accounts[DEFAULT_ACCOUNT].equity()
+        working = self._engine.book.working_count()
         state = "running" if self.simulator_running else "idle"
-        return (
-            f"<BrokerService {mode}, {self._engine.book.working_count()} working orders, "
-            f"equity {eq.equity:,.2f}, simulator {state}>"
-        )
+        equity = self._engine.ledger.accounts[DEFAULT_ACCOUNT].equity().equity
+        mode = self._stepper.mode
+        return f"<BrokerService {mode}, {working} working orders, equity {equity:,.2f}, simulator {state}>"

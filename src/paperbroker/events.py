@@ -1,23 +1,6 @@
-"""Topic strings, the subscriber registry and subscriber error isolation.
+"""The subscriber registry, batched delivery and subscriber error isolation.
 
-A topic is ``"<type>:<json params>"`` with the params as a JSON object with sorted keys
-and no spaces, e.g. ``orders:{"accountId":"DEMO-ACCOUNT"}``.  :func:`topic` builds one;
-:func:`parse_topic` checks one and returns its canonical form.
-
-Types and their params:
-
-==================  ==========================================  =======================
-type                payload                                     params
-==================  ==========================================  =======================
-orders              PlacedOrder, on every state change          accountId
-positions           Position (``qty=0`` once when it closes)    accountId
-executions          Execution                                   accountId, symbol?
-equity              EquityData                                  accountId
-broker-connection   BrokerConnectionStatus (on subscribe, and   accountId
-                    on failing / working steps)
-quotes              Quote (market mode)                         symbol
-pl                  Position, on every mark-to-market change    accountId
-==================  ==========================================  =======================
+Topics are checked and made canonical by :mod:`paperbroker.topics`.
 
 A subscriber that raises is logged (with a traceback the first time), counted on its
 :class:`Subscription` and skipped; the others and the broker carry on.  A
@@ -43,95 +26,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
-import json
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import Any
 
-from .errors import InvalidTopic, SubscriberOverflow
+from .errors import SubscriberOverflow
+from .topics import TOPIC_TYPES, parse_topic, topic
 
 __all__ = ["TOPIC_TYPES", "Subscription", "TopicHub", "parse_topic", "topic"]
 
 logger = logging.getLogger("paperbroker")
-
-# type -> (required params, optional params)
-_PARAMS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
-    "orders": (frozenset({"accountId"}), frozenset()),
-    "positions": (frozenset({"accountId"}), frozenset()),
-    "executions": (frozenset({"accountId"}), frozenset({"symbol"})),
-    "equity": (frozenset({"accountId"}), frozenset()),
-    "broker-connection": (frozenset({"accountId"}), frozenset()),
-    "quotes": (frozenset({"symbol"}), frozenset()),
-    "pl": (frozenset({"accountId"}), frozenset()),
-}
-TOPIC_TYPES = tuple(_PARAMS)
-
-_EXAMPLE = 'orders:{"accountId":"DEMO-ACCOUNT"}'
-
-
-def _canonical(kind: str, params: dict[str, str]) -> str:
-    return kind + ":" + json.dumps(params, sort_keys=True, separators=(",", ":"))
-
-
-def topic(kind: str, account_id: str | None = None, **params: str) -> str:
-    """Build a canonical topic: ``topic("orders")`` -> ``orders:{"accountId":"DEMO-ACCOUNT"}``.
-
-    ``account_id`` defaults to the demo account for the types that take one.
-    """
-    from .models import DEFAULT_ACCOUNT
-
-    if not isinstance(kind, str) or kind not in _PARAMS:
-        known = ", ".join(TOPIC_TYPES)
-        msg = f"{kind!r} is not a topic type; the types are {known}."
-        raise InvalidTopic(msg)
-    if "accountId" in _PARAMS[kind][0]:
-        params = {"accountId": DEFAULT_ACCOUNT if account_id is None else account_id, **params}
-    elif account_id is not None:
-        params = {"accountId": account_id, **params}
-    for key, value in params.items():
-        if not isinstance(value, str) or not value:
-            msg = f"Param {key!r} of a {kind} topic must be a non-empty string, got {value!r}."
-            raise InvalidTopic(msg)
-    return parse_topic(_canonical(kind, params))[2]
-
-
-def parse_topic(text: object) -> tuple[str, dict[str, str], str]:
-    """Check a topic; return ``(type, params, canonical text)`` or raise InvalidTopic."""
-    if not isinstance(text, str):
-        msg = f"A topic must be a string like {_EXAMPLE}, got {type(text).__name__} {text!r}."
-        raise InvalidTopic(msg)
-    kind, sep, raw = text.partition(":")
-    if not sep:
-        msg = f"Topic {text!r} has no ':'; write it as '<type>:<json params>', e.g. {_EXAMPLE}."
-        raise InvalidTopic(msg)
-    if kind not in _PARAMS:
-        known = ", ".join(TOPIC_TYPES)
-        msg = f"Topic {text!r} has unknown type {kind!r}; the types are {known}."
-        raise InvalidTopic(msg)
-    try:
-        params = json.loads(raw)
-    except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
-        msg = f"The params of topic {text!r} are not valid JSON; write them like {_EXAMPLE}."
-        raise InvalidTopic(msg) from None
-    if not isinstance(params, dict):
-        msg = f"The params of topic {text!r} must be a JSON object like {_EXAMPLE}."
-        raise InvalidTopic(msg)
-    required, optional = _PARAMS[kind]
-    missing = sorted(required - params.keys())
-    if missing:
-        msg = f"Topic {text!r} lacks the param(s) {', '.join(missing)}; e.g. {_EXAMPLE}."
-        raise InvalidTopic(msg)
-    unknown = sorted(params.keys() - required - optional)
-    if unknown:
-        allowed = ", ".join(sorted(required | optional))
-        msg = f"Topic {text!r} has unknown param(s) {', '.join(unknown)}; {kind} takes {allowed}."
-        raise InvalidTopic(msg)
-    for key, value in params.items():
-        if not isinstance(value, str) or not value:
-            msg = f"Param {key!r} of topic {text!r} must be a non-empty string, got {value!r}."
-            raise InvalidTopic(msg)
-    return kind, params, _canonical(kind, params)
 
 
 class Subscription:
@@ -261,7 +166,7 @@ class TopicHub:
     def __init__(self, on_change: Callable[[int], None] | None = None) -> None:
         # type -> key -> tuple of subscriptions; key is the accountId, (accountId, symbol)
         # for executions filtered by symbol, or the symbol for quotes
-        self._index: dict[str, dict[Any, tuple[Subscription, ...]]] = {k: {} for k in _PARAMS}
+        self._index: dict[str, dict[Any, tuple[Subscription, ...]]] = {k: {} for k in TOPIC_TYPES}
         self._count = 0
         self._on_change = on_change
         self.errors = 0
@@ -275,6 +180,10 @@ class TopicHub:
 
     def __len__(self) -> int:
         return self._count
+
+    def watch(self, on_change: Callable[[int], None]) -> None:
+        """Call ``on_change(count)`` after every subscribe and unsubscribe."""
+        self._on_change = on_change
 
     @staticmethod
     def _key(kind: str, params: dict[str, str]) -> Any:

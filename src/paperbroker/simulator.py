@@ -174,6 +174,13 @@ class Stepper:
         self.delay = delay
         self.simulator = Simulator(self._step_once, self.next_interval, self._health_changed)
 
+    @property
+    def mode(self) -> str:
+        """ "market", "manual" (no delay: nothing happens on its own) or "classic"."""
+        if self.venue is not None:
+            return "market"
+        return "manual" if self.delay is None else "classic"
+
     def connection_status(self) -> BrokerConnectionStatus:
         """Connected, or Error while the background task's steps fail (a price source that
         is down, say), with the failure as the message."""

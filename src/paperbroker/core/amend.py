@@ -10,13 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import InvalidOrder, InvalidState, OrderRejected
-from ..models import OrderStatus, OrderType, PlacedOrder, Position, PreOrder, Side
+from ..models import Brackets, OrderStatus, OrderType, PlacedOrder, Position, PreOrder, Side
 from .brackets import check_sides
 from .engine import OrderEngine
-from .ledger import QTY_EPSILON
+from .ledger import QTY_EPSILON, PositionState
 from .orders import check_order, check_price, check_qty
 
-__all__ = ["OrderChanges"]
+__all__ = ["OrderChanges", "closing_order"]
 
 _WORKING = OrderStatus.WORKING
 _FILLED = OrderStatus.FILLED
@@ -107,7 +107,9 @@ class OrderChanges:
         remaining = clean.qty - placed.filledQty
         prices = (limit, stop, clean.takeProfit, clean.stopLoss)
         with risk.without(placed.id):
-            reason, opening = engine.risk_verdict(account_id, symbol, side, remaining, ref, prices)
+            reason, opening = risk.verdict(
+                engine.ledger.accounts[account_id], symbol, side, remaining, ref, prices
+            )
         if reason is not None:
             msg = f"Order {placed.id} was left as it was: {reason}"
             raise OrderRejected(msg, order_id=placed.id)
@@ -141,15 +143,14 @@ class OrderChanges:
         self,
         account_id: str,
         position: Position,
-        take_profit: float | None,
-        stop_loss: float | None,
-        trailing_stop_pips: float | None,
+        brackets: Brackets,
     ) -> list[PlacedOrder]:
         """See :meth:`paperbroker.BrokerService.edit_brackets`."""
         engine = self._engine
-        tp = None if take_profit is None else check_price(take_profit, "takeProfit")
-        sl = None if stop_loss is None else check_price(stop_loss, "stopLoss")
-        pips = None if trailing_stop_pips is None else check_qty(trailing_stop_pips, "trailingStopPips")
+        tp, sl, pips = brackets.takeProfit, brackets.stopLoss, brackets.trailingStopPips
+        tp = None if tp is None else check_price(tp, "takeProfit")
+        sl = None if sl is None else check_price(sl, "stopLoss")
+        pips = None if pips is None else check_qty(pips, "trailingStopPips")
         mark = position.last if position.last is not None else position.avgPrice
         check_sides(position.side, mark, tp, sl, f"position {position.id}")
         grid = engine.grid(position.symbol)
@@ -182,3 +183,17 @@ def _merged(placed: PlacedOrder, order: PreOrder | None, changes: dict[str, Any]
             raise InvalidOrder(msg)
         setattr(merged, name, value)
     return check_order(merged)
+
+
+def closing_order(pos: PositionState, amount: float | None, *, reverse: bool = False) -> PreOrder:
+    """The market order that closes ``pos`` (or ``amount`` of it), or that reverses it."""
+    qty = abs(pos.qty)
+    if reverse:
+        return PreOrder(pos.symbol, _MARKET, pos.side.opposite, 2 * qty)
+    if amount is not None:
+        amount = check_qty(amount, "amount")
+        if amount > qty + QTY_EPSILON:
+            msg = f"Cannot close {amount} of position {pos.symbol}: it holds only {qty}."
+            raise InvalidOrder(msg)
+        qty = min(amount, qty)
+    return PreOrder(pos.symbol, _MARKET, pos.side.opposite, qty, isClose=True)

@@ -1,13 +1,11 @@
 """The order engine: how an order enters, fills, expires and leaves, and what each fill
 books and broadcasts.
 
-:class:`OrderEngine` owns the books (the :class:`~paperbroker.core.ledger.Ledger`, the
-:class:`~paperbroker.core.orders.OrderBook`, the execution and equity history) and drives
-the parts around them through small interfaces: the market (:class:`MarketPort`, present
-in market mode), the risk rules (:class:`~paperbroker.core.risk.RiskBook`), the brackets
-(:class:`~paperbroker.core.brackets.Brackets`) and the event hub
-(:class:`~paperbroker.events.TopicHub`).  Every order takes the same path through
-:meth:`OrderEngine.submit`; each step that a part adds is skipped when the part is absent.
+:class:`OrderEngine` owns the books (ledger, order book, history) and drives the parts
+around them through small interfaces: the market (:class:`~paperbroker.core.ports.MarketPort`,
+in market mode), the risk rules, the brackets and the event hub.  Every order takes the
+same path through :meth:`OrderEngine.submit`; a step that a part adds is skipped when the
+part is absent.
 
 Each fill runs one cascade (:meth:`OrderEngine.execute`): the fill is booked everywhere
 first, then its events go to the hub in one call, always in this order: execution ->
@@ -17,16 +15,13 @@ order -> position -> equity.
 from __future__ import annotations
 
 import math
-from typing import Any
 
 from ..clock import Clock
 from ..errors import (
     BrokerError,
-    ConfigurationError,
     InvalidOrder,
     InvalidState,
     OrderRejected,
-    UnknownAccount,
 )
 from ..events import TopicHub
 from ..models import DEFAULT_ACCOUNT, Execution, OrderMessage, OrderStatus, OrderType, PlacedOrder, Side
@@ -96,30 +91,16 @@ class OrderEngine:
 
     def open_account(self, account_id: object, balance: float) -> Account:
         """Open an account with ``balance`` and broadcast its first equity."""
-        if not isinstance(account_id, str) or not account_id.strip():
-            msg = f"account_id must be a non-empty string such as 'ALICE', got {account_id!r}."
-            raise ConfigurationError(msg)
-        if account_id in self.ledger.accounts:
-            msg = f"Account {account_id!r} is already open; pick another id."
-            raise InvalidState(msg)
         account = self.ledger.open_account(account_id, balance)
-        self.account_codes.code(account_id)
+        self.account_codes.code(account.account_id)
         if self.risk is not None:
-            self.risk.new_session({account_id: balance})
+            self.risk.new_session({account.account_id: balance})
         self.equity.publish(account)
         return account
 
     def account(self, account_id: object) -> Account:
         """The account ``account_id``, or UnknownAccount saying which accounts there are."""
-        account = self.ledger.accounts.get(account_id) if isinstance(account_id, str) else None
-        if account is None:
-            known = ", ".join(self.ledger.accounts)
-            msg = (
-                f"There is no account {account_id!r}; open it with "
-                f"broker.open_account({account_id!r}) (open accounts: {known})."
-            )
-            raise UnknownAccount(msg)
-        return account
+        return self.ledger.account(account_id)
 
     # ------------------------------------------------------------------ admission
 
@@ -145,7 +126,7 @@ class OrderEngine:
                 msg = f"{tif} needs a market to fill against at once; build the broker with market=..."
                 raise InvalidOrder(msg)
             if kind is _MARKET and limit is None:  # priced now: seenPrice, quotes or the last price
-                limit = seen if seen is not None else self.market_price(symbol, side, fields.quotes)
+                limit = seen if seen is not None else self.ledger.market_price(symbol, side, fields.quotes)
             ref = limit
         if kind is not _MARKET:
             ref = limit if limit is not None else stop
@@ -156,7 +137,7 @@ class OrderEngine:
         opening = 0.0
         if risk is not None:
             prices = (limit, stop, take_profit, stop_loss)
-            reason, opening = self.risk_verdict(account_id, symbol, side, qty, ref, prices)
+            reason, opening = risk.verdict(self.ledger.accounts[account_id], symbol, side, qty, ref, prices)
             if reason is not None:
                 self.reject(account_id, fields, reason, limit)
         placed = self.new_order(account_id, fields, _WORKING, now, limit)
@@ -226,39 +207,6 @@ class OrderEngine:
         placed.message = OrderMessage("error", reason)
         self.publish_order(placed, account_id)
         raise OrderRejected(reason, order_id=placed.id)
-
-    def risk_verdict(
-        self,
-        account_id: str,
-        symbol: str,
-        side: Side,
-        qty: float,
-        ref: float | None,
-        prices: tuple[float | None, float | None, float | None, float | None],
-    ) -> tuple[str | None, float]:
-        """The risk rules' verdict on an order: ``(reason refused or None, opening qty)``.
-
-        ``prices`` are its limit, stop, take-profit and stop-loss prices.
-        """
-        assert self.risk is not None
-        account = self.ledger.accounts[account_id]
-        pos = account.positions.get(symbol)
-        held = pos.qty if pos is not None else 0.0
-        named = dict(zip(("limitPrice", "stopPrice", "takeProfit", "stopLoss"), prices, strict=True))
-        return self.risk.check(account_id, account.equity().equity, symbol, int(side), qty, ref, held, named)
-
-    def market_price(self, symbol: str, side: Side, quotes: Any) -> float:
-        """Fill price of a classic market order without seenPrice: ask/bid, else last."""
-        if quotes is not None:
-            return float(quotes.ask if side is _BUY else quotes.bid)
-        last = self.ledger.marks.get(symbol)
-        if last is not None:
-            return last
-        msg = (
-            f"No price is known for {symbol!r} yet, so a market order cannot be priced: "
-            "give limitPrice or seenPrice (buy(..., price=...)) or currentQuotes."
-        )
-        raise InvalidOrder(msg)
 
     def grid(self, symbol: str) -> tuple[float, float]:
         """(pip size, tick size) of ``symbol``: from the risk rules, else the market's tick."""

@@ -17,6 +17,9 @@ Rules (per account, one netted position per symbol):
 
 from __future__ import annotations
 
+from typing import Any
+
+from ..errors import ConfigurationError, InvalidOrder, InvalidState, UnknownAccount
 from ..models import EquityData, Position, Side
 
 __all__ = ["Account", "Ledger", "PositionState"]
@@ -97,10 +100,42 @@ class Ledger:
         # symbol -> accounts holding an open position in it, for re-marking on a new price
         self.holders: dict[str, dict[str, Account]] = {}
 
-    def open_account(self, account_id: str, initial_balance: float) -> Account:
+    def open_account(self, account_id: object, initial_balance: float) -> Account:
+        """Open an account; refuses an id that is not a name, or one already open."""
+        if not isinstance(account_id, str) or not account_id.strip():
+            msg = f"account_id must be a non-empty string such as 'ALICE', got {account_id!r}."
+            raise ConfigurationError(msg)
+        if account_id in self.accounts:
+            msg = f"Account {account_id!r} is already open; pick another id."
+            raise InvalidState(msg)
         account = Account(account_id, initial_balance)
         self.accounts[account_id] = account
         return account
+
+    def account(self, account_id: object) -> Account:
+        """The account ``account_id``, or UnknownAccount saying which accounts there are."""
+        account = self.accounts.get(account_id) if isinstance(account_id, str) else None
+        if account is None:
+            known = ", ".join(self.accounts)
+            msg = (
+                f"There is no account {account_id!r}; open it with "
+                f"broker.open_account({account_id!r}) (open accounts: {known})."
+            )
+            raise UnknownAccount(msg)
+        return account
+
+    def market_price(self, symbol: str, side: int, quotes: Any) -> float:
+        """Fill price of a classic market order without seenPrice: ask/bid, else last."""
+        if quotes is not None:
+            return float(quotes.ask if side > 0 else quotes.bid)
+        last = self.marks.get(symbol)
+        if last is not None:
+            return last
+        msg = (
+            f"No price is known for {symbol!r} yet, so a market order cannot be priced: "
+            "give limitPrice or seenPrice (buy(..., price=...)) or currentQuotes."
+        )
+        raise InvalidOrder(msg)
 
     def apply_fill(
         self, account: Account, symbol: str, side: int, qty: float, price: float, commission: float

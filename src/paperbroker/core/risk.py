@@ -28,6 +28,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 from ..errors import ConfigurationError
+from ..models import Side
+from .ledger import Account
 
 __all__ = ["RiskBook", "RiskRules", "SymbolRules"]
 
@@ -206,6 +208,24 @@ class RiskBook:
         return None, opening
 
     # ------------------------------------------------------------------ state
+
+    def verdict(
+        self,
+        account: Account,
+        symbol: str,
+        side: Side,
+        qty: float,
+        ref: float | None,
+        prices: tuple[float | None, float | None, float | None, float | None],
+    ) -> tuple[str | None, float]:
+        """:meth:`check` of an order of ``account`` (a ledger account): ``prices`` are the
+        order's limit, stop, take-profit and stop-loss prices, ``ref`` its entry price."""
+        pos = account.positions.get(symbol)
+        held = pos.qty if pos is not None else 0.0
+        named = dict(zip(("limitPrice", "stopPrice", "takeProfit", "stopLoss"), prices, strict=True))
+        return self.check(
+            account.account_id, account.equity().equity, symbol, int(side), qty, ref, held, named
+        )
 
     def available(self, account: str, equity: float) -> float:
         """Buying power left: equity * leverage - position values - working reservations."""

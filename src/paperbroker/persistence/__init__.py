@@ -288,7 +288,7 @@ def _dump_settings(broker: BrokerService) -> dict[str, Any]:
     return {
         "version": 1,
         "execution_delay": "random" if delay is RANDOM_DELAY else delay,
-        "initial_balance": broker._initial_balance,
+        "initial_balance": broker._parts.initial_balance,
         "history_limit": broker.history_limit,
         "commission": _dump_commission(broker._engine.commission),
         "clock": _dump_clock(broker.clock),

@@ -81,7 +81,7 @@ _QUOTES = ("bid", "ask", "avail_buy", "avail_sell")
 
 
 def dump_market(broker: BrokerService) -> dict[str, Any] | None:
-    venue = broker._venue
+    venue = broker._parts.venue
     if venue is None:
         return None
     matcher = venue.matcher
@@ -140,14 +140,14 @@ def join_market(
                     "these symbols, in this order."
                 )
                 raise PersistenceError(msg)
-    broker._join_market(source, model)
+    broker._parts.join_market(source, model)
     load_quotes(source, saved["source"]["quotes"])  # after joining, which stamps them
 
 
 def load_matching(broker: BrokerService, saved: dict[str, Any]) -> None:
     """File the resting orders again (the orders are back by now) and restore the quotes
     they were matched against."""
-    venue = broker._venue
+    venue = broker._parts.venue
     assert venue is not None  # joined by join_market
     matcher = venue.matcher
     state = saved["matcher"]

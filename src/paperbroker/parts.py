@@ -1,0 +1,110 @@
+"""The parts a broker is made of, and how they are wired together.
+
+:func:`build_parts` makes them from the broker's settings; :class:`BrokerParts` holds
+them.  :class:`~paperbroker.broker.BrokerService` is a facade over one; saving writes one
+(:mod:`paperbroker.persistence`) and loading rebuilds one, so neither needs the facade.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .clock import Clock, SimClock, WallClock
+from .core.amend import OrderChanges
+from .core.children import ChildOrders
+from .core.commissions import as_commission_model
+from .core.engine import OrderEngine
+from .core.risk import RiskBook, RiskRules
+from .core.settings import check_balance, check_settings, seeded_generator
+from .core.views import BookViews
+from .errors import InvalidState
+from .events import TopicHub
+from .market.slippage import Slippage, as_slippage
+from .market.source import MarketSource
+from .market.venue import Venue, market_clock
+from .models import Quote
+from .simulator import Stepper, check_delay
+
+__all__ = ["BrokerParts", "build_parts"]
+
+
+@dataclass(slots=True)
+class BrokerParts:
+    """A broker's parts: the books and their engine, the hub, the market, the steps."""
+
+    clock: Clock
+    rng: np.random.Generator
+    hub: TopicHub
+    engine: OrderEngine
+    changes: OrderChanges
+    views: BookViews
+    stepper: Stepper
+    initial_balance: float
+    history_limit: int | None
+    venue: Venue | None = None
+
+    def join_market(self, source: MarketSource, slippage: Slippage) -> Venue:
+        """Market mode: the venue of ``source`` becomes the engine's market and the steps'."""
+        assert isinstance(self.clock, SimClock)
+        venue = Venue(self.engine, self.hub, self.clock, self.rng, source, slippage)
+        self.venue = venue
+        self.engine.market = venue
+        self.engine.equity.one_row_per_tick = True
+        self.stepper.venue = venue
+        return venue
+
+    def quote(self, symbol: str) -> Quote:
+        """The market's current quote of ``symbol``; InvalidState in classic mode."""
+        if self.venue is None:
+            msg = "There are no quotes in classic mode; build the broker with BrokerService(market=...)."
+            raise InvalidState(msg)
+        return self.venue.quote(symbol)
+
+    def quotes(self) -> list[Quote]:
+        """The current quote of every symbol the market has quoted (none in classic mode)."""
+        return [] if self.venue is None else self.venue.quotes()
+
+    def shutdown(self) -> None:
+        """Close every subscription and stop the simulator."""
+        for sub in self.hub.subscriptions():
+            sub.close()
+        self.stepper.simulator.stop()
+
+
+def build_parts(
+    execution_delay: Any,
+    initial_balance: Any,
+    seed: Any,
+    commission: Any,
+    history_limit: Any,
+    clock: Any,
+    market: Any,
+    slippage: Any,
+    risk: Any,
+) -> BrokerParts:
+    """Check the settings of :class:`~paperbroker.BrokerService` (in its order; each is
+    refused with what to pass instead) and wire the parts."""
+    delay = check_delay(execution_delay)
+    balance = check_balance(initial_balance)
+    check_settings(history_limit, clock, risk, market, slippage)
+    if market is not None:
+        clock = market_clock(market, clock)
+    rng = seeded_generator(seed)
+    clock = clock or WallClock()
+    hub = TopicHub()
+    rules: RiskRules | None = risk
+    engine = OrderEngine(
+        clock, hub, as_commission_model(commission), history_limit, None if rules is None else RiskBook(rules)
+    )
+    engine.brackets.bind(ChildOrders(engine))
+    stepper = Stepper(engine, None, hub, rng, delay)
+    hub.watch(stepper.subscribers_changed)
+    parts = BrokerParts(
+        clock, rng, hub, engine, OrderChanges(engine), BookViews(engine), stepper, balance, history_limit
+    )
+    if market is not None:
+        parts.join_market(market, as_slippage(slippage))
+    return parts
