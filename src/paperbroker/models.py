@@ -20,6 +20,7 @@ from typing import Any, ClassVar, TypeVar
 
 __all__ = [
     "DEFAULT_ACCOUNT",
+    "MAX_SIZE",
     "Brackets",
     "BrokerConnectionStatus",
     "ConnectionStatus",
@@ -41,6 +42,10 @@ __all__ = [
 ]
 
 DEFAULT_ACCOUNT = "DEMO-ACCOUNT"
+
+#: The largest quantity or price accepted: beyond it, notional values and P&L sums would
+#: lose all precision or overflow to infinity.
+MAX_SIZE = 1e12
 
 
 class _LabelledEnum(IntEnum):

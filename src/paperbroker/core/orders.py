@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 from ..errors import InvalidOrder, UnknownOrder
 from ..models import (
     DONE_STATUSES,
+    MAX_SIZE,
     CurrentQuotes,
     OrderDuration,
     OrderStatus,
@@ -57,11 +58,6 @@ _NUMBER = (int, float)
 
 def _bad_number(value: object) -> bool:
     return isinstance(value, bool) or not isinstance(value, _NUMBER) or not math.isfinite(value) or value <= 0
-
-
-#: The largest quantity or price accepted: beyond it, notional values and P&L sums would
-#: lose all precision or overflow to infinity.
-MAX_SIZE = 1e12
 
 
 def _positive(value: object, name: str, noun: str) -> float:

@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from ..core.orders import MAX_SIZE
 from ..errors import ConfigurationError, InvalidState, MarketDataError
+from ..models import MAX_SIZE
 from .source import MarketSource, QuoteChange, Tick, _digits, _positive
 
 __all__ = ["RandomWalk"]
