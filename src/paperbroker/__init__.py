@@ -50,7 +50,7 @@ from .models import (
     Side,
     StopType,
 )
-from .persistence import load, save
+from .saving import load, save
 from .topics import parse_topic, topic
 
 __version__ = "0.1.0"

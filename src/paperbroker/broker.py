@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from . import persistence
 from .clock import Clock
 from .core.amend import closing_order
 from .core.history import History
@@ -374,17 +375,15 @@ class BrokerService:
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the whole broker to ``path`` atomically; see :func:`paperbroker.save`."""
-        from .persistence import save
-
-        return save(self, path)
+        return persistence.write(self._parts, path)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], **replacements: Any) -> BrokerService:
         """Read a broker written by :meth:`save`; see :func:`paperbroker.load` for the
         ``commission=``, ``clock=``, ``market=`` and ``slippage=`` it takes."""
-        from .persistence import load
-
-        return load(path, **replacements)
+        broker = cls.__new__(cls)
+        broker._use(persistence.read(path, **replacements))  # noqa: SLF001 - its own new instance
+        return broker
 
     def __repr__(self) -> str:
         working = self._engine.book.working_count()

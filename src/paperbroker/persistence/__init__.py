@@ -40,32 +40,24 @@ to a file: the file notes it, and :func:`load` asks for it again
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import functools
 import hashlib
 import json
 import os
 import tempfile
 from collections.abc import Callable
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..broker import RANDOM_DELAY, BrokerService
-from ..clock import Clock, SimClock, WallClock
-from ..core.commissions import (
-    FixedPerOrder,
-    NoCommission,
-    PercentOfNotional,
-    PerUnit,
-    as_commission_model,
-    custom_model,
-)
+from ..clock import Clock
+from ..core.commissions import as_commission_model
 from ..errors import BrokerError, ConfigurationError, PersistenceError
 from ..market.slippage import as_slippage
 from ..market.source import MarketSource
+from ..parts import BrokerParts, build_parts
+from ..simulator import RANDOM_DELAY
 from .books import (
     dump_history,
     dump_ledger,
@@ -74,7 +66,7 @@ from .books import (
     load_ledger,
     load_orders,
 )
-from .codec import count, custom, not_custom
+from .codec import count
 from .market import (
     dump_brackets,
     dump_market,
@@ -86,15 +78,13 @@ from .market import (
     load_risk,
     load_session,
 )
+from .settings import dump_clock, dump_commission, load_clock, load_commission
 
-__all__ = ["FORMAT", "VERSION", "load", "save"]
+__all__ = ["FORMAT", "VERSION", "read", "write"]
 
 FORMAT = "paperbroker.broker"
 VERSION = 1
 
-_COMMISSIONS: dict[str, type[Any]] = {
-    cls.__name__: cls for cls in (NoCommission, FixedPerOrder, PerUnit, PercentOfNotional)
-}
 _BIT_GENERATORS: dict[str, Callable[[], np.random.BitGenerator]] = {
     "PCG64": np.random.PCG64,
     "PCG64DXSM": np.random.PCG64DXSM,
@@ -107,21 +97,10 @@ _BIT_GENERATORS: dict[str, Callable[[], np.random.BitGenerator]] = {
 # ---------------------------------------------------------------------- files
 
 
-def save(broker: BrokerService, path: str | os.PathLike[str]) -> Path:
-    """Write ``broker`` to ``path`` atomically; return the path.
-
-    Everything the broker's future depends on is written (see the module docstring), so
-    :func:`load` gives a broker that goes on exactly as this one would.  Subscriptions are
-    not written, nor are commission models, clocks, price sources or slippage models of your
-    own class: the file notes them and :func:`load` asks for them.  Raises
-    :class:`~paperbroker.errors.PersistenceError` when the file cannot be written; the old
-    file, if any, is then left as it was.
-    """
-    if not isinstance(broker, BrokerService):
-        msg = f"save() needs a BrokerService, got {type(broker).__name__}."
-        raise PersistenceError(msg)
+def write(parts: BrokerParts, path: str | os.PathLike[str]) -> Path:
+    """Write a broker's parts to ``path`` atomically (see :func:`paperbroker.save`)."""
     target = _path(path)
-    sections = {name: section.dump(broker) for name, section in _SECTIONS.items()}
+    sections = {name: section.dump(parts) for name, section in _SECTIONS.items()}
     body = {name: content for name, content in sections.items() if content is not None}
     try:
         text = _canonical(body)
@@ -135,22 +114,15 @@ def save(broker: BrokerService, path: str | os.PathLike[str]) -> Path:
     return target
 
 
-def load(
+def read(
     path: str | os.PathLike[str],
     *,
     commission: Any = None,
     clock: Clock | None = None,
     market: MarketSource | None = None,
     slippage: Any = None,
-) -> BrokerService:
-    """Read a broker written by :func:`save`.
-
-    ``commission``, ``clock``, ``market`` and ``slippage`` replace the saved ones; they are
-    required when the broker was saved with a model, clock or price source of your own,
-    which a file cannot hold.  A ``market`` of your own must be new (not used by a broker
-    yet), quote the saved market's symbols in the same order, and be where the saved run
-    was: the loaded broker asks it for the next tick.
-    """
+) -> BrokerParts:
+    """Read the parts of a broker written by :func:`write` (see :func:`paperbroker.load`)."""
     target = _path(path)
     if commission is not None:
         commission = as_commission_model(commission)
@@ -179,13 +151,13 @@ def load(
         )
         raise PersistenceError(msg)
     overrides = {"commission": commission, "clock": clock}
-    loaded: BrokerService | None = None
+    loaded: BrokerParts | None = None
     try:
-        broker = _load_settings(body["settings"], overrides)
+        parts = _load_settings(body["settings"], overrides)
         for name, restore in _restore_steps(market, slippage):
             if name in body:
-                restore(broker, body[name])
-        loaded = broker
+                restore(parts, body[name])
+        loaded = parts
     except PersistenceError:
         raise
     except (BrokerError, KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError) as exc:
@@ -197,7 +169,7 @@ def load(
     finally:
         if loaded is None and market is not None:
             market._rng = None  # a failed load leaves the source it was given free
-    return broker
+    return parts
 
 
 def _path(path: object) -> Path:
@@ -283,108 +255,61 @@ def _verified_body(target: Path, raw: bytes) -> dict[str, Any]:
 # ---------------------------------------------------------------------- settings
 
 
-def _dump_settings(broker: BrokerService) -> dict[str, Any]:
-    delay = broker._stepper.delay
+def _dump_settings(parts: BrokerParts) -> dict[str, Any]:
+    delay = parts.stepper.delay
     return {
         "version": 1,
         "execution_delay": "random" if delay is RANDOM_DELAY else delay,
-        "initial_balance": broker._parts.initial_balance,
-        "history_limit": broker.history_limit,
-        "commission": _dump_commission(broker._engine.commission),
-        "clock": _dump_clock(broker.clock),
-        "order_seq": broker._engine.order_seq,
-        "exec_seq": broker._engine.exec_seq,
-        "session_end": broker._engine.session_end,
+        "initial_balance": parts.initial_balance,
+        "history_limit": parts.history_limit,
+        "commission": dump_commission(parts.engine.commission),
+        "clock": dump_clock(parts.clock),
+        "order_seq": parts.engine.order_seq,
+        "exec_seq": parts.engine.exec_seq,
+        "session_end": parts.engine.session_end,
     }
 
 
-def _dump_commission(model: Any) -> dict[str, Any]:
-    own = custom_model(model)
-    if own is not None or type(model).__name__ not in _COMMISSIONS:
-        return custom(own or model)
-    return {"type": type(model).__name__, **asdict(model)}
-
-
-def _dump_clock(clock: Clock) -> dict[str, Any]:
-    if type(clock) is SimClock:
-        out: dict[str, Any] = {"type": "sim", "now_ms": clock.now_ms()}
-    elif type(clock) is WallClock:
-        out = {"type": "wall"}
-    else:
-        return custom(clock)
-    session_end = getattr(clock, "session_end", None)  # clocks with trading sessions
-    if session_end is not None:
-        out["session_end"] = session_end.isoformat()
-        out["timezone"] = _timezone_name(getattr(clock, "timezone", dt.timezone.utc))
-    return out
-
-
-def _timezone_name(tz: dt.tzinfo) -> str:
-    key = getattr(tz, "key", None)  # a zoneinfo.ZoneInfo
-    if isinstance(key, str):
-        return key
-    if tz is dt.timezone.utc:
-        return "UTC"
-    msg = f"The broker's clock has the time zone {tz!r}, which cannot be saved; use 'UTC' or an IANA name."
-    raise PersistenceError(msg)
-
-
-def _load_settings(settings: dict[str, Any], overrides: dict[str, Any]) -> BrokerService:
+def _load_settings(settings: dict[str, Any], overrides: dict[str, Any]) -> BrokerParts:
     delay = settings["execution_delay"]
-    broker = BrokerService(
+    parts = build_parts(
         RANDOM_DELAY if delay == "random" else delay,
-        initial_balance=settings["initial_balance"],
-        commission=_override(overrides["commission"], _load_commission, settings["commission"]),
-        history_limit=settings["history_limit"],
-        clock=_override(overrides["clock"], _load_clock, settings["clock"]),
+        settings["initial_balance"],
+        None,
+        _override(overrides["commission"], load_commission, settings["commission"]),
+        settings["history_limit"],
+        _override(overrides["clock"], load_clock, settings["clock"]),
+        None,
+        None,
+        None,
     )
-    broker._engine.order_seq = count(settings["order_seq"])
-    broker._engine.exec_seq = count(settings["exec_seq"])
-    broker._engine.session_end = count(settings["session_end"])
-    return broker
+    parts.engine.order_seq = count(settings["order_seq"])
+    parts.engine.exec_seq = count(settings["exec_seq"])
+    parts.engine.session_end = count(settings["session_end"])
+    return parts
 
 
 def _override(given: Any, read: Callable[[dict[str, Any]], Any], saved: dict[str, Any]) -> Any:
     return read(saved) if given is None else given
 
 
-def _load_commission(saved: dict[str, Any]) -> Any:
-    kind = not_custom(saved, "commission model", "commission=model")
-    params = {k: v for k, v in saved.items() if k != "type"}
-    return _COMMISSIONS[kind](**params)
+def _dump_random(parts: BrokerParts) -> dict[str, Any]:
+    return {"version": 1, "state": parts.rng.bit_generator.state}
 
 
-def _load_clock(saved: dict[str, Any]) -> Clock:
-    kind = not_custom(saved, "clock", "clock=clock")
-    session = {k: saved[k] for k in ("session_end", "timezone") if k in saved}
-    if kind == "sim":
-        return SimClock(count(saved["now_ms"]), **session)
-    if kind == "wall":
-        return WallClock(**session)
-    msg = f"The saved clock type {kind!r} is not known to this paperbroker."
-    raise PersistenceError(msg)
-
-
-# ---------------------------------------------------------------------- random generator
-
-
-def _dump_random(broker: BrokerService) -> dict[str, Any]:
-    return {"version": 1, "state": broker.rng.bit_generator.state}
-
-
-def _load_random(broker: BrokerService, saved: dict[str, Any]) -> None:
+def _load_random(parts: BrokerParts, saved: dict[str, Any]) -> None:
     state = saved["state"]
     kind = _BIT_GENERATORS[state["bit_generator"]]
-    if type(broker.rng.bit_generator) is kind:  # in place: the broker's parts hold this generator
-        broker.rng.bit_generator.state = state
+    if type(parts.rng.bit_generator) is kind:  # in place: the broker's parts hold this generator
+        parts.rng.bit_generator.state = state
         return
     bit_generator = kind()
     bit_generator.state = state
-    broker.rng = np.random.Generator(bit_generator)
+    parts.rng = np.random.Generator(bit_generator)
 
 
 class _Section(NamedTuple):
-    dump: Callable[[BrokerService], dict[str, Any] | None]  # None: not in use, left out
+    dump: Callable[[BrokerParts], dict[str, Any] | None]  # None: not in use, left out
     versions: tuple[int, ...]  # the versions of the section this paperbroker reads
     required: bool = True  # optional sections are absent from files of brokers not using them
 
@@ -401,7 +326,7 @@ _SECTIONS: dict[str, _Section] = {
     "session": _Section(dump_session, (1,), required=False),
 }
 
-_Restore = Callable[[BrokerService, dict[str, Any]], None]
+_Restore = Callable[[BrokerParts, dict[str, Any]], None]
 
 
 def _restore_steps(market: MarketSource | None, slippage: Any) -> tuple[tuple[str, _Restore], ...]:

@@ -2,7 +2,7 @@
 
 Part of :mod:`paperbroker.persistence` (see it for the file format): each ``dump_*``
 returns its section as JSON-ready data with its ``version``, and each ``load_*`` writes a
-checked section into a new broker, raising ``ValueError`` (which ``load`` reports as a
+checked section into a new parts, raising ``ValueError`` (which ``load`` reports as a
 malformed file) on what the broker could not have written.
 """
 
@@ -19,7 +19,7 @@ from ..models import OrderDuration, OrderMessage, OrderStatus, PlacedOrder, Side
 from .codec import count, pack, unpack
 
 if TYPE_CHECKING:
-    from ..broker import BrokerService
+    from ..parts import BrokerParts
 
 
 def _enum_fields(record: type[Any]) -> dict[str, type[IntEnum]]:
@@ -38,8 +38,8 @@ _ORDER_ENUMS = _enum_fields(PlacedOrder)
 # ---------------------------------------------------------------------- ledger
 
 
-def dump_ledger(broker: BrokerService) -> dict[str, Any]:
-    ledger: Ledger = broker._engine.ledger
+def dump_ledger(parts: BrokerParts) -> dict[str, Any]:
+    ledger: Ledger = parts.engine.ledger
     return {
         "version": 1,
         "marks": ledger.marks,
@@ -60,8 +60,8 @@ def dump_ledger(broker: BrokerService) -> dict[str, Any]:
     }
 
 
-def load_ledger(broker: BrokerService, saved: dict[str, Any]) -> None:
-    ledger: Ledger = broker._engine.ledger
+def load_ledger(parts: BrokerParts, saved: dict[str, Any]) -> None:
+    ledger: Ledger = parts.engine.ledger
     ledger.accounts.clear()
     for item in saved["accounts"]:
         account = Account(item["id"], float(item["initial_balance"]))
@@ -85,8 +85,8 @@ def load_ledger(broker: BrokerService, saved: dict[str, Any]) -> None:
 # ---------------------------------------------------------------------- orders
 
 
-def dump_orders(broker: BrokerService) -> dict[str, Any]:
-    book = broker._engine.book
+def dump_orders(parts: BrokerParts) -> dict[str, Any]:
+    book = parts.engine.book
     timed = any(order.duration is not None for order in book.orders.values())
     return {
         "version": 2 if timed else 1,  # 2: orders have a duration (time in force)
@@ -116,13 +116,13 @@ def _load_order(saved: dict[str, Any]) -> PlacedOrder:
     return PlacedOrder(**values)
 
 
-def load_orders(broker: BrokerService, saved: dict[str, Any]) -> None:
-    book = broker._engine.book
+def load_orders(parts: BrokerParts, saved: dict[str, Any]) -> None:
+    book = parts.engine.book
     for table in (book.orders, book._account, book._pos, book._done):
         table.clear()
     book._working.clear()
     for account_id, fields_ in saved["orders"]:
-        if account_id not in broker._engine.ledger.accounts:
+        if account_id not in parts.engine.ledger.accounts:
             msg = f"order {fields_.get('id')!r} belongs to an account {account_id!r} that is not saved"
             raise ValueError(msg)
         order = _load_order(fields_)
@@ -140,13 +140,13 @@ def load_orders(broker: BrokerService, saved: dict[str, Any]) -> None:
 # ---------------------------------------------------------------------- history
 
 
-def dump_history(broker: BrokerService) -> dict[str, Any]:
+def dump_history(parts: BrokerParts) -> dict[str, Any]:
     return {
         "version": 1,
-        "symbols": list(broker._engine.symbols.names),
-        "accounts": list(broker._engine.account_codes.names),
-        "executions": _dump_log(broker._engine.executions),
-        "equity": _dump_log(broker._engine.equity_log),
+        "symbols": list(parts.engine.symbols.names),
+        "accounts": list(parts.engine.account_codes.names),
+        "executions": _dump_log(parts.engine.executions),
+        "equity": _dump_log(parts.engine.equity_log),
     }
 
 
@@ -159,11 +159,11 @@ def _dump_log(log: _Log) -> dict[str, Any]:
     }
 
 
-def load_history(broker: BrokerService, saved: dict[str, Any]) -> None:
-    _load_codes(broker._engine.symbols, saved["symbols"])
-    _load_codes(broker._engine.account_codes, saved["accounts"])
-    _load_log(broker._engine.executions, saved["executions"])
-    _load_log(broker._engine.equity_log, saved["equity"])
+def load_history(parts: BrokerParts, saved: dict[str, Any]) -> None:
+    _load_codes(parts.engine.symbols, saved["symbols"])
+    _load_codes(parts.engine.account_codes, saved["accounts"])
+    _load_log(parts.engine.executions, saved["executions"])
+    _load_log(parts.engine.equity_log, saved["equity"])
 
 
 def _load_codes(codes: Codes, names: list[str]) -> None:

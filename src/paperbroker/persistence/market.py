@@ -35,7 +35,7 @@ from .codec import count, number, pack, unpack
 from .sources import dump_slippage, dump_source, load_quotes, load_slippage, load_source
 
 if TYPE_CHECKING:
-    from ..broker import BrokerService
+    from ..parts import BrokerParts
 
 __all__ = [
     "dump_brackets",
@@ -52,17 +52,17 @@ __all__ = [
 _ROLES = ("takeProfit", "stopLoss")
 
 
-def _order(broker: BrokerService, order_id: object, status: OrderStatus, what: str) -> PlacedOrder:
+def _order(parts: BrokerParts, order_id: object, status: OrderStatus, what: str) -> PlacedOrder:
     """The saved order ``order_id``, which must have ``status`` to be ``what``."""
-    order = broker._engine.book.orders[order_id]  # type: ignore[index]
+    order = parts.engine.book.orders[order_id]  # type: ignore[index]
     if order.status is not status:
         msg = f"order {order_id!r} is listed as {what} but is {order.status.label.lower()}"
         raise ValueError(msg)
     return order
 
 
-def _account(broker: BrokerService, account_id: object) -> str:
-    if account_id not in broker._engine.ledger.accounts:
+def _account(parts: BrokerParts, account_id: object) -> str:
+    if account_id not in parts.engine.ledger.accounts:
         msg = f"the account {account_id!r} is not saved"
         raise ValueError(msg)
     return account_id
@@ -80,8 +80,8 @@ def _side(value: object) -> int:
 _QUOTES = ("bid", "ask", "avail_buy", "avail_sell")
 
 
-def dump_market(broker: BrokerService) -> dict[str, Any] | None:
-    venue = broker._parts.venue
+def dump_market(parts: BrokerParts) -> dict[str, Any] | None:
+    venue = parts.venue
     if venue is None:
         return None
     matcher = venue.matcher
@@ -102,13 +102,13 @@ def dump_market(broker: BrokerService) -> dict[str, Any] | None:
         },
         "ticks": venue.ticks,
         "last_equity": [
-            [account, time, row] for account, (time, row) in broker._engine.equity.last_rows.items()
+            [account, time, row] for account, (time, row) in parts.engine.equity.last_rows.items()
         ],
     }
 
 
 def join_market(
-    broker: BrokerService,
+    parts: BrokerParts,
     saved: dict[str, Any],
     *,
     market: MarketSource | None = None,
@@ -123,10 +123,10 @@ def join_market(
     if not isinstance(symbols, list) or not all(isinstance(s, str) for s in symbols):
         msg = f"the market's symbols must be a list of names, got {symbols!r}"
         raise ValueError(msg)
-    if not isinstance(broker.clock, SimClock):
+    if not isinstance(parts.clock, SimClock):
         msg = (
             f"Market mode runs on a simulated clock, but the clock given to load() is "
-            f"{broker.clock!r}; pass a pb.SimClock or leave clock= out."
+            f"{parts.clock!r}; pass a pb.SimClock or leave clock= out."
         )
         raise PersistenceError(msg)
     source = load_source(saved["source"], symbols) if market is None else market
@@ -140,14 +140,14 @@ def join_market(
                     "these symbols, in this order."
                 )
                 raise PersistenceError(msg)
-    broker._parts.join_market(source, model)
+    parts.join_market(source, model)
     load_quotes(source, saved["source"]["quotes"])  # after joining, which stamps them
 
 
-def load_matching(broker: BrokerService, saved: dict[str, Any]) -> None:
+def load_matching(parts: BrokerParts, saved: dict[str, Any]) -> None:
     """File the resting orders again (the orders are back by now) and restore the quotes
     they were matched against."""
-    venue = broker._parts.venue
+    venue = parts.venue
     assert venue is not None  # joined by join_market
     matcher = venue.matcher
     state = saved["matcher"]
@@ -160,7 +160,7 @@ def load_matching(broker: BrokerService, saved: dict[str, Any]) -> None:
         getattr(matcher, name)[:n] = unpack(state[name], n).tolist()
     matcher._seq = count(state["seq"])
     for order_id, i, seq, trail, ioc, fok in state["entries"]:
-        order = _order(broker, order_id, OrderStatus.WORKING, "resting in the market")
+        order = _order(parts, order_id, OrderStatus.WORKING, "resting in the market")
         if not (isinstance(i, int) and 0 <= i < n and venue.source.index.get(order.symbol) == i):
             msg = f"order {order_id!r} rests under symbol number {i!r}, not under {order.symbol!r}"
             raise ValueError(msg)
@@ -177,16 +177,16 @@ def load_matching(broker: BrokerService, saved: dict[str, Any]) -> None:
     entries = matcher._entries
     matcher.pending = {count(i): [entries[order_id] for order_id in ids] for i, ids in state["pending"]}
     venue.ticks = count(saved["ticks"])
-    broker._engine.equity.last_rows = {
-        _account(broker, account): (count(time), count(row)) for account, time, row in saved["last_equity"]
+    parts.engine.equity.last_rows = {
+        _account(parts, account): (count(time), count(row)) for account, time, row in saved["last_equity"]
     }
 
 
 # ---------------------------------------------------------------------- risk
 
 
-def dump_risk(broker: BrokerService) -> dict[str, Any] | None:
-    book = broker._engine.risk
+def dump_risk(parts: BrokerParts) -> dict[str, Any] | None:
+    book = parts.engine.risk
     if book is None:
         return None
     rules = book.rules
@@ -228,27 +228,27 @@ def _rules(saved: dict[str, Any]) -> RiskRules:
     )
 
 
-def load_risk(broker: BrokerService, saved: dict[str, Any]) -> None:
+def load_risk(parts: BrokerParts, saved: dict[str, Any]) -> None:
     book = RiskBook(_rules(saved["rules"]))
     for order_id, account, symbol, side, left, per_unit in saved["reservations"]:
-        _order(broker, order_id, OrderStatus.WORKING, "holding buying power")
-        res = _Reservation(_account(broker, account), symbol, _side(side), number(left), number(per_unit))
+        _order(parts, order_id, OrderStatus.WORKING, "holding buying power")
+        res = _Reservation(_account(parts, account), symbol, _side(side), number(left), number(per_unit))
         book._orders[order_id] = res
     for account, symbol, side, qty in saved["pending"]:
-        book._pending[(_account(broker, account), symbol, _side(side))] = number(qty)
+        book._pending[(_account(parts, account), symbol, _side(side))] = number(qty)
     for account, symbol, value in saved["values"]:
-        book._value[(_account(broker, account), symbol)] = number(value)
+        book._value[(_account(parts, account), symbol)] = number(value)
     for table, name in ((book._reserved, "reserved"), (book._gross, "gross"), (book._day_start, "day_start")):
         for account, value in saved[name]:
-            table[_account(broker, account)] = number(value)
-    broker._engine.risk = broker._engine.equity.risk = book
+            table[_account(parts, account)] = number(value)
+    parts.engine.risk = parts.engine.equity.risk = book
 
 
 # ---------------------------------------------------------------------- brackets
 
 
-def dump_brackets(broker: BrokerService) -> dict[str, Any] | None:
-    brackets = broker._engine.brackets
+def dump_brackets(parts: BrokerParts) -> dict[str, Any] | None:
+    brackets = parts.engine.brackets
     if not brackets._inactive and not brackets._position:
         return None
     return {
@@ -271,38 +271,38 @@ def _role(value: object) -> str:
     return value
 
 
-def load_brackets(broker: BrokerService, saved: dict[str, Any]) -> None:
-    brackets = broker._engine.brackets
+def load_brackets(parts: BrokerParts, saved: dict[str, Any]) -> None:
+    brackets = parts.engine.brackets
     for parent_id, children in saved["parents"]:
-        if parent_id not in broker._engine.book.orders:
+        if parent_id not in parts.engine.book.orders:
             msg = f"the brackets of order {parent_id!r} are saved but the order is not"
             raise ValueError(msg)
         for role, child_id in children:
-            child = _order(broker, child_id, OrderStatus.INACTIVE, "an unarmed bracket")
+            child = _order(parts, child_id, OrderStatus.INACTIVE, "an unarmed bracket")
             brackets._register(child, _role(role), parent_id)
     for account, symbol, children in saved["positions"]:
-        owner = (_account(broker, account), symbol)
+        owner = (_account(parts, account), symbol)
         for role, child_id in children:
-            child = _order(broker, child_id, OrderStatus.WORKING, "a position's bracket")
+            child = _order(parts, child_id, OrderStatus.WORKING, "a position's bracket")
             brackets._register(child, _role(role), owner)
 
 
 # ---------------------------------------------------------------------- time in force
 
 
-def dump_session(broker: BrokerService) -> dict[str, Any] | None:
-    engine = broker._engine
+def dump_session(parts: BrokerParts) -> dict[str, Any] | None:
+    engine = parts.engine
     if not engine.day_orders and engine.market is None and engine.risk is None and not engine.brackets.count:
         return None  # nothing but the book to keep: a plain classic broker
-    return {"version": 1, "day_orders": list(broker._engine.day_orders)}
+    return {"version": 1, "day_orders": list(parts.engine.day_orders)}
 
 
-def load_session(broker: BrokerService, saved: dict[str, Any]) -> None:
+def load_session(parts: BrokerParts, saved: dict[str, Any]) -> None:
     day_orders = {}
     for order_id in saved["day_orders"]:
-        order = _order(broker, order_id, OrderStatus.WORKING, "a working day order")
+        order = _order(parts, order_id, OrderStatus.WORKING, "a working day order")
         if order.duration is None or order.duration.type != "DAY":
             msg = f"order {order_id!r} is listed as a day order but its time in force is {order.duration!r}"
             raise ValueError(msg)
         day_orders[order_id] = order
-    broker._engine.day_orders = day_orders
+    parts.engine.day_orders = day_orders
