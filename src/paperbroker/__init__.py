@@ -2,6 +2,20 @@
 
 A :class:`BrokerService` takes orders, fills them, keeps positions, P&L and equity, and
 broadcasts every change on topics that widgets and your own code subscribe to.
+
+The package in layers, each importing only from itself and the layers below
+(docs/contributing.md; checked by tests/test_layout.py)::
+
+    widgets/          live anywidget views
+    frames, saving    pandas exports; save() and load()
+    broker            BrokerService, the facade
+    persistence/      the save file
+    parts             wires the parts below into a broker
+    simulator         steps and the one background task
+    core/             order engine, ledger, order book, history, risk, brackets
+    market/           price sources, matching, slippage, the venue
+    events, topics    subscribers and delivery; topic strings
+    models, errors, clock
 """
 
 from .broker import RANDOM_DELAY, BrokerService
