@@ -80,6 +80,7 @@ class Subscription:
 
     @property
     def active(self) -> bool:
+        """False once the subscription is closed."""
         return self._hub is not None
 
     @property
@@ -194,6 +195,7 @@ class TopicHub:
         return params["accountId"]
 
     def subscribe(self, text: str, callback: Callable[[Any], Any]) -> Subscription:
+        """Register ``callback`` for the topic ``text``; returns its handle."""
         if not callable(callback):
             msg = f"The callback for topic {text!r} must be callable, got {callback!r}."
             raise TypeError(msg)
@@ -232,6 +234,7 @@ class TopicHub:
         return len(subs)
 
     def subscriptions(self) -> list[Subscription]:
+        """Every open subscription."""
         return [s for table in self._index.values() for subs in table.values() for s in subs]
 
     def table(self, kind: str) -> dict[Any, tuple[Subscription, ...]]:

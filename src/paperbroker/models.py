@@ -78,6 +78,8 @@ class _LabelledEnum(IntEnum):
 
 
 class OrderStatus(_LabelledEnum):
+    """An order's state (TradingView values: Canceled=1 ... Working=6)."""
+
     CANCELED = 1
     FILLED = 2
     INACTIVE = 3
@@ -97,6 +99,8 @@ DONE_STATUSES = (OrderStatus.CANCELED, OrderStatus.FILLED, OrderStatus.REJECTED)
 
 
 class OrderType(_LabelledEnum):
+    """Limit=1, Market=2, Stop=3, StopLimit=4 (TradingView values)."""
+
     LIMIT = 1
     MARKET = 2
     STOP = 3
@@ -104,26 +108,35 @@ class OrderType(_LabelledEnum):
 
 
 class Side(_LabelledEnum):
+    """Buy=1, Sell=-1: the sign of a quantity on that side."""
+
     BUY = 1
     SELL = -1
 
     @property
     def opposite(self) -> Side:
+        """The other side."""
         return Side.SELL if self is Side.BUY else Side.BUY
 
 
 class ParentType(_LabelledEnum):
+    """What a bracket order protects: an Order (1) or a Position (2)."""
+
     ORDER = 1
     POSITION = 2
 
 
 class StopType(_LabelledEnum):
+    """A stop-loss (0), a trailing stop (1) or a guaranteed stop (2)."""
+
     STOP_LOSS = 0
     TRAILING_STOP = 1
     GUARANTEED_STOP = 2
 
 
 class ConnectionStatus(_LabelledEnum):
+    """Connected=1, Connecting=2, Disconnected=3, Error=4 (TradingView values)."""
+
     CONNECTED = 1
     CONNECTING = 2
     DISCONNECTED = 3
@@ -298,6 +311,8 @@ class PlacedOrder(_Record):
 @_record
 @dataclass(slots=True, repr=False)
 class PlaceOrderResult(_Record):
+    """What ``place_order`` returns: the new order's id."""
+
     orderId: str  # noqa: N815
 
 
@@ -379,16 +394,20 @@ class Quote(_Record):
 
     @property
     def mid(self) -> float:
+        """Halfway between bid and ask."""
         return (self.bid + self.ask) / 2.0
 
     @property
     def spread(self) -> float:
+        """Ask minus bid."""
         return self.ask - self.bid
 
 
 @_record
 @dataclass(slots=True, repr=False)
 class BrokerConnectionStatus(_Record):
+    """The ``broker-connection`` topic's payload: the status, a message, and when."""
+
     status: ConnectionStatus
     message: str | None = None
     disconnectType: int | None = None  # noqa: N815

@@ -64,6 +64,7 @@ class Simulator:
 
     @property
     def running(self) -> bool:
+        """True while the task runs."""
         return self._task is not None and not self._task.done()
 
     def start(self) -> bool:
@@ -79,6 +80,7 @@ class Simulator:
         return True
 
     def stop(self) -> None:
+        """Cancel the task, if it runs."""
         task, self._task = self._task, None
         if task is not None and not task.done():
             task.cancel()
@@ -308,6 +310,7 @@ def _check_steps(steps: object) -> None:
 
 
 def check_delay(value: object) -> Any:
+    """An ``execution_delay``: seconds >= 0, ``None`` (manual) or ``RANDOM_DELAY``."""
     if value is None or value is RANDOM_DELAY:
         return value
     if (

@@ -153,6 +153,7 @@ class Venue:
         return [q for q in found if q is not None]
 
     def tick_size(self, symbol: str) -> float:
+        """The symbol's price grid (0.01 for a symbol the market does not know)."""
         i = self.source.index.get(symbol)
         return self.source.tick_sizes[i] if i is not None else 0.01
 
