@@ -28,7 +28,7 @@ import contextlib
 import inspect
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from .errors import SubscriberOverflow
@@ -52,6 +52,7 @@ class Subscription:
         "key",
         "kind",
         "last_error",
+        "live",
         "params",
         "topic",
     )
@@ -66,6 +67,8 @@ class Subscription:
         callback: Callable[[Any], Any],
     ) -> None:
         self._hub: TopicHub | None = hub
+        #: True until :meth:`close`; the hub skips a subscription that is not live.
+        self.live = True
         self.kind = kind
         self.params = params
         self.topic = canonical
@@ -81,7 +84,7 @@ class Subscription:
     @property
     def active(self) -> bool:
         """False once the subscription is closed."""
-        return self._hub is not None
+        return self.live
 
     @property
     def pending(self) -> int:
@@ -92,6 +95,7 @@ class Subscription:
         """Stop receiving events and cancel async deliveries still waiting; closing twice
         does nothing."""
         hub, self._hub = self._hub, None
+        self.live = False
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
@@ -165,16 +169,19 @@ class TopicHub:
     max_backlog = 10_000
 
     def __init__(self, on_change: Callable[[int], None] | None = None) -> None:
-        # type -> key -> tuple of subscriptions; key is the accountId, (accountId, symbol)
-        # for executions filtered by symbol, or the symbol for quotes
-        self._index: dict[str, dict[Any, tuple[Subscription, ...]]] = {k: {} for k in TOPIC_TYPES}
+        # type -> key -> list of subscriptions; key is the accountId, (accountId, symbol)
+        # for executions filtered by symbol, or the symbol for quotes.  A closed
+        # subscription stays in its list, skipped, until closed ones are half of it; a key
+        # goes when its last live subscription does.  Subscribing and closing are O(1).
+        self._index: dict[str, dict[Any, list[Subscription]]] = {k: {} for k in TOPIC_TYPES}
+        self._live: dict[tuple[str, Any], int] = {}  # (type, key) -> live subscriptions
         self._count = 0
         self._on_change = on_change
         self.errors = 0
         self.last_error: BaseException | None = None
         # events raised by subscribers while a send is under way wait here (see send)
         self._busy = False
-        self._queue: deque[tuple[tuple[Subscription, ...], Any]] = deque()
+        self._queue: deque[tuple[Sequence[Subscription], Any]] = deque()
         # interrupts_held(): how deep, and the first interrupt kept for its end
         self._holding = 0
         self._held: KeyboardInterrupt | None = None
@@ -203,7 +210,14 @@ class TopicHub:
         key = self._key(kind, params)
         sub = Subscription(self, kind, params, canonical, key, callback)
         table = self._index[kind]
-        table[key] = (*table.get(key, ()), sub)
+        subs = table.get(key)
+        if subs is None:
+            table[key] = [sub]
+        elif self._busy:  # a send may be walking this list: the new one gets a list of its own
+            table[key] = [*subs, sub]
+        else:
+            subs.append(sub)
+        self._live[kind, key] = self._live.get((kind, key), 0) + 1
         self._count += 1
         if self._on_change is not None:
             self._on_change(self._count)
@@ -211,12 +225,15 @@ class TopicHub:
 
     def remove(self, sub: Subscription) -> None:
         """Take ``sub`` out of the registry (:meth:`Subscription.close` calls this)."""
-        table = self._index[sub.kind]
-        subs = tuple(s for s in table.get(sub.key, ()) if s is not sub)
-        if subs:
-            table[sub.key] = subs
+        table, slot = self._index[sub.kind], (sub.kind, sub.key)
+        live = self._live[slot] - 1
+        if live:
+            self._live[slot] = live
+            subs = table[sub.key]
+            if len(subs) > 2 * live:  # a new list: a send walking the old one is unaffected
+                table[sub.key] = [s for s in subs if s.live]
         else:
-            table.pop(sub.key, None)
+            del self._live[slot], table[sub.key]
         self._count -= 1
         if self._on_change is not None:
             self._on_change(self._count)
@@ -227,7 +244,7 @@ class TopicHub:
         subs = [
             s
             for s in self._index[kind].get(self._key(kind, params), ())
-            if s.topic == canonical and (callback is None or s.callback == callback)
+            if s.live and s.topic == canonical and (callback is None or s.callback == callback)
         ]
         for sub in subs:
             sub.close()
@@ -235,9 +252,9 @@ class TopicHub:
 
     def subscriptions(self) -> list[Subscription]:
         """Every open subscription."""
-        return [s for table in self._index.values() for subs in table.values() for s in subs]
+        return [s for table in self._index.values() for subs in table.values() for s in subs if s.live]
 
-    def table(self, kind: str) -> dict[Any, tuple[Subscription, ...]]:
+    def table(self, kind: str) -> dict[Any, list[Subscription]]:
         """The live registry of one topic type: key -> its subscriptions.
 
         The key is the accountId, ``(accountId, symbol)`` for executions filtered by
@@ -256,11 +273,11 @@ class TopicHub:
         if subs:
             self.send(((subs, payload),))
 
-    def deliver(self, subs: tuple[Subscription, ...], payload: Any) -> None:
+    def deliver(self, subs: Sequence[Subscription], payload: Any) -> None:
         """Hand ``payload`` to ``subs`` (see :meth:`send`)."""
         self.send(((subs, payload),))
 
-    def send(self, events: Iterable[tuple[tuple[Subscription, ...], Any]]) -> None:
+    def send(self, events: Iterable[tuple[Sequence[Subscription], Any]]) -> None:
         """Hand out one cascade: each ``(subscriptions, payload)`` of ``events``, in order.
 
         A subscriber that calls back into the broker (places an order from an execution
@@ -278,6 +295,8 @@ class TopicHub:
             while True:
                 for subs, payload in events:
                     for sub in subs:
+                        if not sub.live:  # closed, perhaps by an earlier subscriber of this event
+                            continue
                         try:
                             result = sub.callback(payload)
                         except Exception as exc:  # noqa: BLE001 - isolation is the point
