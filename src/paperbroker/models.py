@@ -172,6 +172,9 @@ def _record(cls: type[R]) -> type[R]:
     return cls
 
 
+_HTML_SAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
+
+
 class _Record:
     """Shared behaviour: JSON conversion, a short repr and a fast copy."""
 
@@ -188,8 +191,13 @@ class _Record:
         return out
 
     def to_json(self) -> str:
-        """:meth:`to_dict` as a compact JSON string."""
-        return json.dumps(self.to_dict(), separators=(",", ":"))
+        """:meth:`to_dict` as a compact JSON string.
+
+        ``<``, ``>`` and ``&`` are written as ``\\u003c``, ``\\u003e`` and ``\\u0026`` (still the
+        same JSON), so the text is safe inside an HTML ``<script>`` element whatever a
+        symbol or message contains.
+        """
+        return json.dumps(self.to_dict(), separators=(",", ":")).translate(_HTML_SAFE)
 
     def copy(self: R) -> R:
         """A new record with the same field values."""
