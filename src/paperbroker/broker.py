@@ -42,6 +42,7 @@ from .errors import (
     UnknownAccount,
 )
 from .events import Subscription, TopicHub
+from .market.prices import PriceLog
 from .market.slippage import as_slippage
 from .market.source import MarketSource
 from .market.venue import Venue, market_clock
@@ -494,6 +495,17 @@ class BrokerService(OrderLifecycle, BrokerViews, Stepping):
         """The background task began to fail, or works again: tell broker-connection."""
         for subs in self._hub._index["broker-connection"].values():
             self._hub._deliver(subs, self._connection_status())
+
+    def price_history(self, symbol: str | None = None) -> dict[str, Any]:
+        """The prices the market showed, oldest first, as numpy columns of their own.
+
+        One row per symbol per tick: ``time`` (int64 Unix ms), ``symbol``, ``bid``, ``ask``,
+        ``bid_size``, ``ask_size`` (``inf``: unlimited), ``last`` (a bar's close), and a bar's
+        ``open``, ``high``, ``low``, ``volume`` (NaN for quotes).  At least the newest
+        ``history_limit`` rows are kept; classic mode has none; :meth:`save` does not keep them.
+        """
+        log = self._venue.prices if self._venue is not None else PriceLog(None, [], False)
+        return log.columns(symbol)
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the whole broker to ``path`` atomically; see :func:`paperbroker.save`."""

@@ -29,6 +29,7 @@ from ..clock import Clock, SimClock
 from ..errors import ConfigurationError, InvalidOrder, MarketDataError
 from ..models import OrderMessage, OrderStatus, PlacedOrder, StopType
 from .matching import Matcher
+from .prices import PriceLog
 from .random_walk import RandomWalk
 from .replay_sources import BarReplay, QuoteReplay
 from .slippage import Slippage
@@ -64,6 +65,7 @@ class Venue:
         self._deliver = broker._hub._deliver
         self._last_equity: dict[str, tuple[int, int]] = {}  # account -> (time, row) of its last row
         self.ticks = 0
+        self.prices = PriceLog(broker.history_limit, source.symbols, source.bars)  # what it showed
         # the built-in sources make sound ticks from checked input; a source of your own
         # (any next_tick but theirs) has each tick checked before it is applied
         self._checked = type(source).next_tick not in _OWN_TICKS
@@ -189,6 +191,7 @@ class Venue:
     def apply(self, tick: Tick) -> None:
         """Mark, match and broadcast one tick's prices."""
         self.ticks += 1
+        self.prices.record(tick)
         source, matcher, broker = self.source, self.matcher, self._broker
         symbols = source.symbols
         if len(symbols) > len(matcher.books):
