@@ -51,6 +51,7 @@ from .models import (
     StopType,
 )
 from .persistence import load, save
+from .results import equity_curve, prices_frame, report, stats, trades_frame
 
 __version__ = "0.1.0"
 
@@ -108,12 +109,17 @@ __all__ = [
     "UnknownPosition",
     "WallClock",
     "__version__",
+    "equity_curve",
     "equity_frame",
     "executions_frame",
     "load",
     "orders_frame",
     "parse_topic",
     "positions_frame",
+    "prices_frame",
+    "report",
     "save",
+    "stats",
     "topic",
+    "trades_frame",
 ]
