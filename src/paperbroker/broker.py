@@ -499,10 +499,11 @@ class BrokerService(OrderLifecycle, BrokerViews, Stepping):
     def price_history(self, symbol: str | None = None) -> dict[str, Any]:
         """The prices the market showed, oldest first, as numpy columns of their own.
 
-        One row per symbol per tick: ``time`` (int64 Unix ms), ``symbol``, ``bid``, ``ask``,
-        ``bid_size``, ``ask_size`` (``inf``: unlimited), ``last`` (a bar's close), and a bar's
-        ``open``, ``high``, ``low``, ``volume`` (NaN for quotes).  At least the newest
-        ``history_limit`` rows are kept; classic mode has none; :meth:`save` does not keep them.
+        One row per symbol per tick: ``time`` (int64 Unix ms), ``symbol``, ``last`` (a bar's
+        close); a quote's ``bid``, ``ask``, ``bid_size``, ``ask_size`` (``inf``: unlimited), or
+        a bar's ``open``, ``high``, ``low``, ``volume``; NaN where the source gives none.  At
+        least the newest ``history_limit`` rows are kept; classic mode has none; :meth:`save`
+        does not keep them.
         """
         log = self._venue.prices if self._venue is not None else PriceLog(None, [], False)
         return log.columns(symbol)
