@@ -42,7 +42,7 @@ def test_the_panels_of_a_small_backtest() -> None:
     buys, sells = _trace(fig, "buy"), _trace(fig, "sell")
     assert buys.marker.symbol == "triangle-up" and sells.marker.symbol == "triangle-down"
     assert len(buys.x) + len(sells.x) == len(fills)
-    assert [row[1] for row in buys.customdata] == fills.loc[fills["side"] == "Buy", "order_id"].tolist()
+    assert list(buys.text) == fills.loc[fills["side"] == "Buy", "order_id"].tolist()
     trades = pb.trades_frame(b)
     segments = [t for t in fig.data if t.name in ("winning trades", "losing trades")]
     assert sum(len(t.x) for t in segments) == 3 * len(trades)

@@ -8,8 +8,10 @@ the account's first row the curve starts at that row (the opening balance).
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, cast
 
+from ..errors import ConfigurationError
 from ..frames import equity_frame, executions_frame
 from ..models import DEFAULT_ACCOUNT, Side
 from ._common import account_of, load_pandas, times
@@ -19,7 +21,7 @@ if TYPE_CHECKING:
 
     from ..broker import BrokerService
 
-__all__ = ["buy_and_hold", "equity_curve", "exposure", "sample_times"]
+__all__ = ["History", "equity_curve"]
 
 
 def _ms(column: Any) -> Any:
@@ -28,25 +30,94 @@ def _ms(column: Any) -> Any:
     return column.to_numpy(dtype="datetime64[ms]").astype(np.int64)
 
 
-def sample_times(broker: BrokerService, account_id: str) -> Any:
-    """The int64 Unix ms at which the curve is sampled: each tick, else each equity change."""
+def _distinct(sorted_ms: Any) -> Any:
+    """The distinct values of a sorted array (np.unique would sort and hash it again)."""
     import numpy as np
 
-    ticks = broker.price_history()["time"]
-    if len(ticks):
-        return np.unique(ticks)
-    return np.unique(_ms(equity_frame(broker, account_id)["time"]))
+    if not len(sorted_ms):
+        return sorted_ms
+    return sorted_ms[np.r_[True, sorted_ms[1:] != sorted_ms[:-1]]]
 
 
-def _equity_at(broker: BrokerService, account_id: str, at: Any) -> Any:
-    import numpy as np
+class History:
+    """One read of what the results need from a broker for one account: its fills, the
+    market's prices and (when asked) its equity rows, each copied out once per call."""
 
-    rows = equity_frame(broker, account_id)
-    if not len(rows):
-        return np.full(len(at), np.nan)
-    # rows of one time are in order: the last of them is the account after that time
-    index = np.searchsorted(_ms(rows["time"]), at, side="right") - 1
-    return rows["equity"].to_numpy()[np.maximum(index, 0)]
+    def __init__(self, broker: BrokerService, account_id: str, what: str) -> None:
+        self.broker = broker
+        self.account_id = account_of(broker, account_id, what)
+        self.prices = broker.price_history()
+
+    @cached_property
+    def fills(self) -> pandas.DataFrame:
+        """The account's kept executions (:func:`~paperbroker.executions_frame`)."""
+        return executions_frame(self.broker, self.account_id)
+
+    def traded_symbol(self) -> str | None:
+        """The symbol the account traded first, else the market's first, else None."""
+        if len(self.fills):
+            return str(self.fills["symbol"].iloc[0])
+        names = self.prices["symbol"]
+        return str(names[0]) if len(names) else None
+
+    def last_prices(self, symbol: str) -> tuple[Any, Any]:
+        """``symbol``'s tick times (int64 ms) and last prices."""
+        mine = self.prices["symbol"] == symbol
+        return self.prices["time"][mine], self.prices["last"][mine]
+
+    def curve(self, freq: str | None = None) -> pandas.Series:
+        """See :func:`equity_curve`."""
+        import numpy as np
+
+        pd = load_pandas()
+        rows = equity_frame(self.broker, self.account_id)
+        row_ms = _ms(rows["time"])
+        at = _distinct(self.prices["time"] if len(self.prices["time"]) else row_ms)
+        if len(rows):
+            # rows of one time are in order: the last of them is the account after that time
+            index = np.maximum(np.searchsorted(row_ms, at, side="right") - 1, 0)
+            values = rows["equity"].to_numpy()[index]
+        else:
+            values = np.full(len(at), np.nan)
+        curve = pd.Series(values, index=times(self.broker, at), name="equity", dtype="float64")
+        curve.index.name = "time"
+        if freq is not None and len(curve):
+            try:
+                curve = curve.resample(freq).last().ffill()
+            except ValueError as exc:
+                msg = f"freq must be a pandas frequency such as '1D' or '1h', got {freq!r} ({exc})."
+                raise ConfigurationError(msg) from exc
+        return cast("pandas.Series", curve)
+
+    def exposure(self, at: Any) -> Any:
+        """A bool per sample time (int64 ms): did the account hold any position after it?"""
+        import numpy as np
+
+        fills = self.fills
+        held = np.zeros(len(at), dtype=bool)
+        if not len(fills):
+            return held
+        signed = np.where(fills["side"].to_numpy() == Side.BUY.label, 1.0, -1.0) * fills["qty"].to_numpy()
+        fill_ms = _ms(fills["time"])
+        symbols = fills["symbol"].to_numpy()
+        for symbol in fills["symbol"].unique():
+            mine = symbols == symbol
+            position = np.cumsum(signed[mine])
+            index = np.searchsorted(fill_ms[mine], at, side="right") - 1
+            inside = index >= 0
+            held[inside] |= np.abs(position[index[inside]]) > 1e-9
+        return held
+
+    def buy_and_hold(self, symbol: str, at: Any, start_equity: float) -> Any:
+        """``start_equity`` put in ``symbol`` at its first price, valued at each sample time
+        (the symbol's last price, a bar's close, at or before it)."""
+        import numpy as np
+
+        tick_ms, last = self.last_prices(symbol)
+        if not len(tick_ms):
+            return np.full(len(at), np.nan)
+        index = np.maximum(np.searchsorted(tick_ms, at, side="right") - 1, 0)
+        return start_equity * (last[index] / last[0])
 
 
 def equity_curve(
@@ -59,62 +130,4 @@ def equity_curve(
     per period instead, labelled by the period's start, with the last value in the period
     (carried forward over empty periods).  Empty (same dtypes) before any sample exists.
     """
-    pd = load_pandas()
-    account_of(broker, account_id, "equity_curve")
-    at = sample_times(broker, account_id)
-    curve = pd.Series(
-        _equity_at(broker, account_id, at), index=times(broker, at), name="equity", dtype="float64"
-    )
-    curve.index.name = "time"
-    if freq is not None and len(curve):
-        try:
-            curve = curve.resample(freq).last().ffill()
-        except ValueError as exc:
-            from ..errors import ConfigurationError
-
-            msg = f"freq must be a pandas frequency such as '1D' or '1h', got {freq!r} ({exc})."
-            raise ConfigurationError(msg) from exc
-    return cast("pandas.Series", curve)
-
-
-def exposure(broker: BrokerService, account_id: str, at: Any) -> Any:
-    """A bool per sample time: did the account hold any position after it?"""
-    import numpy as np
-
-    fills = executions_frame(broker, account_id)
-    held = np.zeros(len(at), dtype=bool)
-    if not len(fills):
-        return held
-    signed = np.where(fills["side"].to_numpy() == Side.BUY.label, 1.0, -1.0) * fills["qty"].to_numpy()
-    fill_ms = _ms(fills["time"])
-    for symbol in fills["symbol"].unique():
-        mine = (fills["symbol"] == symbol).to_numpy()
-        position = np.cumsum(signed[mine])
-        index = np.searchsorted(fill_ms[mine], at, side="right") - 1
-        inside = index >= 0
-        held[inside] |= np.abs(position[index[inside]]) > 1e-9
-    return held
-
-
-def buy_and_hold(broker: BrokerService, symbol: str, at: Any, start_equity: float) -> Any:
-    """``start_equity`` invested in ``symbol`` at its first price, valued at each sample time.
-
-    The price at a sample is the symbol's last price (a bar's close) at or before it.
-    """
-    import numpy as np
-
-    cols = broker.price_history(symbol)
-    if not len(cols["time"]):
-        return np.full(len(at), np.nan)
-    last = cols["last"]
-    index = np.maximum(np.searchsorted(cols["time"], at, side="right") - 1, 0)
-    return start_equity * (last[index] / last[0])
-
-
-def traded_symbol(broker: BrokerService, account_id: str) -> str | None:
-    """The symbol the account traded first, else the market's first, else None."""
-    fills = executions_frame(broker, account_id)
-    if len(fills):
-        return str(fills["symbol"].iloc[0])
-    names = broker.price_history()["symbol"]
-    return str(names[0]) if len(names) else None
+    return History(broker, account_id, "equity_curve").curve(freq)

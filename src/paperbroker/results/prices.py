@@ -32,9 +32,9 @@ PRICE_FRAME_COLUMNS = (
 def prices_frame(broker: BrokerService, symbol: str | None = None) -> pandas.DataFrame:
     """One row per symbol per tick the broker's market applied, oldest first.
 
-    Bars fill ``open``, ``high``, ``low``, ``close`` (the bar's last price) and ``volume``;
-    quotes fill ``close`` with the last price and leave the other bar columns NaN.  Both
-    have ``bid``, ``ask`` and the fillable sizes (``inf``: unlimited).  ``time`` is in the
+    Bars fill ``open``, ``high``, ``low``, ``close`` and ``volume``; quotes fill ``bid``,
+    ``ask``, their sizes (``inf``: unlimited) and ``close`` with the last price.  What a
+    source does not give is NaN.  ``time`` is in the
     broker's clock's time zone (UTC unless the clock was given another).  The newest
     ``history_limit`` rows at least are kept; classic mode has none (the columns and dtypes
     are the same).  ``symbol`` picks one symbol's rows.

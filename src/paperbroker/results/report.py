@@ -21,11 +21,10 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigurationError
-from ..frames import executions_frame
 from ..models import DEFAULT_ACCOUNT, Side
-from ._common import account_of, index_ms, times, to_zone
-from .curve import buy_and_hold, equity_curve, traded_symbol
-from .trades import trades_frame
+from ._common import index_ms, times, to_zone
+from .curve import History
+from .trades import trades_of
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -85,16 +84,19 @@ def report(
     import numpy as np
     from plotly.subplots import make_subplots
 
-    account_of(broker, account_id, "report")
+    history = History(broker, account_id, "report")
     if isinstance(max_points, bool) or not isinstance(max_points, int) or max_points < 10:
         msg = f"max_points must be a whole number >= 10, got {max_points!r}."
         raise ConfigurationError(msg)
-    symbol = traded_symbol(broker, account_id) if symbol is None else symbol
+    if symbol is None:
+        symbol = history.traded_symbol()
+    elif not isinstance(symbol, str) or symbol not in set(history.prices["symbol"].tolist()):
+        broker.price_history(symbol)  # raises NotFound, naming the market's symbols
     fig = make_subplots(rows=3, cols=1, shared_xaxes=True, row_heights=[0.5, 0.3, 0.2], vertical_spacing=0.03)
     if symbol is not None:
-        _price_panel(fig, broker, symbol, max_points)
-        _fills_and_trades(fig, broker, symbol, account_id)
-    curve = equity_curve(broker, account_id)
+        _price_panel(fig, history, symbol, max_points)
+        _fills_and_trades(fig, history, symbol)
+    curve = history.curve()
     if len(curve):
         values = curve.to_numpy()
         at = _local(curve.index)
@@ -102,8 +104,8 @@ def report(
         fig.add_scatter(
             x=at[keep], y=values[keep], name="equity", line={"color": _BLUE, "width": 1.5}, row=2, col=1
         )
-        if symbol is not None and broker.price_history(symbol)["time"].size:
-            hold = buy_and_hold(broker, symbol, index_ms(curve.index), float(values[0]))
+        if symbol is not None and history.last_prices(symbol)[0].size:
+            hold = history.buy_and_hold(symbol, index_ms(curve.index), float(values[0]))
             kept = decimate(hold, max_points)
             fig.add_scatter(
                 x=at[kept],
@@ -139,17 +141,14 @@ def report(
     return fig
 
 
-def _local(index: Any) -> Any:
-    """A zone-aware DatetimeIndex as naive wall-clock times (plotly.js has no time zones)."""
-    return index.tz_localize(None).to_numpy()
-
-
-def _price_panel(fig: go.Figure, broker: BrokerService, symbol: str, max_points: int) -> None:
+def _price_panel(fig: go.Figure, history: History, symbol: str, max_points: int) -> None:
     import numpy as np
 
-    cols = broker.price_history(symbol)
+    mine = history.prices["symbol"] == symbol
+    cols = {k: v[mine] for k, v in history.prices.items() if k != "symbol"}
     if not cols["time"].size:
         return
+    broker = history.broker
     if not np.isnan(cols["open"][0]):
         bars = _candles(cols, max_points)
         fig.add_candlestick(
@@ -176,67 +175,68 @@ def _price_panel(fig: go.Figure, broker: BrokerService, symbol: str, max_points:
     )
 
 
-def _fills_and_trades(fig: go.Figure, broker: BrokerService, symbol: str, account_id: str) -> None:
-    fills = executions_frame(broker, account_id)
-    fills = fills[fills["symbol"] == symbol]
+def _fills_and_trades(fig: go.Figure, history: History, symbol: str) -> None:
+    """Every fill as a marker; every trade as a segment (NaN between them breaks the line)."""
+    import numpy as np
+
+    broker = history.broker
+    fills = history.fills
+    fills = fills[(fills["symbol"] == symbol).to_numpy()]
     at = _local(_index(to_zone(broker, fills["time"])))
+    sides = fills["side"].to_numpy()
     for label, marker, color in (
         (Side.BUY.label, "triangle-up", _UP),
         (Side.SELL.label, "triangle-down", _DOWN),
     ):
-        mine = (fills["side"] == label).to_numpy()
+        mine = sides == label
         if not mine.any():
             continue
-        part = fills[mine]
         fig.add_scatter(
             x=at[mine],
-            y=part["price"],
+            y=fills["price"].to_numpy()[mine],
             mode="markers",
             name=label.lower(),
             marker={"symbol": marker, "size": 10, "color": color, "line": {"width": 0.5, "color": "#333"}},
-            customdata=list(zip(part["qty"], part["order_id"], strict=True)),
-            hovertemplate=f"{label} %{{customdata[0]:,.10g}} @ %{{y:,.10g}}<br>"
-            "%{customdata[1]}<extra></extra>",
+            customdata=fills["qty"].to_numpy()[mine],
+            text=fills["order_id"].to_numpy(dtype=str)[mine],
+            hovertemplate=f"{label} %{{customdata:,.10g}} @ %{{y:,.10g}}<br>%{{text}}<extra></extra>",
             row=1,
             col=1,
         )
-    trades = trades_frame(broker, account_id)
-    trades = trades[trades["symbol"] == symbol]
+    trades = trades_of(broker, fills)
     if not len(trades):
         return
-    end = broker.clock.now_ms()
-    exit_time = trades["exit_time"].fillna(times(broker, [end])[0])
+    now = times(broker, [broker.clock.now_ms()])[0]
     starts = _local(_index(trades["entry_time"]))
-    stops = _local(_index(exit_time))
+    stops = _local(_index(trades["exit_time"].fillna(now)))
+    pnl = trades["pnl"].to_numpy()
     for winning, color, name in ((True, _UP, "winning trades"), (False, _DOWN, "losing trades")):
-        mine = ((trades["pnl"] > 0) == winning).to_numpy()
-        if not mine.any():
+        mine = (pnl > 0) == winning
+        n = int(mine.sum())
+        if not n:
             continue
-        xs: list[Any] = []
-        ys: list[Any] = []
-        text: list[Any] = []
-        for a, b, p, q, pnl in zip(
-            starts[mine],
-            stops[mine],
-            trades["entry_price"][mine],
-            trades["exit_price"][mine],
-            trades["pnl"][mine],
-            strict=True,
-        ):
-            xs += [a, b, None]
-            ys += [p, q, None]
-            text += [f"P&L {pnl:+,.2f}"] * 2 + [None]
+        xs = np.column_stack([starts[mine], stops[mine], stops[mine]]).ravel()
+        gap = np.full(n, np.nan)
+        ys = np.column_stack(
+            [trades["entry_price"].to_numpy()[mine], trades["exit_price"].to_numpy()[mine], gap]
+        )
+        hover = np.char.add("P&L ", np.char.mod("%+.2f", pnl[mine]))
         fig.add_scatter(
             x=xs,
-            y=ys,
+            y=ys.ravel(),
             mode="lines",
             name=name,
             line={"color": color, "width": 2, "dash": "dot"},
-            text=text,
+            text=np.repeat(hover, 3),
             hoverinfo="text",
             row=1,
             col=1,
         )
+
+
+def _local(index: Any) -> Any:
+    """A zone-aware DatetimeIndex as naive wall-clock times (plotly.js has no time zones)."""
+    return index.tz_localize(None).to_numpy()
 
 
 def _index(column: Any) -> Any:

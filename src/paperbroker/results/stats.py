@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any, cast
 
 from ..errors import ConfigurationError
 from ..models import DEFAULT_ACCOUNT
-from ._common import account_of, index_ms, load_pandas
-from .curve import buy_and_hold, equity_curve, exposure, traded_symbol
-from .trades import trades_frame
+from ._common import index_ms, load_pandas
+from .curve import History
+from .trades import trades_of
 
 if TYPE_CHECKING:
     import pandas
@@ -170,9 +170,9 @@ def stats(
     import numpy as np
 
     pd = load_pandas()
-    account_of(broker, account_id, "stats")
+    history = History(broker, account_id, "stats")
     rf = _number(risk_free_rate, "risk_free_rate", allow_zero=True)
-    curve = equity_curve(broker, account_id)
+    curve = history.curve()
     ppy = _infer(curve.index) if periods_per_year is None else _number(periods_per_year, "periods_per_year")
     values = curve.to_numpy()
     ms = index_ms(curve.index) if len(curve) else np.asarray([], dtype=np.int64)
@@ -181,13 +181,13 @@ def stats(
     if len(values):
         dd = values / np.maximum.accumulate(values) - 1.0
         avg_dd, longest = _drawdown_periods(dd, ms)
-        symbol = traded_symbol(broker, account_id)
-        hold = buy_and_hold(broker, symbol, ms[-1:], 1.0) if symbol is not None else [_NAN]
+        symbol = history.traded_symbol()
+        hold = history.buy_and_hold(symbol, ms[-1:], 1.0) if symbol is not None else [_NAN]
         out.update(
             start=curve.index[0],
             end=curve.index[-1],
             duration=curve.index[-1] - curve.index[0],
-            exposure_pct=float(exposure(broker, account_id, ms).mean() * 100.0),
+            exposure_pct=float(history.exposure(ms).mean() * 100.0),
             equity_final=float(values[-1]),
             equity_peak=float(values.max()),
             return_pct=float((values[-1] / values[0] - 1.0) * 100.0),
@@ -197,7 +197,7 @@ def stats(
             max_drawdown_duration=pd.Timedelta(longest, unit="ms"),
         )
         out.update(_return_figures(values, rf, ppy))
-    out.update(_trade_figures(trades_frame(broker, account_id)))
+    out.update(_trade_figures(trades_of(broker, history.fills)))
     out["commissions"] = broker.equity(account_id).commission
     out["periods_per_year"] = ppy
     return cast("pandas.Series", pd.Series(out, dtype=object, name=account_id))

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
     from ..broker import BrokerService
 
-__all__ = ["TRADE_COLUMNS", "trades_frame"]
+__all__ = ["TRADE_COLUMNS", "trades_frame", "trades_of"]
 
 #: the columns of :func:`trades_frame`, in order
 TRADE_COLUMNS = (
@@ -136,10 +136,14 @@ def trades_frame(broker: BrokerService, account_id: str | None = DEFAULT_ACCOUNT
     time zone; ``side`` is "Buy" for a long trade and "Sell" for a short one.  The columns
     and dtypes are the same when there are no trades.
     """
+    return trades_of(broker, executions_frame(broker, account_id))
+
+
+def trades_of(broker: BrokerService, fills: pandas.DataFrame) -> pandas.DataFrame:
+    """:func:`trades_frame` of these rows of :func:`~paperbroker.executions_frame`."""
     import numpy as np
 
     pd = load_pandas()
-    fills = executions_frame(broker, account_id)
     walk = pd.DataFrame(
         {
             "time_ms": fills["time"].to_numpy(dtype="datetime64[ms]").astype(np.int64),
