@@ -210,3 +210,15 @@ def test_import_stays_light() -> None:
     code = "import sys, paperbroker; print('pandas' in sys.modules, 'plotly' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]  # both come with the first call
+
+
+def test_the_curve_starts_at_the_opening_balance_before_the_first_tick() -> None:
+    b = pb.BrokerService(
+        execution_delay=None, market=pb.ManualQuotes({"A": 10.0}, spread=0.02), commission=pb.FixedPerOrder(1)
+    )
+    b.step()  # the first tick, one second after the opening
+    b.buy("A", 100)  # fills at once at the ask, 10.01: 1.00 spread and 1.00 commission
+    b.step()
+    curve = pb.equity_curve(b)
+    assert curve.tolist() == [100_000.0, 99_998.0, 99_998.0]
+    assert pb.stats(b)["return_pct"] == pytest.approx(-0.002)

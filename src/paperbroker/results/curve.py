@@ -1,9 +1,11 @@
 """An account's equity once per bar or step, its exposure, and buy-and-hold beside it.
 
 The samples are the times of the market's ticks (market mode) or of the account's equity
-changes (classic mode).  At each sample the equity is the account's last equity row at or
-before it, so a bar in which nothing changed carries the previous value forward; before
-the account's first row the curve starts at that row (the opening balance).
+changes (classic mode), preceded by the account's opening when it was opened before the
+first tick (so that what a first-tick fill cost is in the curve).  At each sample the
+equity is the account's last equity row at or before it, so a bar in which nothing
+changed carries the previous value forward; an account opened later starts at its
+opening balance.
 """
 
 from __future__ import annotations
@@ -73,6 +75,8 @@ class History:
         rows = equity_frame(self.broker, self.account_id)
         row_ms = _ms(rows["time"])
         at = _distinct(self.prices["time"] if len(self.prices["time"]) else row_ms)
+        if len(rows) and len(at) and row_ms[0] < at[0]:
+            at = np.r_[row_ms[0], at]  # the account's opening, before the first tick
         if len(rows):
             # rows of one time are in order: the last of them is the account after that time
             index = np.maximum(np.searchsorted(row_ms, at, side="right") - 1, 0)

@@ -132,10 +132,10 @@ def report(
     fig.update_xaxes(rangeslider_visible=False)
     title = f"{symbol}: account {account_id}" if symbol is not None else f"account {account_id}"
     fig.update_layout(
-        title=title,
-        height=720,
-        margin={"t": 60, "b": 30, "l": 60, "r": 20},
-        legend={"orientation": "h", "y": 1.06, "x": 0},
+        title={"text": title, "y": 0.99, "yanchor": "top", "x": 0.01},
+        height=760,
+        margin={"t": 120, "b": 30, "l": 60, "r": 20},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.01, "x": 0},
         hovermode="closest",
     )
     return fig
