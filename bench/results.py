@@ -7,6 +7,13 @@ built < 300 ms), and the figure's JSON size is printed.  Last, the cost the pric
 adds to every tick: ``PriceLog.record`` alone, per tick, on the same bars.
 
     python bench/results.py [--bars 100000] [--repeat 5]
+
+For instruction counts (which, unlike times, do not move with the machine's load), replay
+only, with or without the price log, under callgrind, and divide the difference of two
+lengths by the difference of bars:
+
+    PYTHONHASHSEED=0 OPENBLAS_NUM_THREADS=1 valgrind --tool=callgrind \
+        python bench/results.py --replay-only 2000 [--no-price-log]
 """
 
 from __future__ import annotations
@@ -117,7 +124,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bars", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--replay-only", type=int, metavar="BARS", help="only replay BARS bars (E0)")
+    parser.add_argument("--no-price-log", action="store_true", help="with --replay-only: no price log")
     args = parser.parse_args()
+    if args.replay_only:
+        replay_cost(make_bars(args.replay_only), record=not args.no_price_log)
+        return
     bars = make_bars(args.bars)
     start = time.perf_counter()
     broker = backtest(bars)

@@ -75,9 +75,9 @@ def periods_per_year(index: Any) -> float:
         return 52.0
     if spacing >= _DAY_MS * 20 / 24:
         return 252.0
-    days = np.asarray(index.normalize().asi8)
-    _, counts = np.unique(days, return_counts=True)
-    return 252.0 * float(np.median(counts))
+    days = index.tz_localize(None).to_numpy(dtype="datetime64[D]")  # calendar days, in the zone
+    edges = np.flatnonzero(np.r_[True, days[1:] != days[:-1], True])
+    return 252.0 * float(np.median(np.diff(edges)))
 
 
 def drawdown(curve: pandas.Series) -> pandas.Series:
