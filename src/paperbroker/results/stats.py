@@ -15,7 +15,7 @@ from ..errors import ConfigurationError
 from ..models import DEFAULT_ACCOUNT
 from ._common import index_ms, load_pandas
 from .curve import History
-from .trades import trades_of
+from .trades import trade_figures, trade_rows
 
 if TYPE_CHECKING:
     import pandas
@@ -129,16 +129,14 @@ def _return_figures(values: Any, rf: float, ppy: float) -> dict[str, float]:
     }
 
 
-def _trade_figures(trades: pandas.DataFrame) -> dict[str, float]:
+def _trade_figures(pnl: Any, pct: Any) -> dict[str, float]:
+    """The trade figures of the closed trades' P&L and returns (numpy arrays)."""
     import numpy as np
 
-    closed = trades[~trades["open"]]
-    n = len(closed)
+    n = len(pnl)
     if not n:
         keys = ("win_rate_pct", "best_trade_pct", "worst_trade_pct", "avg_trade_pct")
         return {"trades": 0, **dict.fromkeys((*keys, "profit_factor", "expectancy_pct", "sqn"), _NAN)}
-    pct = closed["return_pct"].to_numpy()
-    pnl = closed["pnl"].to_numpy()
     gains, losses = pnl[pnl > 0].sum(), -pnl[pnl < 0].sum()
     growth = np.prod(1.0 + pct / 100.0)
     pnl_std = float(np.std(pnl, ddof=1)) if n > 1 else 0.0
@@ -197,7 +195,8 @@ def stats(
             max_drawdown_duration=pd.Timedelta(longest, unit="ms"),
         )
         out.update(_return_figures(values, rf, ppy))
-    out.update(_trade_figures(trades_of(broker, history.fills)))
+    rows, closed = trade_rows(broker, history.fills)
+    out.update(_trade_figures(*trade_figures(rows[:closed])))
     out["commissions"] = broker.equity(account_id).commission
     out["periods_per_year"] = ppy
     return cast("pandas.Series", pd.Series(out, dtype=object, name=account_id))

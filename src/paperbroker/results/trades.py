@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
     from ..broker import BrokerService
 
-__all__ = ["TRADE_COLUMNS", "trades_frame", "trades_of"]
+__all__ = ["TRADE_COLUMNS", "trade_figures", "trade_rows", "trades_frame", "trades_of"]
 
 #: the columns of :func:`trades_frame`, in order
 TRADE_COLUMNS = (
@@ -80,8 +80,8 @@ def _walk(fills: Any) -> tuple[list[list[Any]], dict[tuple[str, str], _Open]]:
     last_row: dict[tuple[str, str], list[Any]] = {}  # the row each position's last fill closed
     columns = zip(
         fills["time_ms"].tolist(),
-        fills["account"].astype(str).tolist(),
-        fills["symbol"].astype(str).tolist(),
+        fills["account"].tolist(),
+        fills["symbol"].tolist(),
         fills["order_id"].tolist(),
         fills["direction"].tolist(),
         fills["qty"].tolist(),
@@ -141,21 +141,34 @@ def trades_frame(broker: BrokerService, account_id: str | None = DEFAULT_ACCOUNT
 
 def trades_of(broker: BrokerService, fills: pandas.DataFrame) -> pandas.DataFrame:
     """:func:`trades_frame` of these rows of :func:`~paperbroker.executions_frame`."""
+    rows, closed = trade_rows(broker, fills)
+    return _frame(broker, rows, closed)
+
+
+def trade_figures(rows: list[list[Any]]) -> tuple[Any, Any]:
+    """The ``pnl`` and ``return_pct`` of these rows of :func:`trade_rows`, as numpy arrays."""
     import numpy as np
 
-    pd = load_pandas()
-    walk = pd.DataFrame(
-        {
-            "time_ms": fills["time"].to_numpy(dtype="datetime64[ms]").astype(np.int64),
-            "account": fills["account"],
-            "symbol": fills["symbol"],
-            "order_id": fills["order_id"],
-            "direction": np.where(fills["side"].to_numpy() == Side.BUY.label, 1, -1),
-            "qty": fills["qty"],
-            "price": fills["price"],
-            "commission": fills["commission"],
-        }
-    )
+    cols = list(zip(*rows, strict=True)) if rows else [()] * 12
+    qty, entry = np.asarray(cols[3], dtype=np.float64), np.asarray(cols[6], dtype=np.float64)
+    pnl = np.asarray(cols[8], dtype=np.float64) - np.asarray(cols[9], dtype=np.float64)
+    return pnl, pnl / (entry * qty) * 100.0
+
+
+def trade_rows(broker: BrokerService, fills: pandas.DataFrame) -> tuple[list[list[Any]], int]:
+    """The rows of :func:`trades_frame` as lists (closed ones first), and how many are closed."""
+    import numpy as np
+
+    walk = {
+        "time_ms": fills["time"].to_numpy(dtype="datetime64[ms]").astype(np.int64),
+        "account": fills["account"].to_numpy(dtype=object),
+        "symbol": fills["symbol"].to_numpy(dtype=object),
+        "order_id": fills["order_id"].to_numpy(dtype=object),
+        "direction": np.where(fills["side"].to_numpy() == Side.BUY.label, 1, -1),
+        "qty": fills["qty"].to_numpy(),
+        "price": fills["price"].to_numpy(),
+        "commission": fills["commission"].to_numpy(),
+    }
     rows, held = _walk(walk)
     marks = {
         (account, p.symbol): p.last for account in ({k[0] for k in held}) for p in broker.positions(account)
@@ -180,7 +193,7 @@ def trades_of(broker: BrokerService, fills: pandas.DataFrame) -> pandas.DataFram
                 None,
             ]
         )
-    return _frame(broker, rows, closed=len(rows) - len(held))
+    return rows, len(rows) - len(held)
 
 
 def _frame(broker: BrokerService, rows: list[list[Any]], closed: int) -> pandas.DataFrame:
@@ -191,7 +204,7 @@ def _frame(broker: BrokerService, rows: list[list[Any]], closed: int) -> pandas.
     qty = np.asarray(cols[3], dtype=np.float64)
     entry = np.asarray(cols[6], dtype=np.float64)
     commission = np.asarray(cols[9], dtype=np.float64)
-    pnl = np.asarray(cols[8], dtype=np.float64) - commission
+    pnl, return_pct = trade_figures(rows)
     is_open = np.arange(len(rows)) >= closed
     entry_ms = np.asarray(cols[4], dtype=np.int64)
     exit_ms = np.asarray([0 if t is None else t for t in cols[5]], dtype=np.int64)
@@ -213,7 +226,7 @@ def _frame(broker: BrokerService, rows: list[list[Any]], closed: int) -> pandas.
             "entry_price": entry,
             "exit_price": np.asarray(cols[7], dtype=np.float64),
             "pnl": pnl,
-            "return_pct": pnl / (entry * qty) * 100.0 if rows else np.asarray([], dtype=np.float64),
+            "return_pct": return_pct,
             "commission": commission,
             "duration": exit_time - entry_time,
             "open": is_open,
