@@ -83,6 +83,18 @@ def test_quotes_draw_a_line_and_bad_input_is_refused() -> None:
         pb.report(b, account_id="NOBODY")
 
 
+def test_classic_mode_has_fills_and_trades_but_no_prices() -> None:
+    b = pb.BrokerService(execution_delay=None, clock=pb.SimClock())
+    for side, price in (("buy", 10.0), ("sell", 12.0)):
+        b.clock.advance(60_000)  # type: ignore[attr-defined]
+        b.fill(getattr(b, side)("X", 5, limit=price).id)
+    fig = pb.report(b, "X")
+    assert [t.name for t in fig.data] == ["buy", "sell", "winning trades", "equity", "drawdown %"]
+    assert list(_trace(fig, "equity").y) == [100_000.0, 100_000.0, 100_010.0]
+    with pytest.raises(pb.NotFound, match="no prices of 'Y'"):
+        pb.report(b, "Y")
+
+
 def test_an_empty_broker_gives_an_empty_figure() -> None:
     fig = pb.report(pb.BrokerService(execution_delay=None))
     assert [t.name for t in fig.data] == ["equity", "drawdown %"]

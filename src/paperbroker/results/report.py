@@ -90,7 +90,9 @@ def report(
         raise ConfigurationError(msg)
     if symbol is None:
         symbol = history.traded_symbol()
-    elif not isinstance(symbol, str) or symbol not in set(history.prices["symbol"].tolist()):
+    elif not isinstance(symbol, str) or not (
+        symbol in set(history.prices["symbol"].tolist()) or (history.fills["symbol"] == symbol).any()
+    ):
         broker.price_history(symbol)  # raises NotFound, naming the market's symbols
     fig = make_subplots(rows=3, cols=1, shared_xaxes=True, row_heights=[0.5, 0.3, 0.2], vertical_spacing=0.03)
     if symbol is not None:
