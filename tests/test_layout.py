@@ -26,7 +26,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("core",),
     ("market",),
     ("events", "topics"),
-    ("models", "errors", "clock"),
+    ("models", "enums", "errors", "clock"),
 ]
 
 

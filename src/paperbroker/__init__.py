@@ -64,6 +64,7 @@ from .models import (
     Side,
     StopType,
 )
+from .results import equity_curve, prices_frame, report, stats, trades_frame
 from .saving import load, save
 from .topics import parse_topic, topic
 
@@ -123,12 +124,17 @@ __all__ = [
     "UnknownPosition",
     "WallClock",
     "__version__",
+    "equity_curve",
     "equity_frame",
     "executions_frame",
     "load",
     "orders_frame",
     "parse_topic",
     "positions_frame",
+    "prices_frame",
+    "report",
     "save",
+    "stats",
     "topic",
+    "trades_frame",
 ]

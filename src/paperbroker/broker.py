@@ -242,6 +242,12 @@ class BrokerService:
         engine = self._engine
         return History(engine.executions, engine.equity_log, engine.symbols, engine.account_codes)
 
+    def price_history(self, symbol: str | None = None) -> dict[str, Any]:
+        """The prices the market showed, oldest first, as numpy columns (``time``, ``symbol``,
+        ``last``, and a quote's ``bid``/``ask``/sizes or a bar's ``open``/``high``/``low``/
+        ``volume``); the newest ``history_limit`` rows at least; none in classic mode."""
+        return self._parts.price_history(symbol)
+
     @property
     def execution_count(self) -> int:
         """Executions ever made, including those dropped from the kept history."""

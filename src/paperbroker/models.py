@@ -18,8 +18,11 @@ from dataclasses import dataclass, fields
 from enum import IntEnum
 from typing import Any, ClassVar, TypeVar
 
+from .enums import DONE_STATUSES, ConnectionStatus, OrderStatus, OrderType, ParentType, Side, StopType
+
 __all__ = [
     "DEFAULT_ACCOUNT",
+    "DONE_STATUSES",
     "MAX_SIZE",
     "Brackets",
     "BrokerConnectionStatus",
@@ -46,101 +49,6 @@ DEFAULT_ACCOUNT = "DEMO-ACCOUNT"
 #: The largest quantity or price accepted: beyond it, notional values and P&L sums would
 #: lose all precision or overflow to infinity.
 MAX_SIZE = 1e12
-
-
-class _LabelledEnum(IntEnum):
-    """An int enum whose members also have a readable label ("Stop Limit")."""
-
-    @property
-    def label(self) -> str:
-        return self.name.replace("_", " ").title()
-
-    @classmethod
-    def coerce(cls, value: object, what: str) -> Any:
-        """Return the member for an enum, its int value or its name (any case).
-
-        Raises ``ValueError`` with a sentence naming the accepted values otherwise.
-        """
-        if isinstance(value, cls):
-            return value
-        if isinstance(value, str):
-            key = value.strip().upper().replace(" ", "_").replace("-", "_")
-            if key in cls.__members__:
-                return cls.__members__[key]
-        elif isinstance(value, int) and not isinstance(value, bool):
-            try:
-                return cls(value)
-            except ValueError:
-                pass
-        accepted = ", ".join(f"{m.name} ({m.value})" for m in cls)
-        msg = f"{value!r} is not a valid {what}; use one of {accepted}."
-        raise ValueError(msg)
-
-
-class OrderStatus(_LabelledEnum):
-    """An order's state (TradingView values: Canceled=1 ... Working=6)."""
-
-    CANCELED = 1
-    FILLED = 2
-    INACTIVE = 3
-    PLACING = 4
-    REJECTED = 5
-    WORKING = 6
-
-    @property
-    def is_done(self) -> bool:
-        """True for the final states: Canceled, Filled and Rejected."""
-        return self in DONE_STATUSES
-
-
-# Hot paths compare against these module constants: on Python 3.11 every
-# ``OrderStatus.X`` attribute lookup costs as much as building a small object.
-DONE_STATUSES = (OrderStatus.CANCELED, OrderStatus.FILLED, OrderStatus.REJECTED)
-
-
-class OrderType(_LabelledEnum):
-    """Limit=1, Market=2, Stop=3, StopLimit=4 (TradingView values)."""
-
-    LIMIT = 1
-    MARKET = 2
-    STOP = 3
-    STOP_LIMIT = 4
-
-
-class Side(_LabelledEnum):
-    """Buy=1, Sell=-1: the sign of a quantity on that side."""
-
-    BUY = 1
-    SELL = -1
-
-    @property
-    def opposite(self) -> Side:
-        """The other side."""
-        return Side.SELL if self is Side.BUY else Side.BUY
-
-
-class ParentType(_LabelledEnum):
-    """What a bracket order protects: an Order (1) or a Position (2)."""
-
-    ORDER = 1
-    POSITION = 2
-
-
-class StopType(_LabelledEnum):
-    """A stop-loss (0), a trailing stop (1) or a guaranteed stop (2)."""
-
-    STOP_LOSS = 0
-    TRAILING_STOP = 1
-    GUARANTEED_STOP = 2
-
-
-class ConnectionStatus(_LabelledEnum):
-    """Connected=1, Connecting=2, Disconnected=3, Error=4 (TradingView values)."""
-
-    CONNECTED = 1
-    CONNECTING = 2
-    DISCONNECTED = 3
-    ERROR = 4
 
 
 R = TypeVar("R", bound="_Record")

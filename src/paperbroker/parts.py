@@ -22,6 +22,7 @@ from .core.settings import check_balance, check_settings, seeded_generator
 from .core.views import BookViews
 from .errors import InvalidState
 from .events import TopicHub
+from .market.prices import PriceLog
 from .market.slippage import Slippage, as_slippage
 from .market.source import MarketSource
 from .market.venue import Venue, market_clock
@@ -49,7 +50,7 @@ class BrokerParts:
     def join_market(self, source: MarketSource, slippage: Slippage) -> Venue:
         """Market mode: the venue of ``source`` becomes the engine's market and the steps'."""
         assert isinstance(self.clock, SimClock)
-        venue = Venue(self.engine, self.hub, self.clock, self.rng, source, slippage)
+        venue = Venue(self.engine, self.hub, self.clock, self.rng, source, slippage, self.history_limit)
         self.venue = venue
         self.engine.market = venue
         self.engine.equity.one_row_per_tick = True
@@ -66,6 +67,11 @@ class BrokerParts:
     def quotes(self) -> list[Quote]:
         """The current quote of every symbol the market has quoted (none in classic mode)."""
         return [] if self.venue is None else self.venue.quotes()
+
+    def price_history(self, symbol: str | None) -> dict[str, Any]:
+        """The market's price log as columns (empty ones in classic mode)."""
+        log = self.venue.prices if self.venue is not None else PriceLog(None, [], False)
+        return log.columns(symbol)
 
     def shutdown(self) -> None:
         """Close every subscription and stop the simulator."""

@@ -32,6 +32,7 @@ from ..errors import ConfigurationError, InvalidOrder, InvalidState, MarketDataE
 from ..events import TopicHub
 from ..models import Execution, OrderMessage, OrderStatus, PlacedOrder, Quote, StopType
 from .matching import Matcher
+from .prices import PriceLog
 from .random_walk import RandomWalk
 from .replay_sources import BarReplay, QuoteReplay
 from .slippage import Slippage
@@ -82,6 +83,7 @@ class Venue:
         rng: np.random.Generator,
         source: MarketSource,
         slippage: Slippage,
+        history_limit: int | None = None,
     ) -> None:
         source.bind(rng, clock.now_ms())
         self._host = host
@@ -97,6 +99,7 @@ class Venue:
         self._quote_subs = hub.table("quotes")
         self._deliver = hub.deliver
         self.ticks = 0
+        self.prices = PriceLog(history_limit, source.symbols, source.bars)  # what it showed
         # the built-in sources make sound ticks from checked input; a source of your own
         # (any next_tick but theirs) has each tick checked before it is applied
         self._checked = type(source).next_tick not in _OWN_TICKS
@@ -241,6 +244,7 @@ class Venue:
     def apply(self, tick: Tick) -> None:
         """Mark, match and broadcast one tick's prices."""
         self.ticks += 1
+        self.prices.record(tick)
         source, matcher = self.source, self.matcher
         symbols = source.symbols
         if len(symbols) > len(matcher.books):

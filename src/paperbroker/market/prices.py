@@ -1,0 +1,119 @@
+"""The prices a broker's market showed, tick by tick, as bounded columns.
+
+A :class:`PriceLog` keeps one row per symbol per tick: the tick's time, the symbol's
+position in the source's symbol list, and for a bar source the bar's open, high, low,
+close and volume, for a quote source the bid, ask, last price and the bid and ask sizes
+(``inf``: unlimited).  (A bar source's quotes are made from its bars, so they are not
+kept again.)
+
+Like the execution and equity logs, the numbers go into one ``array('d')`` through
+:mod:`struct` (one ``frombytes`` per row, no pandas, no numpy per tick), and the log keeps
+at least its ``limit`` newest rows: once it holds twice that, the oldest are dropped in
+one go, so the amortised cost per tick is O(1).  :meth:`PriceLog.columns` copies the rows
+out as numpy columns, on demand.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from array import array
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ..errors import NotFound
+
+if TYPE_CHECKING:
+    from .source import Tick
+
+__all__ = ["BAR_COLUMNS", "QUOTE_COLUMNS", "PriceLog"]
+
+#: what a row of a bar source keeps after its time and symbol position
+BAR_COLUMNS = ("open", "high", "low", "last", "volume")
+#: what a row of a quote source keeps after its time and symbol position
+QUOTE_COLUMNS = ("bid", "ask", "last", "bid_size", "ask_size")
+_ALL = ("bid", "ask", "bid_size", "ask_size", "last", "open", "high", "low", "volume")
+_WIDTH = 7
+
+
+class PriceLog:
+    """Bounded columnar history of the ticks a market applied (see the module docstring).
+
+    ``symbols`` is the source's own list of symbol names (it may grow; rows refer to it by
+    position).  ``bars`` says whether the source gives OHLCV bars (then a row keeps
+    :data:`BAR_COLUMNS`) or quotes (:data:`QUOTE_COLUMNS`).
+    """
+
+    __slots__ = ("_cap", "_data", "_pack", "bars", "limit", "record", "symbols", "total")
+
+    def __init__(self, limit: int | None, symbols: list[str], bars: bool) -> None:
+        self.limit = limit
+        self.symbols = symbols
+        self.bars = bars
+        self.total = 0  # rows ever recorded
+        self._data = array("d")
+        self._cap: float = math.inf if limit is None else 2 * limit * _WIDTH
+        self._pack = struct.Struct(f"{_WIDTH}d").pack
+        #: ``record(tick)`` appends one row per symbol of the tick
+        self.record: Callable[[Tick], None] = self._record_bars if bars else self._record_quotes
+
+    def __len__(self) -> int:
+        return len(self._data) // _WIDTH
+
+    def _record_bars(self, tick: Tick) -> None:
+        add, pack, time, index = self._data.frombytes, self._pack, tick.time, tick.index
+        o, h, lo, c, v = tick.open, tick.high, tick.low, tick.last, tick.volume
+        if len(index) == 1:
+            add(pack(time, index[0], o[0], h[0], lo[0], c[0], v[0]))
+        else:
+            for n, i in enumerate(index):
+                add(pack(time, i, o[n], h[n], lo[n], c[n], v[n]))
+        self.total += len(index)
+        if len(self._data) >= self._cap:
+            self._trim()
+
+    def _record_quotes(self, tick: Tick) -> None:
+        add, pack, time, index = self._data.frombytes, self._pack, tick.time, tick.index
+        b, a, c, bsz, asz = tick.bid, tick.ask, tick.last, tick.bid_size, tick.ask_size
+        if len(index) == 1:
+            add(pack(time, index[0], b[0], a[0], c[0], bsz[0], asz[0]))
+        else:
+            for n, i in enumerate(index):
+                add(pack(time, i, b[n], a[n], c[n], bsz[n], asz[n]))
+        self.total += len(index)
+        if len(self._data) >= self._cap:
+            self._trim()
+
+    def _trim(self) -> None:
+        drop = len(self) - (self.limit or 0)
+        if drop > 0:
+            del self._data[: drop * _WIDTH]
+
+    def columns(self, symbol: str | None = None) -> dict[str, Any]:
+        """The kept rows, oldest first, as numpy columns of their own.
+
+        ``time`` is int64 Unix milliseconds, ``symbol`` an array of names, the others
+        (``bid``, ``ask``, ``bid_size``, ``ask_size``, ``last``, ``open``, ``high``, ``low``,
+        ``volume``) float64, NaN where the source does not give them.  With ``symbol`` only
+        that symbol's rows.
+        """
+        import numpy as np
+
+        table = np.frombuffer(self._data, dtype=np.float64).reshape(-1, _WIDTH).copy()
+        codes = table[:, 1].astype(np.int64)
+        if symbol is not None:
+            if symbol not in self.symbols:
+                known = ", ".join(self.symbols) or "none"
+                msg = f"The market has no prices of {symbol!r}; its symbols are {known}."
+                raise NotFound(msg)
+            keep = codes == self.symbols.index(symbol)
+            table, codes = table[keep], codes[keep]
+        names = np.array([*self.symbols, ""], dtype=object)  # never empty, for the indexing
+        out: dict[str, Any] = {"time": table[:, 0].astype(np.int64), "symbol": names[codes]}
+        kept = BAR_COLUMNS if self.bars else QUOTE_COLUMNS
+        for name in _ALL:
+            out[name] = table[:, 2 + kept.index(name)] if name in kept else np.full(len(table), np.nan)
+        return out
+
+    def clear(self) -> None:
+        del self._data[:]
