@@ -178,6 +178,7 @@ class BrokerService(OrderLifecycle, BrokerViews, Stepping):
         self._account_code = self._account_codes._code
         self._order_seq = 0
         self._exec_seq = 0
+        self._shutdown_hooks: list[Callable[[], Any]] = []
         self.open_account(DEFAULT_ACCOUNT, initial_balance)
 
     # ------------------------------------------------------------------ accounts
@@ -473,6 +474,17 @@ class BrokerService(OrderLifecycle, BrokerViews, Stepping):
 
     def subscriptions(self) -> list[Subscription]:
         return self._hub.subscriptions()
+
+    def on_shutdown(self, callback: Callable[[], Any]) -> None:
+        """Call ``callback()`` once when :meth:`shutdown` runs (a server stops with its broker)."""
+        self._shutdown_hooks.append(callback)
+
+    def shutdown(self) -> None:
+        """Stop the simulator, close every subscription, then run the ``on_shutdown`` callbacks."""
+        super().shutdown()
+        hooks, self._shutdown_hooks = self._shutdown_hooks, []
+        for hook in hooks:
+            hook()
 
     @property
     def subscriber_errors(self) -> int:
