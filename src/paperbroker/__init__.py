@@ -51,19 +51,35 @@ from .models import (
     StopType,
 )
 from .persistence import load, save
+from .serve import (
+    AccessDenied,
+    ClassroomServer,
+    ClientInfo,
+    ConnectionLost,
+    Invitation,
+    ProtocolError,
+    RateLimited,
+    RemoteBroker,
+    connect,
+    serve,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
     "DEFAULT_ACCOUNT",
     "RANDOM_DELAY",
+    "AccessDenied",
     "BarReplay",
     "Brackets",
     "BrokerConnectionStatus",
     "BrokerError",
     "BrokerService",
+    "ClassroomServer",
+    "ClientInfo",
     "Clock",
     "ConfigurationError",
+    "ConnectionLost",
     "ConnectionStatus",
     "CurrentQuotes",
     "EquityData",
@@ -73,6 +89,7 @@ __all__ = [
     "InvalidOrder",
     "InvalidState",
     "InvalidTopic",
+    "Invitation",
     "ManualQuotes",
     "MarketDataError",
     "MarketSource",
@@ -93,9 +110,12 @@ __all__ = [
     "PlacedOrder",
     "Position",
     "PreOrder",
+    "ProtocolError",
     "Quote",
     "QuoteReplay",
     "RandomWalk",
+    "RateLimited",
+    "RemoteBroker",
     "RiskRules",
     "Side",
     "SimClock",
@@ -108,6 +128,7 @@ __all__ = [
     "UnknownPosition",
     "WallClock",
     "__version__",
+    "connect",
     "equity_frame",
     "executions_frame",
     "load",
@@ -115,5 +136,6 @@ __all__ = [
     "parse_topic",
     "positions_frame",
     "save",
+    "serve",
     "topic",
 ]
