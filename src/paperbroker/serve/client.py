@@ -21,6 +21,7 @@ each change is announced on ``broker-connection`` (Connecting, Connected, Error)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import logging
@@ -173,6 +174,11 @@ class RemoteBroker(RemoteAccount):
             sub.close()
         if not self._ready.done():
             self._ready.set_exception(ConnectionLost("The client was closed before it connected."))
+
+    async def wait_closed(self) -> None:
+        """After :meth:`close`: wait until the connection has ended."""
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
 
     @property
     def connected(self) -> bool:
