@@ -413,3 +413,22 @@ def test_records_rebuilt_from_their_json_equal_the_originals():
     assert len(records) > 6  # the brackets are there too
     for kind, record in records:
         assert record_from(kind, json.loads(record.to_json())) == record
+
+
+async def test_a_closed_local_subscription_stops_its_events_but_quotes_stay_current():
+    broker = pb.BrokerService(execution_delay=None, market=pb.ManualQuotes({"AAPL": 100.0}))
+    server = pb.serve(broker)
+    remote = await pb.connect(server.invite("ALICE").url)
+    heard: list[float] = []
+    sub = remote.subscribe(pb.topic("quotes", symbol="AAPL"), lambda q: heard.append(q.last))
+    await until(lambda: heard == [100.0])  # the snapshot's quote
+    broker.set_price("AAPL", 101.0)
+    await until(lambda: heard == [100.0, 101.0])
+    sub.close()
+    broker.set_price("AAPL", 102.0)
+    broker.set_price("AAPL", 103.0)
+    await until(lambda: remote.quote("AAPL").last == 103.0)
+    assert heard == [100.0, 101.0]
+    remote.close()
+    server.close()
+    await server.wait_closed()

@@ -302,7 +302,7 @@ class RemoteBroker(RemoteAccount):
         if key is not None:
             if self._hub.has(kind, key):
                 self._hub.publish(kind, key, record)
-            elif canonical not in self._mirror_topics():  # nobody listens here any more
+            elif kind != "quotes" and canonical not in self._mirror_topics():  # nobody listens any more
                 del self._keys[canonical]
                 self._remote.discard(canonical)
                 self.request("unsubscribe", topic=canonical)

@@ -50,6 +50,12 @@ logger = logging.getLogger("paperbroker.serve")
 _NUMBER = (int, float)
 
 
+def _retrieved(task: asyncio.Task[None]) -> None:
+    """A closing handshake that failed: the connection is gone either way."""
+    if not task.cancelled():
+        task.exception()
+
+
 def _records(records: Any) -> str:
     """A JSON array of records, each as its own ``to_json()``."""
     return "[" + ",".join(r.to_json() for r in records) + "]"
@@ -130,7 +136,8 @@ class Session:
         self.server.forget(self, code, reason)
         if notify and self.ws.close_code is None:  # still open: say why it ends
             with contextlib.suppress(RuntimeError):  # the loop is closing
-                asyncio.get_running_loop().create_task(self.ws.close(code, reason[:120]))
+                closing = asyncio.get_running_loop().create_task(self.ws.close(code, reason[:120]))
+                closing.add_done_callback(_retrieved)
 
     def unsubscribe_all(self) -> None:
         subs, self.subscriptions = self.subscriptions, {}
