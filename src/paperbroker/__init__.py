@@ -66,6 +66,18 @@ from .models import (
 )
 from .results import equity_curve, prices_frame, report, stats, trades_frame
 from .saving import load, save
+from .serve import (
+    AccessDenied,
+    ClassroomServer,
+    ClientInfo,
+    ConnectionLost,
+    Invitation,
+    ProtocolError,
+    RateLimited,
+    RemoteBroker,
+    connect,
+    serve,
+)
 from .topics import parse_topic, topic
 
 __version__ = "0.1.0"
@@ -73,13 +85,17 @@ __version__ = "0.1.0"
 __all__ = [
     "DEFAULT_ACCOUNT",
     "RANDOM_DELAY",
+    "AccessDenied",
     "BarReplay",
     "Brackets",
     "BrokerConnectionStatus",
     "BrokerError",
     "BrokerService",
+    "ClassroomServer",
+    "ClientInfo",
     "Clock",
     "ConfigurationError",
+    "ConnectionLost",
     "ConnectionStatus",
     "CurrentQuotes",
     "EquityData",
@@ -89,6 +105,7 @@ __all__ = [
     "InvalidOrder",
     "InvalidState",
     "InvalidTopic",
+    "Invitation",
     "ManualQuotes",
     "MarketDataError",
     "MarketSource",
@@ -109,9 +126,12 @@ __all__ = [
     "PlacedOrder",
     "Position",
     "PreOrder",
+    "ProtocolError",
     "Quote",
     "QuoteReplay",
     "RandomWalk",
+    "RateLimited",
+    "RemoteBroker",
     "RiskRules",
     "Side",
     "SimClock",
@@ -124,6 +144,7 @@ __all__ = [
     "UnknownPosition",
     "WallClock",
     "__version__",
+    "connect",
     "equity_curve",
     "equity_frame",
     "executions_frame",
@@ -134,6 +155,7 @@ __all__ = [
     "prices_frame",
     "report",
     "save",
+    "serve",
     "stats",
     "topic",
     "trades_frame",

@@ -45,10 +45,9 @@ class BrokerService:
     Parameters
     ----------
     execution_delay
-        Seconds between simulated steps: a number for a fixed interval, the default
-        ``RANDOM_DELAY`` (classic mode: a random 1-2 s; market mode: 1 s), or ``None`` for
-        manual mode, where nothing happens on its own (call :meth:`fill`, :meth:`step`,
-        :meth:`run` ...).
+        Seconds between simulated steps: a number, the default ``RANDOM_DELAY`` (classic
+        mode: a random 1-2 s; market mode: 1 s), or ``None`` for manual mode, where nothing
+        happens on its own (call :meth:`fill`, :meth:`step`, :meth:`run` ...).
     initial_balance
         Starting cash of the default account (and of accounts opened without one).
     seed
@@ -243,9 +242,8 @@ class BrokerService:
         return History(engine.executions, engine.equity_log, engine.symbols, engine.account_codes)
 
     def price_history(self, symbol: str | None = None) -> dict[str, Any]:
-        """The prices the market showed, oldest first, as numpy columns (``time``, ``symbol``,
-        ``last``, and a quote's ``bid``/``ask``/sizes or a bar's ``open``/``high``/``low``/
-        ``volume``); the newest ``history_limit`` rows at least; none in classic mode."""
+        """The prices the market showed, oldest first, as numpy columns: ``time``, ``symbol``,
+        ``last`` and a quote's ``bid``/``ask``/sizes or a bar's ``open``/``high``/``low``/``volume``."""
         return self._parts.price_history(symbol)
 
     @property
@@ -308,8 +306,12 @@ class BrokerService:
         self._stepper.set_quote("set_quote", symbol, QuoteChange(bid=bid, ask=ask, last=last, size=size))
 
     def shutdown(self) -> None:
-        """Stop the simulator and close every subscription."""
+        """Stop the simulator, close every subscription, then run the ``on_shutdown`` callbacks."""
         self._parts.shutdown()
+
+    def on_shutdown(self, callback: Callable[[], Any]) -> None:
+        """Call ``callback()`` once when :meth:`shutdown` runs (a server stops with its broker)."""
+        self._parts.shutdown_hooks.append(callback)
 
     def subscribe(self, topic: str, callback: Callable[[Any], Any]) -> Subscription:
         """Call ``callback(payload)`` for every event on ``topic``; close the handle to stop."""
@@ -392,8 +394,7 @@ class BrokerService:
         return broker
 
     def __repr__(self) -> str:
-        working = self._engine.book.working_count()
+        working, mode = self._engine.book.working_count(), self._stepper.mode
         state = "running" if self.simulator_running else "idle"
         equity = self._engine.ledger.accounts[DEFAULT_ACCOUNT].equity().equity
-        mode = self._stepper.mode
         return f"<BrokerService {mode}, {working} working orders, equity {equity:,.2f}, simulator {state}>"

@@ -7,7 +7,8 @@ them.  :class:`~paperbroker.broker.BrokerService` is a facade over one; saving w
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -46,6 +47,8 @@ class BrokerParts:
     initial_balance: float
     history_limit: int | None
     venue: Venue | None = None
+    #: Called once by :meth:`shutdown`, after the subscriptions are closed.
+    shutdown_hooks: list[Callable[[], Any]] = field(default_factory=list)
 
     def join_market(self, source: MarketSource, slippage: Slippage) -> Venue:
         """Market mode: the venue of ``source`` becomes the engine's market and the steps'."""
@@ -74,10 +77,13 @@ class BrokerParts:
         return log.columns(symbol)
 
     def shutdown(self) -> None:
-        """Close every subscription and stop the simulator."""
+        """Close every subscription, stop the simulator, then run the shutdown hooks."""
         for sub in self.hub.subscriptions():
             sub.close()
         self.stepper.simulator.stop()
+        hooks, self.shutdown_hooks = self.shutdown_hooks, []
+        for hook in hooks:
+            hook()
 
 
 def build_parts(
