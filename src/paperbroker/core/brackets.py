@@ -18,16 +18,18 @@ id, ``parentType`` = Position) and replace the position's earlier brackets.  Fro
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
 
-from ..errors import InvalidOrder
+from ..errors import InvalidOrder, PersistenceError
 from ..market.slippage import round_to_tick
 from ..models import OrderStatus, OrderType, ParentType, PlacedOrder, Position, Side, StopType
 
 if TYPE_CHECKING:
     from ..broker import BrokerService
 
-__all__ = ["Brackets", "BrokerBracketHost", "check_sides", "trail_from"]
+__all__ = ["Brackets", "BracketsState", "BrokerBracketHost", "check_sides", "trail_from"]
 
 _EPS = 1e-9
 _POSITION = ParentType.POSITION
@@ -63,6 +65,19 @@ def trail_from(price: float, side: Side, pips: float, grid: tuple[float, float])
     return round_to_tick(price - pips * pip if side is Side.BUY else price + pips * pip, tick)
 
 
+Role = Literal["takeProfit", "stopLoss"]
+
+
+@dataclass(frozen=True, slots=True)
+class BracketsState:
+    """What :meth:`Brackets.state` saves: for each parent order (its children still
+    Inactive) and each ``(account, symbol)`` position (its children Working), the children
+    by role, as ``(role, order id)``.  Which parent a child has is rebuilt from these."""
+
+    parents: tuple[tuple[str, tuple[tuple[Role, str], ...]], ...]
+    positions: tuple[tuple[str, str, tuple[tuple[Role, str], ...]], ...]
+
+
 class Brackets:
     """The registry of bracket orders and their rules (see the module docstring)."""
 
@@ -75,6 +90,41 @@ class Brackets:
 
     def __len__(self) -> int:
         return len(self._owner)
+
+    def state(self) -> BracketsState:
+        """The registry as plain data (see :class:`BracketsState`)."""
+        return BracketsState(
+            tuple((p, tuple((r, c.id) for r, c in ch.items())) for p, ch in self._inactive.items()),  # type: ignore[misc]
+            tuple((a, s, tuple((r, c.id) for r, c in ch.items())) for (a, s), ch in self._position.items()),  # type: ignore[misc]
+        )
+
+    @classmethod
+    def from_state(
+        cls, state: BracketsState, host: BrokerBracketHost, orders: Mapping[str, PlacedOrder]
+    ) -> Brackets:
+        """A new registry in ``state``, over the book's ``orders``; raises PersistenceError
+        naming the field when a parent or child is not saved, a child is not Inactive (of an
+        order) or Working (of a position) or has another parent, or one is listed twice."""
+        brackets = cls(host)
+        owners: list[tuple[str, str | tuple[str, str], tuple[tuple[Role, str], ...], int]]
+        owners = [(f"parents[{n}]", p, ch, 1) for n, (p, ch) in enumerate(state.parents)]
+        owners += [(f"positions[{n}]", (a, s), ch, 2) for n, (a, s, ch) in enumerate(state.positions)]
+        for where, owner, children, column in owners:
+            status = OrderStatus.INACTIVE if column == 1 else OrderStatus.WORKING
+            if (isinstance(owner, str) and owner not in orders) or owner in brackets._table(owner):
+                raise PersistenceError(f"{where} {owner!r} is not a saved order, or is listed twice")
+            for k, (role, child_id) in enumerate(children):
+                child = orders.get(child_id)
+                taken = child_id in brackets._owner or role in brackets._table(owner).get(owner, {})
+                if child is None or child.status is not status or taken:
+                    raise PersistenceError(
+                        f"{where}[{column}][{k}] {child_id!r} must be a saved {status.label.lower()} "
+                        "order, listed once"
+                    )
+                if isinstance(owner, str) and child.parentId != owner:
+                    raise PersistenceError(f"{where}[{column}][{k}] {child_id!r} has another parent")
+                brackets._register(child, role, owner)
+        return brackets
 
     def _table(self, owner: str | tuple[str, str]) -> dict[str | tuple[str, str], dict[str, PlacedOrder]]:
         return self._inactive if isinstance(owner, str) else self._position  # type: ignore[return-value]

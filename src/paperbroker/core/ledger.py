@@ -17,9 +17,13 @@ Rules (per account, one netted position per symbol):
 
 from __future__ import annotations
 
-from ..models import EquityData, Position, Side
+from dataclasses import dataclass
 
-__all__ = ["Account", "Ledger", "PositionState"]
+from ..errors import PersistenceError
+from ..models import EquityData, Position, Side
+from ..statetypes import Finite, NonNegative
+
+__all__ = ["Account", "AccountState", "Ledger", "LedgerState", "PositionRow", "PositionState"]
 
 # Enum members as module constants: attribute lookups on enum classes are slow on 3.11.
 _BUY = Side.BUY
@@ -60,6 +64,45 @@ class PositionState:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class PositionRow:
+    """A saved position: :class:`PositionState`'s fields (``qty`` signed, never 0)."""
+
+    symbol: str
+    qty: Finite
+    side: Side
+    avg: Finite
+    realized: Finite
+    unrealized: Finite
+    mark: Finite | None
+
+
+@dataclass(frozen=True, slots=True)
+class AccountState:
+    """A saved account: its money and its open positions."""
+
+    id: str
+    initial_balance: NonNegative
+    realized: Finite
+    commission: NonNegative
+    unrealized: Finite
+    positions: tuple[PositionRow, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerState:
+    """What :meth:`Ledger.state` saves: the accounts, each symbol's mark, and for each
+    symbol the order in which accounts came to hold it.
+
+    Which accounts hold a symbol follows from their positions (and is checked against
+    them); the order is kept because it is the order of their ``pl`` events on a new mark.
+    """
+
+    accounts: tuple[AccountState, ...]
+    marks: dict[str, Finite]
+    holders: dict[str, tuple[str, ...]]
+
+
 class Account:
     """One account's money and positions."""
 
@@ -96,6 +139,65 @@ class Ledger:
         self.marks: dict[str, float] = {}
         # symbol -> accounts holding an open position in it, for re-marking on a new price
         self._holders: dict[str, dict[str, Account]] = {}
+
+    def state(self) -> LedgerState:
+        """The ledger as plain data (see :class:`LedgerState`)."""
+        return LedgerState(
+            tuple(
+                AccountState(
+                    a.account_id,
+                    a.initial_balance,
+                    a.realized,
+                    a.commission,
+                    a.unrealized,
+                    tuple(
+                        PositionRow(p.symbol, p.qty, p.side, p.avg, p.realized, p.unrealized, p.mark)
+                        for p in a.positions.values()
+                    ),
+                )
+                for a in self.accounts.values()
+            ),
+            dict(self.marks),
+            {symbol: tuple(holders) for symbol, holders in self._holders.items()},
+        )
+
+    @classmethod
+    def from_state(cls, state: LedgerState) -> Ledger:
+        """A new ledger in ``state``; raises PersistenceError (naming the field) when the
+        state is not one a ledger can be in.  The holders index is rebuilt from the positions."""
+        ledger = cls()
+        for n, saved in enumerate(state.accounts):
+            where = f"accounts[{n}]"
+            if saved.id in ledger.accounts:
+                raise PersistenceError(f"{where}.id {saved.id!r} is an account listed twice")
+            account = Account(saved.id, saved.initial_balance)
+            account.realized, account.commission = saved.realized, saved.commission
+            account.unrealized = saved.unrealized
+            for k, row in enumerate(saved.positions):
+                here = f"{where}.positions[{k}]"
+                if row.symbol in account.positions:
+                    raise PersistenceError(f"{here}.symbol {row.symbol!r} is a position listed twice")
+                if row.qty == 0.0 or (row.qty > 0.0) is not (row.side is _BUY):
+                    raise PersistenceError(f"{here}.qty {row.qty!r} does not fit its side {int(row.side)}")
+                pos = PositionState(row.symbol)
+                pos.qty, pos.side, pos.avg = row.qty, row.side, row.avg
+                pos.realized, pos.unrealized, pos.mark = row.realized, row.unrealized, row.mark
+                account.positions[row.symbol] = pos
+                ledger._holders.setdefault(row.symbol, {})
+            ledger.accounts[saved.id] = account
+        ledger.marks.update(state.marks)
+        for symbol, ids in state.holders.items():
+            held = [a for a in ledger.accounts.values() if symbol in a.positions]
+            if sorted(ids) != sorted(a.account_id for a in held) or len(set(ids)) != len(ids):
+                owners = sorted(a.account_id for a in held)
+                raise PersistenceError(
+                    f"holders[{symbol!r}] {list(ids)} are not the accounts {owners} holding it"
+                )
+            ledger._holders[symbol] = {i: ledger.accounts[i] for i in ids}
+        unlisted = sorted(s for s, h in ledger._holders.items() if not h and s not in state.holders)
+        if unlisted:
+            raise PersistenceError(f"holders lacks {unlisted[0]!r}, which accounts hold")
+        return ledger
 
     def open_account(self, account_id: str, initial_balance: float) -> Account:
         account = Account(account_id, initial_balance)

@@ -10,12 +10,13 @@ beyond a bound.
 from __future__ import annotations
 
 import math
+import re
 from collections import deque
 from collections.abc import Iterator, Mapping
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from typing import Any
 
-from ..errors import InvalidOrder, UnknownOrder
+from ..errors import InvalidOrder, PersistenceError, UnknownOrder
 from ..models import (
     DONE_STATUSES,
     CurrentQuotes,
@@ -31,6 +32,7 @@ from ..models import (
 __all__ = [
     "DURATIONS",
     "OrderBook",
+    "OrderBookState",
     "check_duration",
     "check_order",
     "check_price",
@@ -236,6 +238,21 @@ def checked_fields(order: object) -> tuple[Any, ...]:
     )
 
 
+#: What an order id looks like: the broker numbers its orders ORDER-1, ORDER-2 ...
+ORDER_ID = re.compile(r"ORDER-([1-9][0-9]*)")
+
+
+@dataclass(frozen=True, slots=True)
+class OrderBookState:
+    """What :meth:`OrderBook.state` saves: every order kept, with its account, in the order
+    they were added; the working ones in the book's order (a random pick depends on it);
+    the finished ones oldest first (the first to be forgotten)."""
+
+    orders: tuple[tuple[str, PlacedOrder], ...]
+    working: tuple[str, ...]
+    done: tuple[str, ...]
+
+
 class OrderBook:
     """Orders by id; working orders indexed; finished orders bounded by ``keep_done``."""
 
@@ -248,6 +265,54 @@ class OrderBook:
         self._pos: dict[str, int] = {}
         self._done: deque[str] = deque()
         self._done_limit = keep_done
+
+    def state(self) -> OrderBookState:
+        """The book as plain data (copies of the orders; see :class:`OrderBookState`)."""
+        account = self._account
+        return OrderBookState(
+            tuple((account[i], o.copy()) for i, o in self.orders.items()),
+            tuple(self._working),
+            tuple(self._done),
+        )
+
+    @classmethod
+    def from_state(cls, state: OrderBookState, keep_done: int | None) -> OrderBook:
+        """A new book in ``state`` (its orders copied); the index of working orders is rebuilt.
+
+        Raises PersistenceError naming the field when the state is not one a book can be in:
+        an id that is not ``ORDER-<n>`` or is listed twice, a working order that is not
+        Working (or one that is but is not listed), a finished order listed twice.
+        """
+        book = cls(keep_done)
+        for n, (account_id, order) in enumerate(state.orders):
+            if ORDER_ID.fullmatch(order.id) is None or order.id in book.orders:
+                raise PersistenceError(
+                    f"orders[{n}][1].id {order.id!r} must be an ORDER-<number> listed once"
+                )
+            book.orders[order.id] = order.copy()
+            book._account[order.id] = account_id
+        lists = (("working", state.working, (_WORKING,)), ("done", state.done, DONE_STATUSES))
+        listed: dict[str, set[str]] = {"working": set(), "done": set()}
+        for name, ids, statuses in lists:
+            for n, order_id in enumerate(ids):
+                found = book.orders.get(order_id)
+                if found is None or found.status not in statuses:
+                    what = "not saved" if found is None else found.status.label.lower()
+                    raise PersistenceError(f"{name}[{n}] {order_id!r} is listed as {name} but is {what}")
+                if order_id in listed[name]:
+                    raise PersistenceError(f"{name}[{n}] {order_id!r} is an order listed twice as {name}")
+                listed[name].add(order_id)
+            for n, (_, order) in enumerate(state.orders):
+                if order.status in statuses and order.id not in listed[name]:
+                    status = order.status.label.lower()
+                    raise PersistenceError(
+                        f"orders[{n}][1] {order.id!r} is {status} but not listed in {name}"
+                    )
+        for order_id in state.working:
+            book._pos[order_id] = len(book._working)
+            book._working.append(order_id)
+        book._done.extend(state.done)
+        return book
 
     def add(self, order: PlacedOrder, account_id: str) -> None:
         self.orders[order.id] = order

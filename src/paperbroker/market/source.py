@@ -25,14 +25,17 @@ from typing import ClassVar
 
 import numpy as np
 
-from ..errors import ConfigurationError, InvalidState
+from ..errors import ConfigurationError, InvalidState, PersistenceError
 from ..models import Quote
+from ..statetypes import Floats, NonNegative, Positive
 
 __all__ = [
     "ManualQuotes",
+    "ManualQuotesState",
     "MarketSource",
     "Quote",
     "QuoteChange",
+    "QuotesState",
     "Tick",
     "tick_quote",
 ]
@@ -50,6 +53,41 @@ class QuoteChange:
     ask: float | None = None
     last: float | None = None
     size: float | None = None
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class QuotesState:
+    """Each symbol's current quote, as a source saves it: whether it has one yet, and the
+    rows of those that do, packed (bid, ask, bid size, ask size, last, then open, high,
+    low, volume or NaN when it is not a bar, then the time)."""
+
+    quoted: tuple[bool, ...]
+    rows: Floats
+
+    def ticks(self, symbols: int) -> list[Tick | None]:
+        """Each symbol's quote as a one-symbol tick (``None``: not quoted yet), for a source
+        of ``symbols`` symbols; raises PersistenceError naming what does not fit."""
+        if len(self.quoted) > symbols:
+            raise PersistenceError(f"quoted has {len(self.quoted)} values for the source's {symbols} symbols")
+        if len(self.rows) != _ROW * sum(self.quoted):
+            raise PersistenceError(f"rows must hold {_ROW} numbers per quoted symbol")
+        rows = iter(self.rows.reshape(-1, _ROW).tolist())
+        out: list[Tick | None] = []
+        for i, is_quoted in enumerate(self.quoted):
+            tick = None
+            if is_quoted:
+                bid, ask, bid_size, ask_size, last, open_, high, low, volume, time = next(rows)
+                if not (math.isfinite(time) and time >= 0):
+                    raise PersistenceError(f"rows has the time {time!r} for symbol {i}")
+                bars = None if math.isnan(open_) else ([open_], [high], [low], [volume])
+                tick = Tick(int(time), [i], [bid], [ask], [bid_size], [ask_size], [last], bars)
+            out.append(tick)
+        return out
+
+
+_QUOTE = ("bid", "ask", "bid_size", "ask_size", "last")
+_BAR = ("open", "high", "low", "volume")
+_ROW = len(_QUOTE) + len(_BAR) + 1
 
 
 class Tick:
@@ -206,6 +244,22 @@ class MarketSource(ABC):
                 latest[i] = tick
         return tick
 
+    def quotes_state(self) -> QuotesState:
+        """The current quotes as plain data (see :class:`QuotesState`)."""
+        rows = [self._row(i) for i in range(len(self.symbols))]
+        values: list[float] = []
+        for tick, n in filter(None, rows):
+            values.extend(getattr(tick, name)[n] for name in _QUOTE)
+            values.extend(getattr(tick, name)[n] if tick.open else _NAN for name in _BAR)
+            values.append(tick.time)
+        return QuotesState(tuple(row is not None for row in rows), np.array(values))
+
+    def restore_quotes(self, state: QuotesState) -> None:
+        """Take the quotes :meth:`quotes_state` saved (after :meth:`bind`, which stamps
+        quotes with the broker's time); raises PersistenceError when they do not fit."""
+        for i, tick in enumerate(state.ticks(len(self.symbols))):
+            self._latest[i] = tick
+
     def _row(self, i: int) -> tuple[Tick, int] | None:
         tick = self._latest[i]
         return None if tick is None else (tick, tick.index.index(i))
@@ -228,6 +282,18 @@ class MarketSource(ABC):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {', '.join(self.symbols) or 'no symbols'}>"
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ManualQuotesState:
+    """What :meth:`ManualQuotes.state` saves: its parameters (``quote_size``: ``None`` for
+    unlimited, else one size) and its quotes."""
+
+    tick_size: Positive
+    spread: NonNegative
+    quote_size: tuple[Positive] | None
+    step_ms: int
+    quotes: QuotesState
 
 
 class ManualQuotes(MarketSource):
@@ -261,6 +327,26 @@ class ManualQuotes(MarketSource):
             raise ConfigurationError(msg)
         for symbol, price in (prices or {}).items():
             self.set_quote(symbol, QuoteChange(price=price), 0)
+
+    def state(self) -> ManualQuotesState:
+        """The source as plain data (see :class:`ManualQuotesState`)."""
+        size = None if self._size == _INF else (self._size,)
+        return ManualQuotesState(self._tick, self._spread, size, self.step_ms, self.quotes_state())
+
+    @classmethod
+    def from_state(cls, state: ManualQuotesState, symbols: list[str]) -> ManualQuotes:
+        """A new, unbound source with ``state``'s parameters quoting ``symbols`` (its
+        quotes follow with :meth:`restore_quotes`, once a broker has bound it)."""
+        size = None if state.quote_size is None else state.quote_size[0]
+        try:
+            source = cls(
+                tick_size=state.tick_size, spread=state.spread, quote_size=size, step_ms=state.step_ms
+            )
+        except ConfigurationError as exc:
+            raise PersistenceError(f"is not valid: {str(exc).rstrip('.')}") from None
+        for symbol in symbols:
+            source.ensure_symbol(symbol)
+        return source
 
     def ensure_symbol(self, symbol: str) -> int | None:
         """Any symbol can be quoted later: orders for it wait for its first quote."""

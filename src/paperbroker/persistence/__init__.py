@@ -5,106 +5,82 @@ with their time in force), positions with their marks, the execution and equity 
 the settings (``execution_delay``, ``history_limit``, the commission model, the clock and
 its time), the id counters and the random generator's state; in market mode also the price
 source with its state and the matching state; and the risk rules, brackets and day orders.
-:func:`load` returns a new :class:`BrokerService` in that state.  Subscriptions are not
-saved: they are callbacks into the code of the session that made them, so subscribe again
-after loading (which also starts the simulator again).
+:func:`load` returns a new :class:`~paperbroker.BrokerService` in that state.  Subscriptions
+are not saved: they are callbacks into the code of the session that made them, so subscribe
+again after loading (which also starts the simulator again).
 
 The file is JSON::
 
     {"format": "paperbroker.broker", "version": 1, "sha256": "<hex>", "body": {...}}
 
 ``sha256`` is the digest of the body written as canonical JSON (sorted keys, no spaces).
-The body has one section per component, each with its own ``version``, so a component that
-grows adds a section or a section version without breaking the others.  Every file has
-``settings``, ``random``, ``ledger``, ``orders`` and ``history``; the sections of
-:mod:`paperbroker.persistence.market` are added only for what the broker uses: ``market``
-(the price source, see :mod:`paperbroker.persistence.sources`, the slippage model and the
-matching state), ``risk`` (the rules, reservations, and the equity the daily loss counts
-from), ``brackets`` (which orders protect which parent order or position) and ``session``
-(the working day orders).  A section's version goes up only when it must hold something
-new (``orders`` is version 2 when an order has a time in force), so a file of a plain
-classic broker reads in any paperbroker that reads format 1.  Numeric history columns and
-market arrays are stored as base64 of little-endian numbers, which is exact.
+The body has one section per component, each with its own ``version``; the format is
+declared once, as typed definitions (:mod:`~paperbroker.persistence.schema`): each
+stateful component says what it saves as a small frozen dataclass next to its code, with
+``state()`` to take it and ``from_state()`` to build a new component from it.  Derived
+indexes (the book's index of working orders, the matcher's heaps and thresholds, the
+brackets' owners, the codes' lookup tables) are rebuilt on load, never read from the file.
+
+A load checks the whole file before it builds anything: the envelope and checksum, then
+every field against its declared type (:mod:`~paperbroker.persistence.decode`: whole
+numbers, finite numbers, quantities > 0 ...), then each component's own rules (an order
+listed twice as working, a position whose quantity does not fit its side ...), then what
+ties the sections together (:mod:`~paperbroker.persistence.check`: every account, order,
+symbol code and id counter one section names must resolve).  Anything wrong raises
+:class:`~paperbroker.errors.PersistenceError` naming the field by its path in the file, and
+nothing is loaded (a price source given to :func:`load` is left free for another try).
 
 Writes are atomic: the file is written to a temporary file in the same directory, flushed
 to disk and renamed over the target, so a crash leaves the old file or the new one, never
-half of one.  A missing, truncated, tampered or unknown-version file raises
-:class:`~paperbroker.errors.PersistenceError` and nothing is loaded (a price source given
-to :func:`load` is left free for another try).
+half of one.
 
 A commission model, clock, price source or slippage model of your own cannot be written
 to a file: the file notes it, and :func:`load` asks for it again
 (``load(path, commission=my_model)``, ``load(path, market=my_source)``).
+
+Modules: :mod:`~.schema` (the format), :mod:`~.decode` (typed reading and writing),
+:mod:`~.check` (references across sections), :mod:`~.wiring` (the one module that knows
+the broker's insides: it collects the states and assembles a broker from them).
 """
 
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
-import functools
 import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Callable
-from dataclasses import asdict
+import typing
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from ..broker import RANDOM_DELAY, BrokerService
-from ..clock import Clock, SimClock, WallClock
-from ..core.commissions import (
-    FixedPerOrder,
-    NoCommission,
-    PercentOfNotional,
-    PerUnit,
-    as_commission_model,
-    custom_model,
-)
-from ..errors import BrokerError, ConfigurationError, PersistenceError
+from ..clock import Clock
+from ..core.commissions import as_commission_model
+from ..errors import ConfigurationError, PersistenceError
 from ..market.slippage import as_slippage
 from ..market.source import MarketSource
-from .books import (
-    dump_history,
-    dump_ledger,
-    dump_orders,
-    load_history,
-    load_ledger,
-    load_orders,
-)
-from .codec import count, custom, not_custom
-from .market import (
-    dump_brackets,
-    dump_market,
-    dump_risk,
-    dump_session,
-    join_market,
-    load_brackets,
-    load_matching,
-    load_risk,
-    load_session,
-)
+from .check import check_document
+from .decode import FieldError, decode, encode
+from .schema import REFINE, SECTIONS, Document
+from .wiring import assemble, check_free, collect
+
+if TYPE_CHECKING:
+    from .wiring import BrokerService
 
 __all__ = ["FORMAT", "VERSION", "load", "save"]
 
 FORMAT = "paperbroker.broker"
 VERSION = 1
 
-_COMMISSIONS: dict[str, type[Any]] = {
-    cls.__name__: cls for cls in (NoCommission, FixedPerOrder, PerUnit, PercentOfNotional)
-}
-_BIT_GENERATORS: dict[str, Callable[[], np.random.BitGenerator]] = {
-    "PCG64": np.random.PCG64,
-    "PCG64DXSM": np.random.PCG64DXSM,
-    "MT19937": np.random.MT19937,
-    "Philox": np.random.Philox,
-    "SFC64": np.random.SFC64,
-}
+
+def _section_types() -> dict[str, Any]:
+    hints = typing.get_type_hints(Document)
+    return {
+        name: next(a for a in typing.get_args(h) or (h,) if a is not type(None)) for name, h in hints.items()
+    }
 
 
-# ---------------------------------------------------------------------- files
+_TYPES = _section_types()
 
 
 def save(broker: BrokerService, path: str | os.PathLike[str]) -> Path:
@@ -117,21 +93,21 @@ def save(broker: BrokerService, path: str | os.PathLike[str]) -> Path:
     :class:`~paperbroker.errors.PersistenceError` when the file cannot be written; the old
     file, if any, is then left as it was.
     """
-    if not isinstance(broker, BrokerService):
-        msg = f"save() needs a BrokerService, got {type(broker).__name__}."
-        raise PersistenceError(msg)
     target = _path(path)
-    sections = {name: section.dump(broker) for name, section in _SECTIONS.items()}
-    body = {name: content for name, content in sections.items() if content is not None}
+    document = collect(broker)
+    body = {}
+    for name, section in SECTIONS.items():
+        state = getattr(document, name)
+        if state is not None:
+            body[name] = {"version": section.version(state), **encode(_TYPES[name], state, REFINE)}
     try:
-        text = _canonical(body)
+        text = _canonical(body, allow_nan=False)
     except ValueError as exc:  # a NaN or infinity somewhere in the books
         msg = f"The broker cannot be saved: it holds a value that is not a finite number ({exc})."
         raise PersistenceError(msg) from None
     digest = hashlib.sha256(text.encode()).hexdigest()
     head = json.dumps({"format": FORMAT, "version": VERSION, "sha256": digest})
-    data = f'{head[:-1]}, "body": {text}}}\n'.encode()
-    _write_atomically(target, data)
+    _write_atomically(target, f'{head[:-1]}, "body": {text}}}\n'.encode())
     return target
 
 
@@ -149,7 +125,8 @@ def load(
     required when the broker was saved with a model, clock or price source of your own,
     which a file cannot hold.  A ``market`` of your own must be new (not used by a broker
     yet), quote the saved market's symbols in the same order, and be where the saved run
-    was: the loaded broker asks it for the next tick.
+    was: the loaded broker asks it for the next tick.  The whole file is checked before
+    anything is built; a file that fails raises PersistenceError naming the field.
     """
     target = _path(path)
     if commission is not None:
@@ -161,9 +138,7 @@ def load(
         if not isinstance(market, MarketSource):
             msg = f"market must be a price source such as pb.RandomWalk(...), got {market!r}."
             raise ConfigurationError(msg)
-        if market._rng is not None:
-            msg = f"The price source {market!r} already belongs to a broker; pass a new one to load()."
-            raise ConfigurationError(msg)
+        check_free(market)
     if slippage is not None:
         slippage = as_slippage(slippage)
     try:
@@ -171,33 +146,32 @@ def load(
     except OSError as exc:
         msg = f"Cannot read the saved broker {str(target)!r}: {exc.strerror or exc}."
         raise PersistenceError(msg) from None
-    body = _verified_body(target, raw)
-    if "market" not in body and (market is not None or slippage is not None):
-        msg = (
-            f"The saved broker {str(target)!r} has no market, so it takes no market= or "
-            "slippage=; leave them out."
-        )
-        raise PersistenceError(msg)
-    overrides = {"commission": commission, "clock": clock}
-    loaded: BrokerService | None = None
+    name = repr(str(target))
     try:
-        broker = _load_settings(body["settings"], overrides)
-        for name, restore in _restore_steps(market, slippage):
-            if name in body:
-                restore(broker, body[name])
-        loaded = broker
-    except PersistenceError:
-        raise
-    except (BrokerError, KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError) as exc:
+        document = _document(name, _verified_body(name, raw))
+        check_document(document)
+        return assemble(document, commission=commission, clock=clock, market=market, slippage=slippage)
+    except FieldError as exc:
         msg = (
-            f"The saved broker {str(target)!r} passed its checksum but its contents are "
-            f"malformed ({type(exc).__name__}: {exc}); it was not written by paperbroker's save()."
+            f"The saved broker {name} passed its checksum but its contents are malformed: {exc}. "
+            "It was not written by paperbroker's save(), so nothing was loaded."
         )
-        raise PersistenceError(msg) from exc
-    finally:
-        if loaded is None and market is not None:
-            market._rng = None  # a failed load leaves the source it was given free
-    return broker
+        raise PersistenceError(msg) from None
+    except PersistenceError as exc:
+        if str(exc).startswith("The saved broker has"):
+            raise PersistenceError(
+                str(exc).replace("The saved broker", f"The saved broker {name}", 1)
+            ) from None
+        raise
+
+
+def _document(name: str, body: dict[str, Any]) -> Document:
+    """The body read into the typed document, section by section."""
+    parts = {}
+    for section, content in body.items():
+        fields = {k: v for k, v in content.items() if k != "version"}
+        parts[section] = decode(_TYPES[section], fields, section, REFINE)
+    return Document(**parts)
 
 
 def _path(path: object) -> Path:
@@ -207,8 +181,8 @@ def _path(path: object) -> Path:
     return Path(path)
 
 
-def _canonical(body: Any) -> str:
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), allow_nan=False)
+def _canonical(body: Any, *, allow_nan: bool) -> str:
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), allow_nan=allow_nan)
 
 
 def _write_atomically(target: Path, data: bytes) -> None:
@@ -233,8 +207,8 @@ def _write_atomically(target: Path, data: bytes) -> None:
         raise
 
 
-def _verified_body(target: Path, raw: bytes) -> dict[str, Any]:
-    name = repr(str(target))
+def _verified_body(name: str, raw: bytes) -> dict[str, Any]:
+    """The body of a file whose envelope, checksum, sections and their versions are sound."""
     try:
         document = json.loads(raw)
     except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
@@ -254,15 +228,18 @@ def _verified_body(target: Path, raw: bytes) -> dict[str, Any]:
     if not isinstance(body, dict):
         msg = f"The saved broker {name} has no body; it is damaged."
         raise PersistenceError(msg)
-    digest = hashlib.sha256(_canonical(body).encode()).hexdigest()
-    if digest != document.get("sha256"):
+    try:  # NaN and infinities are checked field by field below, naming the field
+        digest = hashlib.sha256(_canonical(body, allow_nan=True).encode()).hexdigest()
+    except RecursionError:
+        digest = None
+    if digest is None or digest != document.get("sha256"):
         msg = f"The saved broker {name} fails its checksum: it was changed or damaged after saving."
         raise PersistenceError(msg)
-    required = sorted(n for n, section in _SECTIONS.items() if section.required)
-    unknown = sorted(body.keys() - _SECTIONS.keys())
+    required = sorted(n for n, section in SECTIONS.items() if section.required)
+    unknown = sorted(body.keys() - SECTIONS.keys())
     missing = sorted(set(required) - body.keys())
     if unknown or missing:
-        optional = sorted(_SECTIONS.keys() - set(required))
+        optional = sorted(SECTIONS.keys() - set(required))
         msg = (
             f"The saved broker {name} has the sections {sorted(body)}, but this paperbroker "
             f"reads {required} and optionally {optional}."
@@ -270,148 +247,11 @@ def _verified_body(target: Path, raw: bytes) -> dict[str, Any]:
         raise PersistenceError(msg)
     for section, content in body.items():
         got = content.get("version") if isinstance(content, dict) else None
-        readable = _SECTIONS[section].versions
-        if got not in readable:
+        readable = SECTIONS[section].versions
+        if got not in readable or isinstance(got, bool):
             msg = (
                 f"Section {section!r} of the saved broker {name} is version {got!r}; this "
                 f"paperbroker reads version {' or '.join(map(str, readable))} of it."
             )
             raise PersistenceError(msg)
     return body
-
-
-# ---------------------------------------------------------------------- settings
-
-
-def _dump_settings(broker: BrokerService) -> dict[str, Any]:
-    delay = broker._delay
-    return {
-        "version": 1,
-        "execution_delay": "random" if delay is RANDOM_DELAY else delay,
-        "initial_balance": broker._initial_balance,
-        "history_limit": broker.history_limit,
-        "commission": _dump_commission(broker._commission),
-        "clock": _dump_clock(broker.clock),
-        "order_seq": broker._order_seq,
-        "exec_seq": broker._exec_seq,
-        "session_end": broker._session_end,
-    }
-
-
-def _dump_commission(model: Any) -> dict[str, Any]:
-    own = custom_model(model)
-    if own is not None or type(model).__name__ not in _COMMISSIONS:
-        return custom(own or model)
-    return {"type": type(model).__name__, **asdict(model)}
-
-
-def _dump_clock(clock: Clock) -> dict[str, Any]:
-    if type(clock) is SimClock:
-        out: dict[str, Any] = {"type": "sim", "now_ms": clock.now_ms()}
-    elif type(clock) is WallClock:
-        out = {"type": "wall"}
-    else:
-        return custom(clock)
-    session_end = getattr(clock, "session_end", None)  # clocks with trading sessions
-    if session_end is not None:
-        out["session_end"] = session_end.isoformat()
-        out["timezone"] = _timezone_name(getattr(clock, "timezone", dt.timezone.utc))
-    return out
-
-
-def _timezone_name(tz: dt.tzinfo) -> str:
-    key = getattr(tz, "key", None)  # a zoneinfo.ZoneInfo
-    if isinstance(key, str):
-        return key
-    if tz is dt.timezone.utc:
-        return "UTC"
-    msg = f"The broker's clock has the time zone {tz!r}, which cannot be saved; use 'UTC' or an IANA name."
-    raise PersistenceError(msg)
-
-
-def _load_settings(settings: dict[str, Any], overrides: dict[str, Any]) -> BrokerService:
-    delay = settings["execution_delay"]
-    broker = BrokerService(
-        RANDOM_DELAY if delay == "random" else delay,
-        initial_balance=settings["initial_balance"],
-        commission=_override(overrides["commission"], _load_commission, settings["commission"]),
-        history_limit=settings["history_limit"],
-        clock=_override(overrides["clock"], _load_clock, settings["clock"]),
-    )
-    broker._order_seq = count(settings["order_seq"])
-    broker._exec_seq = count(settings["exec_seq"])
-    broker._session_end = count(settings["session_end"])
-    return broker
-
-
-def _override(given: Any, read: Callable[[dict[str, Any]], Any], saved: dict[str, Any]) -> Any:
-    return read(saved) if given is None else given
-
-
-def _load_commission(saved: dict[str, Any]) -> Any:
-    kind = not_custom(saved, "commission model", "commission=model")
-    params = {k: v for k, v in saved.items() if k != "type"}
-    return _COMMISSIONS[kind](**params)
-
-
-def _load_clock(saved: dict[str, Any]) -> Clock:
-    kind = not_custom(saved, "clock", "clock=clock")
-    session = {k: saved[k] for k in ("session_end", "timezone") if k in saved}
-    if kind == "sim":
-        return SimClock(count(saved["now_ms"]), **session)
-    if kind == "wall":
-        return WallClock(**session)
-    msg = f"The saved clock type {kind!r} is not known to this paperbroker."
-    raise PersistenceError(msg)
-
-
-# ---------------------------------------------------------------------- random generator
-
-
-def _dump_random(broker: BrokerService) -> dict[str, Any]:
-    return {"version": 1, "state": broker.rng.bit_generator.state}
-
-
-def _load_random(broker: BrokerService, saved: dict[str, Any]) -> None:
-    state = saved["state"]
-    bit_generator = _BIT_GENERATORS[state["bit_generator"]]()
-    bit_generator.state = state
-    broker.rng = np.random.Generator(bit_generator)
-
-
-class _Section(NamedTuple):
-    dump: Callable[[BrokerService], dict[str, Any] | None]  # None: not in use, left out
-    versions: tuple[int, ...]  # the versions of the section this paperbroker reads
-    required: bool = True  # optional sections are absent from files of brokers not using them
-
-
-_SECTIONS: dict[str, _Section] = {
-    "settings": _Section(_dump_settings, (1,)),
-    "random": _Section(_dump_random, (1,)),
-    "ledger": _Section(dump_ledger, (1,)),
-    "orders": _Section(dump_orders, (1, 2)),  # version 1 had no durations
-    "history": _Section(dump_history, (1,)),
-    "market": _Section(dump_market, (1,), required=False),
-    "risk": _Section(dump_risk, (1,), required=False),
-    "brackets": _Section(dump_brackets, (1,), required=False),
-    "session": _Section(dump_session, (1,), required=False),
-}
-
-_Restore = Callable[[BrokerService, dict[str, Any]], None]
-
-
-def _restore_steps(market: MarketSource | None, slippage: Any) -> tuple[tuple[str, _Restore], ...]:
-    """How the sections are read back, in this order, into the broker the settings section
-    built.  The market joins right after the generator it draws from and before the ledger
-    (joining marks its quotes there); what refers to orders comes after the orders."""
-    return (
-        ("random", _load_random),
-        ("market", functools.partial(join_market, market=market, slippage=slippage)),
-        ("ledger", load_ledger),
-        ("orders", load_orders),
-        ("history", load_history),
-        ("market", load_matching),
-        ("risk", load_risk),
-        ("brackets", load_brackets),
-        ("session", load_session),
-    )
