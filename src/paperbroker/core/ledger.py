@@ -17,11 +17,12 @@ Rules (per account, one netted position per symbol):
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from ..errors import PersistenceError
 from ..models import EquityData, Position, Side
-from ..statetypes import Finite, NonNegative
+from ..statetypes import Finite, NonNegative, Positive
 
 __all__ = ["Account", "AccountState", "Ledger", "LedgerState", "PositionRow", "PositionState"]
 
@@ -34,6 +35,11 @@ QTY_EPSILON = 1e-9
 
 
 _NOTHING: list[tuple[Account, PositionState]] = []  # shared empty result: never appended to
+
+
+def _near(a: float, b: float) -> bool:
+    """Equal but for rounding: running sums and recomputed ones differ in the last bits."""
+    return math.isclose(a, b, rel_tol=1e-7, abs_tol=1e-6)
 
 
 class PositionState:
@@ -71,10 +77,10 @@ class PositionRow:
     symbol: str
     qty: Finite
     side: Side
-    avg: Finite
+    avg: Positive
     realized: Finite
     unrealized: Finite
-    mark: Finite | None
+    mark: Positive
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +105,7 @@ class LedgerState:
     """
 
     accounts: tuple[AccountState, ...]
-    marks: dict[str, Finite]
+    marks: dict[str, Positive]
     holders: dict[str, tuple[str, ...]]
 
 
@@ -151,7 +157,7 @@ class Ledger:
                     a.commission,
                     a.unrealized,
                     tuple(
-                        PositionRow(p.symbol, p.qty, p.side, p.avg, p.realized, p.unrealized, p.mark)
+                        PositionRow(p.symbol, p.qty, p.side, p.avg, p.realized, p.unrealized, p.mark)  # type: ignore[arg-type]
                         for p in a.positions.values()
                     ),
                 )
@@ -179,11 +185,17 @@ class Ledger:
                     raise PersistenceError(f"{here}.symbol {row.symbol!r} is a position listed twice")
                 if row.qty == 0.0 or (row.qty > 0.0) is not (row.side is _BUY):
                     raise PersistenceError(f"{here}.qty {row.qty!r} does not fit its side {int(row.side)}")
+                if row.mark != state.marks.get(row.symbol, row.mark):
+                    raise PersistenceError(f"{here}.mark {row.mark!r} is not the mark of {row.symbol!r}")
+                if not _near(row.unrealized, (row.mark - row.avg) * row.qty):
+                    raise PersistenceError(f"{here}.unrealized {row.unrealized!r} is not (mark - avg) * qty")
                 pos = PositionState(row.symbol)
                 pos.qty, pos.side, pos.avg = row.qty, row.side, row.avg
                 pos.realized, pos.unrealized, pos.mark = row.realized, row.unrealized, row.mark
                 account.positions[row.symbol] = pos
                 ledger._holders.setdefault(row.symbol, {})
+            if not _near(saved.unrealized, sum(p.unrealized for p in account.positions.values())):
+                raise PersistenceError(f"{where}.unrealized {saved.unrealized!r} is not its positions' sum")
             ledger.accounts[saved.id] = account
         ledger.marks.update(state.marks)
         for symbol, ids in state.holders.items():

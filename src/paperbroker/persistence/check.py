@@ -10,12 +10,14 @@ one section names must be one that another section holds.  Each check raises
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Mapping
 
 import numpy as np
 
-from ..core.history import LogState
+from ..core.history import EquityLog, ExecutionLog, LogState
+from ..core.ledger import Ledger
 from ..core.orders import ORDER_ID
 from ..models import OrderStatus, PlacedOrder
 from .decode import FieldError
@@ -32,6 +34,7 @@ def check_document(doc: Document) -> None:
     orders = {order.id: order for _, order in doc.orders.orders}
     _check_orders(doc, accounts)
     _check_history(doc.history, accounts, doc.settings.exec_seq, doc.settings.order_seq)
+    _check_books(doc)
     if doc.risk is not None:
         _known(doc.risk.accounts(), accounts, "risk")
         for n, row in enumerate(doc.risk.reservations):
@@ -105,8 +108,9 @@ def _codes(column: np.ndarray, names: tuple[str, ...], where: str, what: str) ->
     ok = (column >= 0) & (column < len(names)) & (column == np.floor(column))
     if not ok.all():
         row = int(np.argmin(ok))
+        code = float(column[row])
         raise FieldError(
-            f"{where}[{row}] has the {what} code {column[row]!r}, but only {len(names)} {what}s are saved"
+            f"{where} row {row} has the {what} code {code:g}, but only {len(names)} {what}s are saved"
         )
 
 
@@ -116,20 +120,23 @@ def _check_history(history: History, accounts: set[str], exec_seq: int, order_se
         raise FieldError(
             f"history.accounts {list(history.accounts)} are not the saved accounts ({missing[0]!r})"
         )
-    for name, log in (("executions", history.executions), ("equity", history.equity)):
-        if log.columns and "account" not in log.columns:
-            continue  # the log's own check names the wrong columns
+    for name, log, kind in (
+        ("executions", history.executions, ExecutionLog),
+        ("equity", history.equity, EquityLog),
+    ):
+        if log.columns != kind.columns:
+            raise FieldError(f"history.{name}.columns must be {list(kind.columns)}, got {list(log.columns)}")
         rows = _rows(log, name)
         if not np.isfinite(rows).all():
             row = int(np.argmin(np.isfinite(rows).all(axis=1)))
             raise FieldError(f"history.{name}.data row {row} holds a number that is not finite")
         column = {c: rows[:, k] for k, c in enumerate(log.columns)}
         where = f"history.{name}.data"
-        _codes(column["account"], history.accounts, where + " row", "account")
+        _codes(column["account"], history.accounts, where, "account")
         if (column["time"] < 0).any():
             raise FieldError(f"{where} holds a time before 1970")
         if name == "executions":
-            _codes(column["symbol"], history.symbols, where + " row", "symbol")
+            _codes(column["symbol"], history.symbols, where, "symbol")
             bad = ~np.isin(column["side"], (1.0, -1.0)) | ~(column["qty"] > 0) | ~(column["price"] > 0)
             bad |= ~(column["commission"] >= 0)
             if bad.any():
@@ -138,9 +145,58 @@ def _check_history(history: History, accounts: set[str], exec_seq: int, order_se
             _check_ids(log, exec_seq, order_seq)
 
 
+def _near(a: float, b: float) -> bool:
+    return math.isclose(a, b, rel_tol=1e-7, abs_tol=1e-6)
+
+
+def _check_books(doc: Document) -> None:
+    """When every execution is still kept, the ledger and the orders' fills must be what
+    the executions add up to (the ledger's own rules, replayed)."""
+    log = doc.history.executions
+    if log.total != len(log.data) // len(log.columns):
+        return  # the oldest were dropped (history_limit): the books cannot be replayed
+    replay = Ledger()
+    for saved in doc.ledger.accounts:
+        replay.open_account(saved.id, saved.initial_balance)
+    filled: dict[str, float] = {}
+    names, symbols = doc.history.accounts, doc.history.symbols
+    for (_, account, symbol, side, qty, price, fee), order_id in zip(
+        _rows(log, "executions").tolist(), log.strings[1], strict=True
+    ):
+        name = symbols[int(symbol)]
+        replay.marks[name] = price
+        replay.apply_fill(replay.accounts[names[int(account)]], name, int(side), qty, price, fee)
+        filled[order_id] = filled.get(order_id, 0.0) + qty
+    for n, saved in enumerate(doc.ledger.accounts):
+        where = f"ledger.accounts[{n}]"
+        want = replay.accounts[saved.id]
+        for field in ("realized", "commission"):
+            if not _near(getattr(saved, field), getattr(want, field)):
+                raise FieldError(
+                    f"{where}.{field} {getattr(saved, field)!r} is not what its executions add up to"
+                )
+        held = {p.symbol: p for p in saved.positions}
+        if held.keys() != want.positions.keys():
+            raise FieldError(f"{where}.positions {sorted(held)} are not what its executions leave open")
+        for k, pos in enumerate(saved.positions):
+            other = want.positions[pos.symbol]
+            for field in ("qty", "avg", "realized"):
+                if not _near(getattr(pos, field), getattr(other, field)):
+                    value = getattr(pos, field)
+                    raise FieldError(
+                        f"{where}.positions[{k}].{field} {value!r} is not what its executions add up to"
+                    )
+    for n, (_, order) in enumerate(doc.orders.orders):
+        if not _near(order.filledQty, filled.get(order.id, 0.0)):
+            raise FieldError(
+                f"orders.orders[{n}][1].filledQty {order.filledQty!r} is not its executions' sum"
+            )
+
+
 def _check_ids(log: LogState, exec_seq: int, order_seq: int) -> None:
-    if len(log.strings) != 2:
-        return  # the log's own check says how many columns it has
+    rows = len(log.data) // len(log.columns)
+    if len(log.strings) != 2 or any(len(column) != rows for column in log.strings):
+        raise FieldError(f"history.executions.strings must be 2 columns of {rows} ids, one per row")
     seen: set[str] = set()
     for n, exec_id in enumerate(log.strings[0]):
         number = _number(_EXEC_ID, exec_id)

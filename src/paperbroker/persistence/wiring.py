@@ -208,7 +208,6 @@ def assemble(
         parts["equity_log"] = EquityLog.from_state(doc.history.equity, limit)
     with within("risk"):
         parts["risk"] = None if doc.risk is None else RiskBook.from_state(doc.risk)
-    joined = None if doc.market is None else _market(doc.market, clock, book.orders, market, slippage)
     broker = BrokerService(
         RANDOM_DELAY if settings.execution_delay == "random" else settings.execution_delay,
         initial_balance=settings.initial_balance,
@@ -217,12 +216,11 @@ def assemble(
         clock=clock,
     )
     broker.rng = parts["rng"]
-    with within("brackets"):
-        broker._brackets = Brackets.from_state(
-            doc.brackets or Brackets(BrokerBracketHost(broker)).state(),
-            BrokerBracketHost(broker),
-            book.orders,
-        )
+    if doc.brackets is not None:
+        with within("brackets"):
+            broker._brackets = Brackets.from_state(doc.brackets, BrokerBracketHost(broker), book.orders)
+    # the market last: a source given to load() is used only once nothing else can fail
+    joined = None if doc.market is None else _market(doc.market, clock, book.orders, market, slippage)
     if joined is not None:  # the venue marks the source's quotes in the broker's first ledger: dropped below
         _join(broker, doc.market, *joined, book.orders)  # type: ignore[arg-type]
     _install(broker, parts)
