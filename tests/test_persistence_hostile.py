@@ -92,7 +92,10 @@ def test_a_string_quantity_is_refused(classic: Path) -> None:
         (lambda body: body["orders"]["orders"][0][1].update(side=0), "orders.orders[0][1].side must be"),
         (lambda body: body["orders"]["orders"][0][1].update(qty=-1.0), "orders.orders[0][1].qty must be"),
         (lambda body: body["orders"]["orders"][0].append("x"), "orders.orders[0] must be a list of 2"),
-        (lambda body: body["orders"]["orders"][0][1].update(colour=1), "orders.orders[0][1].colour must be"),
+        (
+            lambda body: body["orders"]["orders"][0][1].update(colour=1),
+            "orders.orders[0][1].colour is not a field here",
+        ),
         (lambda body: body["history"]["executions"].update(data=7), "history.executions.data must be packed"),
         (lambda body: body["random"]["state"].update(bit_generator="Dice"), "random.state.bit_generator"),
         (lambda body: body["random"]["state"]["state"].update(inc="1"), "random.state is not a state"),
@@ -230,6 +233,8 @@ def test_risk_brackets_and_day_orders_must_refer_to_saved_orders(tmp_path: Path)
         (lambda b: b["risk"]["reservations"][0].__setitem__(0, filled), "risk.reservations[0][0]"),
         (lambda b: b["risk"]["reservations"][0].__setitem__(1, "EVE"), "risk.reservations[0][1] 'EVE'"),
         (lambda b: b["risk"]["reserved"].append(b["risk"]["reserved"][0]), "risk.reserved["),
+        (lambda b: b["risk"]["pending"][0].__setitem__(3, b["risk"]["pending"][0][3] + 5), "risk.pending ["),
+        (lambda b: b["risk"]["reservations"][0].__setitem__(4, 1e6), "is not the sum of the reservations"),
         (
             lambda b: b["brackets"]["parents"][0][1].append(b["brackets"]["parents"][0][1][0]),
             "brackets.parents",

@@ -195,7 +195,26 @@ class RiskBook:
                 if key in table:
                     raise PersistenceError(f"{name}[{n}] {list(row[:width])} is listed twice")
                 table[key] = row[width]
+        book._check_totals()
         return book
+
+    def _check_totals(self) -> None:
+        """The working quantities and buying power held must be the reservations' sums
+        (what releasing and filling them takes away)."""
+        pending: dict[tuple[str, str, int], float] = {}
+        owed: dict[str, float] = {}
+        for res in self._orders.values():
+            key = (res.account, res.symbol, res.side)
+            pending[key] = pending.get(key, 0.0) + res.left
+            owed[res.account] = owed.get(res.account, 0.0) + res.left * res.per_unit
+        for key in pending.keys() | self._pending.keys():
+            if not math.isclose(
+                pending.get(key, 0.0), self._pending.get(key, -1.0), rel_tol=1e-7, abs_tol=1e-6
+            ):
+                raise PersistenceError(f"pending {list(key)} is not the sum of the reservations for it")
+        for account, value in owed.items():
+            if not math.isclose(value, self._reserved.get(account, -1.0), rel_tol=1e-7, abs_tol=1e-6):
+                raise PersistenceError(f"reserved of {account!r} is not the sum of its reservations")
 
     # ------------------------------------------------------------------ checks
 
