@@ -38,7 +38,8 @@ A commission model, clock, price source or slippage model of your own cannot be 
 to a file: the file notes it, and :func:`load` asks for it again
 (``load(path, commission=my_model)``, ``load(path, market=my_source)``).
 
-Modules: :mod:`~.schema` (the format), :mod:`~.decode` (typed reading and writing),
+Modules: :mod:`~.schema` (the format), :mod:`~.decode` and :mod:`~.encode` (typed
+reading and writing),
 :mod:`~.check` (references across sections), :mod:`~.wiring` (the one module that knows
 the broker's insides: it collects the states and assembles a broker from them).
 """
@@ -60,7 +61,8 @@ from ..errors import ConfigurationError, PersistenceError
 from ..market.slippage import as_slippage
 from ..market.source import MarketSource
 from .check import check_document
-from .decode import FieldError, decode, encode
+from .decode import FieldError, decode
+from .encode import encode
 from .schema import REFINE, SECTIONS, Document
 from .wiring import assemble, check_free, collect
 

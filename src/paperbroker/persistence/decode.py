@@ -1,10 +1,10 @@
 """A small typed decoder: JSON data into the frozen state types, checked field by field.
 
 :func:`decode` reads a value against a type hint and returns it typed, or raises
-:class:`~paperbroker.errors.PersistenceError` naming the field by its path in the file
-(``orders.orders[3][1].qty must be a number > 0, got '5'``).  :func:`encode` is its
-inverse: state objects to JSON-ready data.  The hints they understand are the plain data
-types of :mod:`paperbroker.statetypes`:
+:class:`FieldError` naming the field by its path in the file (``orders.orders[3][1].qty
+must be a number > 0, got '5'``); :func:`~paperbroker.persistence.encode.encode` is its
+inverse.  The hints it understands are the plain data types of
+:mod:`paperbroker.statetypes`:
 
 * ``bool``, ``int`` (whole numbers, not booleans), ``float`` (finite numbers: NaN and
   infinities are refused), ``str``, ``None``, ``Literal[...]``, ``X | Y``;
@@ -17,7 +17,7 @@ types of :mod:`paperbroker.statetypes`:
 * ``Annotated[X, Check(...)]``, ``Annotated[np.ndarray, Packed(dtype)]`` and
   ``Annotated[A | B, Tagged("type", {...})]`` (see :mod:`paperbroker.statetypes`).
 
-Each hint is compiled once into a reader (and a writer): a small function per type that
+Each hint is compiled once into a reader: a small function per type that
 checks and converts one value, so a file of a hundred thousand orders reads in a few
 seconds.  A reader that fails raises an internal error carrying the problem; each
 container on the way out adds its key, so the path is built only for the one bad value.
@@ -39,7 +39,7 @@ import numpy as np
 from ..errors import BrokerError, PersistenceError
 from ..statetypes import Check, Packed, Tagged
 
-__all__ = ["FieldError", "decode", "encode", "problem"]
+__all__ = ["FieldError", "decode", "field_hints", "problem"]
 
 _Refine = Mapping[type[Any], Mapping[str, Any]]
 _Reader = Callable[[Any], Any]
@@ -85,15 +85,10 @@ def decode(hint: Any, value: object, path: str, refine: _Refine = _NOTHING) -> A
         raise FieldError(f"{path}{''.join(reversed(exc.parts))} {exc.tail}") from None
 
 
-def encode(hint: Any, value: Any, refine: _Refine = _NOTHING) -> Any:
-    """``value`` (of type ``hint``) as JSON-ready data: the inverse of :func:`decode`."""
-    return _writer(hint, refine)(value)
-
-
 # ---------------------------------------------------------------------- words
 
 
-def _hints(cls: type[Any], refine: _Refine) -> list[tuple[str, Any, bool]]:
+def field_hints(cls: type[Any], refine: _Refine) -> list[tuple[str, Any, bool]]:
     """``(name, hint, required)`` of each field of dataclass ``cls``."""
     hints = typing.get_type_hints(cls, include_extras=True)
     stricter = refine.get(cls, {})
@@ -316,7 +311,7 @@ def _tuple(hint: Any, refine: _Refine) -> _Reader:
 
 
 def _dataclass(cls: type[Any], refine: _Refine, skip: str = "") -> _Reader:
-    hints = _hints(cls, refine)
+    hints = field_hints(cls, refine)
     readers = {name: _reader(h, refine) for name, h, _ in hints}
     required = [name for name, _, needed in hints if needed]
     names = set(readers) | ({skip} if skip else set())
@@ -381,98 +376,3 @@ def _unpack(value: object, dtype: str) -> np.ndarray[Any, Any]:
     if len(raw) % width:
         raise _bad(f"whole {width}-byte numbers", f"{len(raw)} bytes")
     return np.frombuffer(raw, dtype=dtype).astype(np.dtype(dtype).newbyteorder("="))
-
-
-# ---------------------------------------------------------------------- writers
-
-_WRITERS: dict[tuple[int, int], tuple[Any, _Reader]] = {}
-
-
-def _same(value: Any) -> Any:
-    return value
-
-
-def _writer(hint: Any, refine: _Refine) -> _Reader:
-    key = (id(hint), id(refine))
-    known = _WRITERS.get(key)
-    if known is None or known[0] is not hint:
-        known = _WRITERS[key] = (hint, _compile_writer(hint, refine))
-    return known[1]
-
-
-def _compile_writer(hint: Any, refine: _Refine) -> _Reader:
-    origin = typing.get_origin(hint)
-    if origin is typing.Annotated:
-        base, *meta = typing.get_args(hint)
-        for item in meta:
-            if isinstance(item, Packed):
-                dtype = item.dtype
-                return lambda value: base64.b64encode(np.asarray(value, dtype=dtype).tobytes()).decode(
-                    "ascii"
-                )
-            if isinstance(item, Tagged):
-                return _tagged_writer(item, refine)
-        return _writer(base, refine)
-    if origin in (Union, types.UnionType):
-        options = [o for o in typing.get_args(hint) if o is not type(None)]
-        writers = [_writer(o, refine) for o in options]
-        if all(w is _same for w in writers):
-            return _same
-        if len(writers) == 1:
-            only = writers[0]
-            return lambda value: None if value is None else only(value)
-        return lambda value: _encode_union(options, refine, value)
-    if origin is tuple:
-        args = typing.get_args(hint)
-        if len(args) == 2 and args[1] is Ellipsis:
-            item = _writer(args[0], refine)
-            return (lambda value: list(value)) if item is _same else (lambda value: [item(v) for v in value])
-        writers = [_writer(a, refine) for a in args]
-        return lambda value: [w(v) for w, v in zip(writers, value, strict=True)]
-    if origin in (dict, Mapping):
-        item = _writer(typing.get_args(hint)[1], refine)
-        return (
-            (lambda value: dict(value))
-            if item is _same
-            else (lambda value: {k: item(v) for k, v in value.items()})
-        )
-    if isinstance(hint, type) and issubclass(hint, IntEnum):
-        return lambda value: None if value is None else int(value)
-    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
-        return _fields_writer(hint, refine)
-    return _same
-
-
-def _tagged_writer(spec: Tagged, refine: _Refine) -> _Reader:
-    by_tag = {tag: _fields_writer(cls, refine) for tag, cls in spec.choices.items()}
-
-    def write(value: Any) -> dict[str, Any]:
-        tag = spec.tag_of(value)
-        return {spec.key: tag, **by_tag[tag](value)}
-
-    return write
-
-
-def _encode_union(options: list[Any], refine: _Refine, value: Any) -> Any:
-    if value is None:
-        return None
-    for option in options:
-        base = typing.get_args(option)[0] if typing.get_origin(option) is typing.Annotated else option
-        kind = typing.get_origin(base) or base
-        if kind is Literal or (isinstance(kind, type) and isinstance(value, kind)):
-            return _writer(option, refine)(value)
-    return value
-
-
-def _fields_writer(cls: type[Any], refine: _Refine) -> _Reader:
-    fields = [(name, _writer(h, refine)) for name, h, _ in _hints(cls, refine)]
-    plain = [name for name, w in fields if w is _same]
-    other = [(name, w) for name, w in fields if w is not _same]
-
-    def write(value: Any) -> dict[str, Any]:
-        out = {name: getattr(value, name) for name in plain}
-        for name, w in other:
-            out[name] = w(getattr(value, name))
-        return out
-
-    return write
