@@ -200,7 +200,7 @@ class Ledger:
         ledger.marks.update(state.marks)
         for symbol, ids in state.holders.items():
             held = [a for a in ledger.accounts.values() if symbol in a.positions]
-            if sorted(ids) != sorted(a.account_id for a in held) or len(set(ids)) != len(ids):
+            if not ids or sorted(ids) != sorted(a.account_id for a in held) or len(set(ids)) != len(ids):
                 owners = sorted(a.account_id for a in held)
                 raise PersistenceError(
                     f"holders[{symbol!r}] {list(ids)} are not the accounts {owners} holding it"

@@ -19,7 +19,9 @@ declared once, as typed definitions (:mod:`~paperbroker.persistence.schema`): ea
 stateful component says what it saves as a small frozen dataclass next to its code, with
 ``state()`` to take it and ``from_state()`` to build a new component from it.  Derived
 indexes (the book's index of working orders, the matcher's heaps and thresholds, the
-brackets' owners, the codes' lookup tables) are rebuilt on load, never read from the file.
+brackets' owners, the codes' lookup tables, which accounts hold a symbol) are rebuilt on
+load, never read from the file.  (The file keeps the order in which accounts came to hold
+each symbol, the order of their ``pl`` events, and it is checked against the positions.)
 
 A load checks the whole file before it builds anything: the envelope and checksum, then
 every field against its declared type (:mod:`~paperbroker.persistence.decode`: whole

@@ -228,7 +228,8 @@ def assemble(
     broker._session_end = settings.session_end
     if doc.session is not None:
         broker._day_orders = {order_id: book.orders[order_id] for order_id in doc.session.day_orders}
-    broker._hooks = doc.session is not None or doc.market is not None or doc.risk is not None
+    parts_with_hooks = (doc.session, doc.market, doc.risk, doc.brackets)
+    broker._hooks = any(part is not None for part in parts_with_hooks)
     return broker
 
 
