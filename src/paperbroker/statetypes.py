@@ -11,7 +11,9 @@ anything is built (:mod:`paperbroker.persistence.decode`); nothing here does any
 * :class:`Check` - a condition on a value, with the words an error message uses;
 * :class:`Packed` - numbers stored as base64 of a little-endian array (exact, and NaN and
   infinity survive), read back as a numpy array;
-* :class:`Tagged` - a choice of state types told apart by a ``"type"`` key.
+* :class:`Tagged` - a choice of state types told apart by a ``"type"`` key;
+* :data:`OMIT_NONE` - a field left out of the file when it is ``None`` (as the records'
+  ``to_dict`` does).
 """
 
 from __future__ import annotations
@@ -23,12 +25,14 @@ from typing import Annotated, Any
 import numpy as np
 
 __all__ = [
+    "OMIT_NONE",
     "Check",
     "Count",
     "Finite",
     "Floats",
     "Ints",
     "NonNegative",
+    "Omit",
     "Packed",
     "Positive",
     "Sign",
@@ -69,6 +73,15 @@ class Tagged:
                 return tag
         msg = f"{type(value).__name__} is not one of {sorted(self.choices)}"
         raise TypeError(msg)
+
+
+@dataclass(frozen=True, slots=True)
+class Omit:
+    """A field written only when it is not ``None`` (read back as its default)."""
+
+
+#: The marker for ``Annotated[X | None, OMIT_NONE]``.
+OMIT_NONE = Omit()
 
 
 #: Any finite number (a float, NaN and infinities refused).

@@ -220,8 +220,8 @@ def _read_float(value: Any) -> float:
     if kind is float:
         if value - value == 0.0:  # NaN and infinities give NaN
             return value  # type: ignore[no-any-return]
-    elif kind is int:
-        return float(value)
+    elif kind is int and -1e300 < value < 1e300:
+        return value  # type: ignore[no-any-return]  # kept as written (2, not 2.0), as it was saved
     raise _bad("a finite number", value)
 
 

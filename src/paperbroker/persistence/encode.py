@@ -18,7 +18,7 @@ from typing import Any, Literal, Union
 
 import numpy as np
 
-from ..statetypes import Packed, Tagged
+from ..statetypes import Omit, Packed, Tagged
 from .decode import field_hints
 
 __all__ = ["encode"]
@@ -113,15 +113,27 @@ def _encode_union(options: list[Any], refine: _Refine, value: Any) -> Any:
     return value
 
 
+def _omitted(hint: Any) -> bool:
+    return typing.get_origin(hint) is typing.Annotated and any(
+        isinstance(item, Omit) for item in typing.get_args(hint)[1:]
+    )
+
+
 def _fields_writer(cls: type[Any], refine: _Refine) -> _Writer:
-    fields = [(name, _writer(h, refine)) for name, h, _ in field_hints(cls, refine)]
+    hints = field_hints(cls, refine)
+    fields = [(name, _writer(h, refine)) for name, h, _ in hints if not _omitted(h)]
     plain = [name for name, w in fields if w is _same]
     other = [(name, w) for name, w in fields if w is not _same]
+    omitted = [(name, _writer(h, refine)) for name, h, _ in hints if _omitted(h)]
 
     def write(value: Any) -> dict[str, Any]:
         out = {name: getattr(value, name) for name in plain}
         for name, w in other:
             out[name] = w(getattr(value, name))
+        for name, w in omitted:
+            item = getattr(value, name)
+            if item is not None:
+                out[name] = w(item)
         return out
 
     return write

@@ -30,7 +30,7 @@ from ..market.resting import MatcherState
 from ..market.slippage import FixedSlippage, NoSlippage, PercentSlippage
 from ..market.source import ManualQuotesState, QuotesState
 from ..models import OrderDuration, PlacedOrder
-from ..statetypes import Check, Count, NonNegative, Positive, Tagged
+from ..statetypes import OMIT_NONE, Check, Count, NonNegative, Positive, Tagged
 
 __all__ = [
     "REFINE",
@@ -211,5 +211,6 @@ REFINE: dict[type[Any], dict[str, Any]] = {
         "avgPrice": _Price,
         "updateTime": Count | None,
     },
-    OrderDuration: {"type": Literal["DAY", "GTC", "IOC", "FOK"], "datetime": type(None)},
+    # written as the record's to_dict() writes it: no "datetime" (it is always None)
+    OrderDuration: {"type": Literal["DAY", "GTC", "IOC", "FOK"], "datetime": Annotated[None, OMIT_NONE]},
 }
