@@ -98,6 +98,7 @@ def test_a_string_quantity_is_refused(classic: Path) -> None:
         ),
         (lambda body: body["history"]["executions"].update(data=7), "history.executions.data must be packed"),
         (lambda body: body["random"]["state"].update(bit_generator="Dice"), "random.state.bit_generator"),
+        (lambda body: body["random"]["state"].update(bit_generator=["PCG64"]), "random.state.bit_generator"),
         (lambda body: body["random"]["state"]["state"].update(inc="1"), "random.state is not a state"),
     ],
 )
@@ -149,6 +150,12 @@ def test_duplicate_ids_are_refused(classic: Path, tmp_path: Path) -> None:
     classic.write_bytes(original)
     forge(classic, lambda body: body["history"]["symbols"].append(body["history"]["symbols"][0]))
     refused(classic, "history.symbols[3]")
+
+
+def test_a_history_limit_below_what_the_file_keeps_is_refused(classic: Path) -> None:
+    """A broker keeps at most history_limit finished orders (and twice that many rows)."""
+    forge(classic, lambda body: body["settings"].update(history_limit=1))
+    refused(classic, "orders.done lists")
 
 
 def test_a_forged_order_counter_that_would_reuse_an_id_is_refused(classic: Path) -> None:

@@ -141,6 +141,8 @@ class _Log:
         for n, saved in enumerate(state.strings):
             if len(saved) != rows:
                 raise PersistenceError(f"strings[{n}] must have one value per row ({rows}), got {len(saved)}")
+        if limit is not None and rows > 2 * limit:  # a log trims itself to its limit at twice it
+            raise PersistenceError(f"data holds {rows} rows, more than a history_limit of {limit} keeps")
         if state.total < rows:
             raise PersistenceError(f"total must count at least the {rows} rows kept, got {state.total}")
         log.data.frombytes(state.data.astype("=f8").tobytes())

@@ -311,6 +311,8 @@ class OrderBook:
         for order_id in state.working:
             book._pos[order_id] = len(book._working)
             book._working.append(order_id)
+        if keep_done is not None and len(state.done) > keep_done:
+            raise PersistenceError(f"done lists {len(state.done)} orders, more than the {keep_done} kept")
         book._done.extend(state.done)
         return book
 

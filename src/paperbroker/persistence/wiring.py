@@ -147,7 +147,7 @@ def _own(saved: object, what: str, argument: str) -> None:
 
 def _generator(saved: RandomState) -> np.random.Generator:
     name = saved.state.get("bit_generator")
-    if name not in _BIT_GENERATORS:
+    if not isinstance(name, str) or name not in _BIT_GENERATORS:
         raise FieldError(f"random.state.bit_generator must be one of {sorted(_BIT_GENERATORS)}, got {name!r}")
     bit_generator = _BIT_GENERATORS[name]()
     try:
