@@ -26,7 +26,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("core",),
     ("market",),
     ("events", "topics"),
-    ("models", "enums", "errors", "clock"),
+    ("models", "enums", "errors", "clock", "statetypes"),
 ]
 
 

@@ -622,3 +622,17 @@ def test_a_failed_load_leaves_the_source_it_was_given_free(tmp_path: Path) -> No
         pb.load(bad, market=wave)
     loaded = pb.load(good, market=wave)  # the same source: it was left free
     assert state(loaded) == state(broker)
+
+
+def test_a_market_file_written_before_the_components_saved_themselves_still_loads(tmp_path: Path) -> None:
+    """data/market-v1.json was written by the save() of before the component states, from
+    ``market_broker(walk())`` after ``drive_market(broker, 60)`` and ``protect_and_park``."""
+    data = Path(__file__).parent / "data" / "market-v1.json"
+    loaded = pb.load(data)
+    again = json.loads(pb.save(loaded, tmp_path / "again.json").read_bytes())
+    assert again["body"] == json.loads(data.read_bytes())["body"]  # nothing lost or changed
+    fresh = market_broker(walk())
+    drive_market(fresh, 60)
+    protect_and_park(fresh)
+    assert state(loaded) == state(fresh)
+    go_on(fresh, loaded, drive_market, 60)

@@ -15,7 +15,7 @@ The package in layers, each importing only from itself and the layers below
     core/             order engine, ledger, order book, history, risk, brackets
     market/           price sources, matching, slippage, the venue
     events, topics    subscribers and delivery; topic strings
-    models, errors, clock
+    models, enums, errors, clock, statetypes
 """
 
 from .broker import RANDOM_DELAY, BrokerService
@@ -39,10 +39,11 @@ from .errors import (
 )
 from .events import Subscription
 from .frames import equity_frame, executions_frame, orders_frame, positions_frame
+from .market.manual import ManualQuotes
 from .market.random_walk import RandomWalk
 from .market.replay_sources import BarReplay, QuoteReplay
 from .market.slippage import FixedSlippage, NoSlippage, PercentSlippage
-from .market.source import ManualQuotes, MarketSource
+from .market.source import MarketSource
 from .models import (
     DEFAULT_ACCOUNT,
     Brackets,

@@ -15,8 +15,8 @@ from typing import Any
 from . import persistence
 from .clock import Clock
 from .core.amend import closing_order
+from .core.checks import side_preorder
 from .core.history import History
-from .core.orders import side_preorder
 from .core.risk import RiskRules
 from .core.settings import check_balance
 from .events import Subscription

@@ -12,10 +12,12 @@ import datetime as dt
 import math
 import time
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 
-from .errors import ConfigurationError
+from .errors import ConfigurationError, PersistenceError
+from .statetypes import Count
 
-__all__ = ["Clock", "SimClock", "WallClock"]
+__all__ = ["Clock", "SimClock", "SimClockState", "WallClock", "WallClockState"]
 
 _DAY_MS = 86_400_000
 
@@ -51,6 +53,37 @@ def _timezone(value: object) -> dt.tzinfo:
     raise ConfigurationError(msg)
 
 
+def _timezone_name(tz: dt.tzinfo) -> str:
+    key = getattr(tz, "key", None)  # a zoneinfo.ZoneInfo
+    if isinstance(key, str):
+        return key
+    if tz is dt.timezone.utc:
+        return "UTC"
+    msg = f"The broker's clock has the time zone {tz!r}, which cannot be saved; use 'UTC' or an IANA name."
+    raise PersistenceError(msg)
+
+
+@dataclass(frozen=True, slots=True)
+class WallClockState:
+    """What a :class:`WallClock` saves: where its sessions end (``"21:00:00"``, ``"UTC"``)."""
+
+    session_end: str
+    timezone: str
+
+
+@dataclass(frozen=True, slots=True)
+class SimClockState:
+    """What a :class:`SimClock` saves: its time, and where its sessions end."""
+
+    now_ms: Count
+    session_end: str
+    timezone: str
+
+
+def _session(state: WallClockState | SimClockState) -> dict[str, object]:
+    return {"session_end": state.session_end, "timezone": state.timezone}
+
+
 class Clock(ABC):
     """Where the broker reads the time, in Unix milliseconds, and where sessions end.
 
@@ -83,6 +116,19 @@ class WallClock(Clock):
     def now_ms(self) -> int:
         return int(time.time() * 1000)
 
+    def state(self) -> WallClockState:
+        """The clock as plain data (its time is the computer's, not saved)."""
+        return WallClockState(self.session_end.isoformat(), _timezone_name(self.timezone))
+
+    @classmethod
+    def from_state(cls, state: WallClockState) -> WallClock:
+        """A wall clock with ``state``'s sessions; a session end or time zone this
+        paperbroker cannot read raises PersistenceError."""
+        try:
+            return cls(**_session(state))
+        except ConfigurationError as exc:
+            raise PersistenceError(f"is not valid: {str(exc).rstrip('.')}") from None
+
     def __repr__(self) -> str:
         return "WallClock()"
 
@@ -113,6 +159,19 @@ class SimClock(Clock):
 
     def now_ms(self) -> int:
         return self._now
+
+    def state(self) -> SimClockState:
+        """The clock as plain data: its time and sessions."""
+        return SimClockState(self._now, self.session_end.isoformat(), _timezone_name(self.timezone))
+
+    @classmethod
+    def from_state(cls, state: SimClockState) -> SimClock:
+        """A simulated clock at ``state``'s time, with its sessions; a session end or time
+        zone this paperbroker cannot read raises PersistenceError."""
+        try:
+            return cls(state.now_ms, **_session(state))
+        except ConfigurationError as exc:
+            raise PersistenceError(f"is not valid: {str(exc).rstrip('.')}") from None
 
     def advance(self, ms: float) -> int:
         step = _millis(ms, "advance()")

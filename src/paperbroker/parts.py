@@ -49,6 +49,8 @@ class BrokerParts:
     venue: Venue | None = None
     #: Called once by :meth:`shutdown`, after the subscriptions are closed.
     shutdown_hooks: list[Callable[[], Any]] = field(default_factory=list)
+    #: A loaded file had a session section: saving keeps it, so the file reads back the same.
+    keep_session: bool = False
 
     def join_market(self, source: MarketSource, slippage: Slippage) -> Venue:
         """Market mode: the venue of ``source`` becomes the engine's market and the steps'."""

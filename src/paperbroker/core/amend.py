@@ -12,9 +12,9 @@ from typing import Any
 from ..errors import InvalidOrder, InvalidState, OrderRejected
 from ..models import Brackets, OrderStatus, OrderType, PlacedOrder, Position, PreOrder, Side
 from .brackets import check_sides
+from .checks import check_order, check_price, check_qty
 from .engine import OrderEngine
 from .ledger import QTY_EPSILON, PositionState
-from .orders import check_order, check_price, check_qty
 
 __all__ = ["OrderChanges", "closing_order"]
 

@@ -18,13 +18,15 @@ id, ``parentType`` = Position) and replace the position's earlier brackets.  Fro
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal, Protocol
 
-from ..errors import InvalidOrder
+from ..errors import InvalidOrder, PersistenceError
 from ..market.slippage import round_to_tick
 from ..models import OrderStatus, OrderType, ParentType, PlacedOrder, Position, Side
 
-__all__ = ["BracketHost", "Brackets", "check_sides", "trail_from"]
+__all__ = ["BracketHost", "Brackets", "BracketsState", "check_sides", "trail_from"]
 
 _EPS = 1e-9
 _POSITION = ParentType.POSITION
@@ -98,6 +100,19 @@ class _Unbound:
         raise RuntimeError(msg)
 
 
+Role = Literal["takeProfit", "stopLoss"]
+
+
+@dataclass(frozen=True, slots=True)
+class BracketsState:
+    """What :meth:`Brackets.state` saves: for each parent order (its children still
+    Inactive) and each ``(account, symbol)`` position (its children Working), the children
+    by role, as ``(role, order id)``.  Which parent a child has is rebuilt from these."""
+
+    parents: tuple[tuple[str, tuple[tuple[Role, str], ...]], ...]
+    positions: tuple[tuple[str, str, tuple[tuple[Role, str], ...]], ...]
+
+
 class Brackets:
     """The registry of bracket orders and their rules (see the module docstring)."""
 
@@ -114,6 +129,42 @@ class Brackets:
     def bind(self, host: BracketHost) -> None:
         """Give the brackets the host that makes and changes their orders."""
         self._host = host
+
+    def state(self) -> BracketsState:
+        """The registry as plain data (see :class:`BracketsState`)."""
+        return BracketsState(
+            tuple((p, tuple((r, c.id) for r, c in ch.items())) for p, ch in self._inactive.items()),  # type: ignore[misc]
+            tuple((a, s, tuple((r, c.id) for r, c in ch.items())) for (a, s), ch in self._position.items()),  # type: ignore[misc]
+        )
+
+    @classmethod
+    def from_state(
+        cls, state: BracketsState, host: BracketHost, orders: Mapping[str, PlacedOrder]
+    ) -> Brackets:
+        """A new registry in ``state``, over the book's ``orders``; raises PersistenceError
+        naming the field when a parent or child is not saved, a child is not Inactive (of an
+        order) or Working (of a position) or has another parent, or one is listed twice."""
+        brackets = cls()
+        brackets.bind(host)
+        owners: list[tuple[str, str | tuple[str, str], tuple[tuple[Role, str], ...], int]]
+        owners = [(f"parents[{n}]", p, ch, 1) for n, (p, ch) in enumerate(state.parents)]
+        owners += [(f"positions[{n}]", (a, s), ch, 2) for n, (a, s, ch) in enumerate(state.positions)]
+        for where, owner, children, column in owners:
+            status = OrderStatus.INACTIVE if column == 1 else OrderStatus.WORKING
+            if (isinstance(owner, str) and owner not in orders) or owner in brackets._table(owner):
+                raise PersistenceError(f"{where} {owner!r} is not a saved order, or is listed twice")
+            for k, (role, child_id) in enumerate(children):
+                child = orders.get(child_id)
+                taken = child_id in brackets._owner or role in brackets._table(owner).get(owner, {})
+                if child is None or child.status is not status or taken:
+                    raise PersistenceError(
+                        f"{where}[{column}][{k}] {child_id!r} must be a saved {status.label.lower()} "
+                        "order, listed once"
+                    )
+                if isinstance(owner, str) and child.parentId != owner:
+                    raise PersistenceError(f"{where}[{column}][{k}] {child_id!r} has another parent")
+                brackets._register(child, role, owner)
+        return brackets
 
     def _table(self, owner: str | tuple[str, str]) -> dict[str | tuple[str, str], dict[str, PlacedOrder]]:
         return self._inactive if isinstance(owner, str) else self._position  # type: ignore[return-value]

@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 from ..models import OrderStatus, OrderType, ParentType, PlacedOrder, Side, StopType
+from .checks import OrderFields
 from .engine import OrderEngine
-from .orders import OrderFields
 
 __all__ = ["ChildOrders"]
 

@@ -26,15 +26,17 @@ from ..errors import (
 from ..events import TopicHub
 from ..models import DEFAULT_ACCOUNT, Execution, OrderMessage, OrderStatus, OrderType, PlacedOrder, Side
 from .brackets import Brackets, check_sides
+from .checks import OrderFields, check_price, check_qty, checked_fields
 from .commissions import CommissionModel, NoCommission
 from .equity import EquityBook
 from .history import Codes, EquityLog, ExecutionLog
 from .ledger import QTY_EPSILON, Account, Ledger, PositionState
-from .orders import OrderBook, OrderFields, check_price, check_qty, checked_fields
-from .ports import MarketPort
+from .orders import OrderBook
+from .ports import Books, MarketPort
 from .risk import RiskBook
 
 __all__ = ["OrderEngine"]
+
 
 # Enum members as module constants: attribute lookups on enum classes are slow on 3.11.
 _WORKING = OrderStatus.WORKING
@@ -87,7 +89,15 @@ class OrderEngine:
         self._exec_ids = self.executions.exec_ids.append
         self._exec_order_ids = self.executions.order_ids.append
 
-    # ------------------------------------------------------------------ accounts
+    def restore(self, books: Books) -> None:
+        """Take the books of a loaded broker in place of this engine's empty ones."""
+        self.ledger, self.book, self.risk = books.ledger, books.book, books.risk
+        self.executions, self.equity_log = books.executions, books.equity_log
+        self.symbols, self.account_codes = books.symbols, books.account_codes
+        self.equity.restore(books.equity_log, books.account_codes, books.risk)
+        self._exec_rows = self.executions.data.frombytes
+        self._exec_ids = self.executions.exec_ids.append
+        self._exec_order_ids = self.executions.order_ids.append
 
     def open_account(self, account_id: object, balance: float) -> Account:
         """Open an account with ``balance`` and broadcast its first equity."""
@@ -101,8 +111,6 @@ class OrderEngine:
     def account(self, account_id: object) -> Account:
         """The account ``account_id``, or UnknownAccount saying which accounts there are."""
         return self.ledger.account(account_id)
-
-    # ------------------------------------------------------------------ admission
 
     def submit(self, order: object, account_id: str = DEFAULT_ACCOUNT) -> PlacedOrder:
         """Place an order: check it, price it, apply the risk rules, attach its brackets,
@@ -218,8 +226,6 @@ class OrderEngine:
         """How far a trailing stop trails, in price."""
         pips = order.trailingStopPips
         return None if pips is None else pips * self.grid(order.symbol)[0]
-
-    # ------------------------------------------------------------------ fills
 
     def fill(self, order_id: str, qty: float | None = None, price: float | None = None) -> Execution:
         """Fill a working order now: all that remains or ``qty``, at ``price`` (default: the
@@ -358,8 +364,6 @@ class OrderEngine:
         if subs:
             self.hub.send(((subs, snapshot),))
         return snapshot
-
-    # ------------------------------------------------------------------ an order's end
 
     def cancel_with(self, order: PlacedOrder, reason: str | None) -> PlacedOrder:
         """Cancel ``order`` (with ``reason`` as its message), broadcast it, then its effects."""

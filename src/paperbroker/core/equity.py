@@ -34,6 +34,12 @@ class EquityBook:
         self._codes = self.account_codes.by_name
         self._rows = log.data.frombytes
 
+    def restore(self, log: EquityLog, account_codes: Codes, risk: RiskBook | None) -> None:
+        """Book into a loaded broker's equity log, account codes and risk book."""
+        self.log, self.account_codes, self.risk = log, account_codes, risk
+        self._codes = account_codes.by_name
+        self._rows = log.data.frombytes
+
     def publish(self, account: Account, now: int | None = None) -> None:
         """Book the account's equity row and broadcast it."""
         equity = self.book(account, now)

@@ -15,9 +15,26 @@ from __future__ import annotations
 import math
 import struct
 from array import array
-from typing import Any, NamedTuple
+from dataclasses import dataclass
+from typing import Any, NamedTuple, TypeVar
 
-__all__ = ["Codes", "EquityLog", "ExecutionLog", "History"]
+from ..errors import PersistenceError
+from ..statetypes import Count, Floats
+
+__all__ = ["Codes", "EquityLog", "ExecutionLog", "History", "LogState"]
+
+_L = TypeVar("_L", bound="_Log")
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class LogState:
+    """What a log saves: its column names, rows ever appended, the rows it keeps (packed,
+    row after row) and its string columns."""
+
+    columns: tuple[str, ...]
+    total: Count
+    data: Floats
+    strings: tuple[tuple[str, ...], ...]
 
 
 class Codes:
@@ -38,6 +55,19 @@ class Codes:
 
     def find(self, name: str) -> int | None:
         return self.by_name.get(name)
+
+    def state(self) -> tuple[str, ...]:
+        """The names, in code order: all a :class:`Codes` saves."""
+        return tuple(self.names)
+
+    @classmethod
+    def from_state(cls, names: tuple[str, ...]) -> Codes:
+        """New codes for ``names`` (the lookup table is rebuilt); a name listed twice raises."""
+        codes = cls()
+        for n, name in enumerate(names):
+            if codes.code(name) != n:
+                raise PersistenceError(f"[{n}] {name!r} is listed twice")
+        return codes
 
 
 class _Log:
@@ -101,6 +131,35 @@ class _Log:
         import numpy as np
 
         return np.frombuffer(self.data, dtype=np.float64).reshape(-1, self.width).copy()
+
+    def state(self) -> LogState:
+        """The log as plain data (see :class:`LogState`)."""
+        return LogState(self.columns, self.total, self.table(), tuple(map(tuple, self.strings)))
+
+    @classmethod
+    def from_state(cls: type[_L], state: LogState, limit: int | None) -> _L:
+        """A new log holding ``state``'s rows; raises PersistenceError naming the field when
+        the columns are not this log's or the rows do not line up."""
+        log = cls(limit)
+        if state.columns != log.columns:
+            raise PersistenceError(f"columns must be {list(log.columns)}, got {list(state.columns)}")
+        if len(state.data) % log.width:
+            raise PersistenceError(f"data must hold whole rows of {log.width} numbers")
+        rows = len(state.data) // log.width
+        if len(state.strings) != len(log.strings):
+            raise PersistenceError(f"strings must be {len(log.strings)} columns, got {len(state.strings)}")
+        for n, saved in enumerate(state.strings):
+            if len(saved) != rows:
+                raise PersistenceError(f"strings[{n}] must have one value per row ({rows}), got {len(saved)}")
+        if limit is not None and rows > 2 * limit:  # a log trims itself to its limit at twice it
+            raise PersistenceError(f"data holds {rows} rows, more than a history_limit of {limit} keeps")
+        if state.total < rows:
+            raise PersistenceError(f"total must count at least the {rows} rows kept, got {state.total}")
+        log.data.frombytes(state.data.astype("=f8").tobytes())
+        for column, names in zip(log.strings, state.strings, strict=True):
+            column.extend(names)
+        log.total = state.total
+        return log
 
     def clear(self) -> None:
         del self.data[:]

@@ -17,12 +17,15 @@ Rules (per account, one netted position per symbol):
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from typing import Any
 
-from ..errors import ConfigurationError, InvalidOrder, InvalidState, UnknownAccount
+from ..errors import ConfigurationError, InvalidOrder, InvalidState, PersistenceError, UnknownAccount
 from ..models import EquityData, Position, Side
+from ..statetypes import Finite, NonNegative, Positive
 
-__all__ = ["Account", "Ledger", "PositionState"]
+__all__ = ["Account", "AccountState", "Ledger", "LedgerState", "PositionRow", "PositionState"]
 
 # Enum members as module constants: attribute lookups on enum classes are slow on 3.11.
 _BUY = Side.BUY
@@ -33,6 +36,11 @@ QTY_EPSILON = 1e-9
 
 
 _NOTHING: list[tuple[Account, PositionState]] = []  # shared empty result: never appended to
+
+
+def _near(a: float, b: float) -> bool:
+    """Equal but for rounding: running sums and recomputed ones differ in the last bits."""
+    return math.isclose(a, b, rel_tol=1e-7, abs_tol=1e-6)
 
 
 class PositionState:
@@ -61,6 +69,45 @@ class PositionState:
             self.realized,
             self.mark,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class PositionRow:
+    """A saved position: :class:`PositionState`'s fields (``qty`` signed, never 0)."""
+
+    symbol: str
+    qty: Finite
+    side: Side
+    avg: Positive
+    realized: Finite
+    unrealized: Finite
+    mark: Positive
+
+
+@dataclass(frozen=True, slots=True)
+class AccountState:
+    """A saved account: its money and its open positions."""
+
+    id: str
+    initial_balance: NonNegative
+    realized: Finite
+    commission: NonNegative
+    unrealized: Finite
+    positions: tuple[PositionRow, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerState:
+    """What :meth:`Ledger.state` saves: the accounts, each symbol's mark, and for each
+    symbol the order in which accounts came to hold it.
+
+    Which accounts hold a symbol follows from their positions (and is checked against
+    them); the order is kept because it is the order of their ``pl`` events on a new mark.
+    """
+
+    accounts: tuple[AccountState, ...]
+    marks: dict[str, Positive]
+    holders: dict[str, tuple[str, ...]]
 
 
 class Account:
@@ -99,6 +146,71 @@ class Ledger:
         self.marks: dict[str, float] = {}
         # symbol -> accounts holding an open position in it, for re-marking on a new price
         self.holders: dict[str, dict[str, Account]] = {}
+
+    def state(self) -> LedgerState:
+        """The ledger as plain data (see :class:`LedgerState`)."""
+        return LedgerState(
+            tuple(
+                AccountState(
+                    a.account_id,
+                    a.initial_balance,
+                    a.realized,
+                    a.commission,
+                    a.unrealized,
+                    tuple(
+                        PositionRow(p.symbol, p.qty, p.side, p.avg, p.realized, p.unrealized, p.mark)  # type: ignore[arg-type]
+                        for p in a.positions.values()
+                    ),
+                )
+                for a in self.accounts.values()
+            ),
+            dict(self.marks),
+            {symbol: tuple(holders) for symbol, holders in self.holders.items()},
+        )
+
+    @classmethod
+    def from_state(cls, state: LedgerState) -> Ledger:
+        """A new ledger in ``state``; raises PersistenceError (naming the field) when the
+        state is not one a ledger can be in.  The holders index is rebuilt from the positions."""
+        ledger = cls()
+        for n, saved in enumerate(state.accounts):
+            where = f"accounts[{n}]"
+            if saved.id in ledger.accounts:
+                raise PersistenceError(f"{where}.id {saved.id!r} is an account listed twice")
+            account = Account(saved.id, saved.initial_balance)
+            account.realized, account.commission = saved.realized, saved.commission
+            account.unrealized = saved.unrealized
+            for k, row in enumerate(saved.positions):
+                here = f"{where}.positions[{k}]"
+                if row.symbol in account.positions:
+                    raise PersistenceError(f"{here}.symbol {row.symbol!r} is a position listed twice")
+                if row.qty == 0.0 or (row.qty > 0.0) is not (row.side is _BUY):
+                    raise PersistenceError(f"{here}.qty {row.qty!r} does not fit its side {int(row.side)}")
+                if row.mark != state.marks.get(row.symbol, row.mark):
+                    raise PersistenceError(f"{here}.mark {row.mark!r} is not the mark of {row.symbol!r}")
+                if not _near(row.unrealized, (row.mark - row.avg) * row.qty):
+                    raise PersistenceError(f"{here}.unrealized {row.unrealized!r} is not (mark - avg) * qty")
+                pos = PositionState(row.symbol)
+                pos.qty, pos.side, pos.avg = row.qty, row.side, row.avg
+                pos.realized, pos.unrealized, pos.mark = row.realized, row.unrealized, row.mark
+                account.positions[row.symbol] = pos
+                ledger.holders.setdefault(row.symbol, {})
+            if not _near(saved.unrealized, sum(p.unrealized for p in account.positions.values())):
+                raise PersistenceError(f"{where}.unrealized {saved.unrealized!r} is not its positions' sum")
+            ledger.accounts[saved.id] = account
+        ledger.marks.update(state.marks)
+        for symbol, ids in state.holders.items():
+            held = [a for a in ledger.accounts.values() if symbol in a.positions]
+            if not ids or sorted(ids) != sorted(a.account_id for a in held) or len(set(ids)) != len(ids):
+                owners = sorted(a.account_id for a in held)
+                raise PersistenceError(
+                    f"holders[{symbol!r}] {list(ids)} are not the accounts {owners} holding it"
+                )
+            ledger.holders[symbol] = {i: ledger.accounts[i] for i in ids}
+        unlisted = sorted(s for s, h in ledger.holders.items() if not h and s not in state.holders)
+        if unlisted:
+            raise PersistenceError(f"holders lacks {unlisted[0]!r}, which accounts hold")
+        return ledger
 
     def open_account(self, account_id: object, initial_balance: float) -> Account:
         """Open an account; refuses an id that is not a name, or one already open."""

@@ -2,15 +2,20 @@
 
 The engine drives the market through :class:`MarketPort`; the market's venue implements
 it (see :mod:`paperbroker.market.venue`), and the engine never learns more about it.
+A load hands the engine its rebuilt :class:`Books`.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from ..models import PlacedOrder
+from .history import Codes, EquityLog, ExecutionLog
+from .ledger import Ledger
+from .orders import OrderBook
+from .risk import RiskBook
 
-__all__ = ["MarketPort"]
+__all__ = ["Books", "MarketPort"]
 
 
 class MarketPort(Protocol):
@@ -36,3 +41,15 @@ class MarketPort(Protocol):
 
     def rearmed(self, order: PlacedOrder) -> None:
         """A triggered stop got a new stop price or type."""
+
+
+class Books(NamedTuple):
+    """The books an engine keeps, as a load rebuilds them (see :meth:`OrderEngine.restore`)."""
+
+    ledger: Ledger
+    book: OrderBook
+    executions: ExecutionLog
+    equity_log: EquityLog
+    symbols: Codes
+    account_codes: Codes
+    risk: RiskBook | None

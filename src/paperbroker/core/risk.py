@@ -26,12 +26,14 @@ import contextlib
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, PersistenceError
 from ..models import Side
+from ..statetypes import Finite, NonNegative, Sign
 from .ledger import Account
 
-__all__ = ["RiskBook", "RiskRules", "SymbolRules"]
+__all__ = ["RiskBook", "RiskRules", "RiskState", "SymbolRules"]
 
 _EPS = 1e-9
 
@@ -120,6 +122,34 @@ class _Reservation:
         self.per_unit = per_unit
 
 
+@dataclass(frozen=True, slots=True)
+class RiskState:
+    """What :meth:`RiskBook.state` saves: the rules and the running totals behind them.
+
+    ``reservations`` are ``(order id, account, symbol, side, qty left, buying power per
+    unit)``; ``pending`` the working quantity per account, symbol and side; ``reserved``
+    the buying power held per account; ``values`` and ``gross`` the position values;
+    ``day_start`` each account's equity when the session began.  The totals are kept as
+    they were summed, not summed again, so a loaded book decides exactly as the saved one.
+    """
+
+    rules: RiskRules
+    reservations: tuple[tuple[str, str, str, Sign, NonNegative, NonNegative], ...]
+    pending: tuple[tuple[str, str, Sign, NonNegative], ...]
+    reserved: tuple[tuple[str, NonNegative], ...]
+    values: tuple[tuple[str, str, NonNegative], ...]
+    gross: tuple[tuple[str, NonNegative], ...]
+    day_start: tuple[tuple[str, Finite], ...]
+
+    def accounts(self) -> Iterator[tuple[str, str]]:
+        """``(field, account id)`` of every account the state names."""
+        for name in ("reservations", "pending", "reserved", "values", "gross", "day_start"):
+            rows = getattr(self, name)
+            column = 1 if name == "reservations" else 0
+            for n, row in enumerate(rows):
+                yield f"{name}[{n}][{column}]", row[column]
+
+
 class RiskBook:
     """The state the rules need, kept incrementally by the broker."""
 
@@ -132,6 +162,61 @@ class RiskBook:
         self._value: dict[tuple[str, str], float] = {}
         self._gross: dict[str, float] = {}
         self._day_start: dict[str, float] = {}
+
+    def state(self) -> RiskState:
+        """The book as plain data (see :class:`RiskState`)."""
+        return RiskState(
+            self.rules,
+            tuple((i, r.account, r.symbol, r.side, r.left, r.per_unit) for i, r in self._orders.items()),
+            tuple((a, s, side, qty) for (a, s, side), qty in self._pending.items()),
+            tuple(self._reserved.items()),
+            tuple((a, s, value) for (a, s), value in self._value.items()),
+            tuple(self._gross.items()),
+            tuple(self._day_start.items()),
+        )
+
+    @classmethod
+    def from_state(cls, state: RiskState) -> RiskBook:
+        """A new book in ``state``; a reservation, total or value listed twice raises
+        PersistenceError naming it."""
+        book = cls(state.rules)
+        for n, (order_id, account, symbol, side, left, per_unit) in enumerate(state.reservations):
+            if order_id in book._orders:
+                raise PersistenceError(f"reservations[{n}][0] {order_id!r} is listed twice")
+            book._orders[order_id] = _Reservation(account, symbol, side, left, per_unit)
+        tables: list[tuple[str, dict[Any, float], int]] = [
+            ("pending", book._pending, 3),
+            ("reserved", book._reserved, 1),
+            ("values", book._value, 2),
+            ("gross", book._gross, 1),
+            ("day_start", book._day_start, 1),
+        ]
+        for name, table, width in tables:
+            for n, row in enumerate(getattr(state, name)):
+                key = row[0] if width == 1 else row[:width]
+                if key in table:
+                    raise PersistenceError(f"{name}[{n}] {list(row[:width])} is listed twice")
+                table[key] = row[width]
+        book._check_totals()
+        return book
+
+    def _check_totals(self) -> None:
+        """The working quantities and buying power held must be the reservations' sums
+        (what releasing and filling them takes away)."""
+        pending: dict[tuple[str, str, int], float] = {}
+        owed: dict[str, float] = {}
+        for res in self._orders.values():
+            key = (res.account, res.symbol, res.side)
+            pending[key] = pending.get(key, 0.0) + res.left
+            owed[res.account] = owed.get(res.account, 0.0) + res.left * res.per_unit
+        for key in pending.keys() | self._pending.keys():
+            if not math.isclose(
+                pending.get(key, 0.0), self._pending.get(key, -1.0), rel_tol=1e-7, abs_tol=1e-6
+            ):
+                raise PersistenceError(f"pending {list(key)} is not the sum of the reservations for it")
+        for account, value in owed.items():
+            if not math.isclose(value, self._reserved.get(account, -1.0), rel_tol=1e-7, abs_tol=1e-6):
+                raise PersistenceError(f"reserved of {account!r} is not the sum of its reservations")
 
     # ------------------------------------------------------------------ checks
 

@@ -33,12 +33,13 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Mapping
 from heapq import heappush
 from itertools import pairwise
 from typing import Protocol
 
 from ..models import OrderStatus, OrderType, PlacedOrder, Side
-from .resting import _SS, RestingOrders, _Entry, _Heap
+from .resting import _SS, MatcherState, RestingOrders, _Entry, _Heap
 from .slippage import Slippage, round_to_tick
 
 __all__ = [
@@ -84,6 +85,28 @@ class Matcher(RestingOrders):
         self._host = host
         self._slip = slippage
         super().__init__(tick_sizes, bars)
+
+    @property
+    def slippage(self) -> Slippage:
+        """The slippage model market fills pay."""
+        return self._slip
+
+    @classmethod
+    def from_state(
+        cls,
+        state: MatcherState,
+        host: MatchHost,
+        slippage: Slippage,
+        tick_sizes: list[float],
+        bars: bool,
+        orders: Mapping[str, PlacedOrder],
+        index: Mapping[str, int],
+    ) -> Matcher:
+        """A new matcher in ``state`` over the book's ``orders`` (see
+        :meth:`~paperbroker.market.resting.RestingOrders.restore`)."""
+        matcher = cls(host, slippage, tick_sizes, bars)
+        matcher.restore(state, orders, index)
+        return matcher
 
     # ------------------------------------------------------------------ quotes
 

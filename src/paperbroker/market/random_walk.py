@@ -11,15 +11,39 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from ..errors import ConfigurationError, InvalidState, MarketDataError
+from ..errors import ConfigurationError, InvalidState, MarketDataError, PersistenceError
 from ..models import MAX_SIZE
-from .source import MarketSource, QuoteChange, Tick, _digits, _positive
+from ..statetypes import Count, Floats, NonNegative, Positive
+from .source import MarketSource, QuoteChange, QuotesState, Tick, _digits, _positive
 
-__all__ = ["RandomWalk"]
+__all__ = ["RandomWalk", "RandomWalkState"]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class RandomWalkState:
+    """What :meth:`RandomWalk.state` saves: the parameters per symbol, the block of normal
+    draws it took from the broker's generator with the mids and quotes made of them, where
+    it is in that block (``k``), and its current quotes.  The generator's own state is the
+    broker's."""
+
+    tick_sizes: tuple[Positive, ...]
+    spread: tuple[NonNegative, ...]
+    quote_size: tuple[Positive, ...] | None
+    step_ms: int
+    log_drift: Floats
+    volatility: Floats
+    mid: Floats
+    draws: Floats
+    mids: Floats
+    rows: Floats
+    k: Count
+    quotes: QuotesState
+
 
 _INF = math.inf
 
@@ -115,6 +139,63 @@ class RandomWalk(MarketSource):
         for i, price in enumerate(start):
             bid, ask, last = self._around(i, price, self._spread[i])
             self._store(Tick(0, [i], [bid], [ask], [sizes[i]], [sizes[i]], [last]))
+
+    def state(self) -> RandomWalkState:
+        """The walk as plain data (see :class:`RandomWalkState`)."""
+        sizes = None if all(math.isinf(v) for v in self._sizes) else tuple(self._sizes)
+        return RandomWalkState(
+            tuple(self.tick_sizes),
+            tuple(self._spread),
+            sizes,
+            self.step_ms,
+            self._log_drift,
+            self._vol,
+            self._mid,
+            self._z,
+            self._mids,
+            np.array(self._rows, dtype=float),
+            self._k,
+            self.quotes_state(),
+        )
+
+    @classmethod
+    def from_state(cls, state: RandomWalkState, symbols: list[str]) -> RandomWalk:
+        """A new, unbound walk of ``symbols`` in ``state`` (its quotes follow with
+        :meth:`restore_quotes`); raises PersistenceError naming the field that does not fit."""
+        n = len(symbols)
+        for name in ("tick_sizes", "spread", "quote_size", "log_drift", "volatility", "mid"):
+            values = getattr(state, name)
+            if values is not None and len(values) != n:
+                raise PersistenceError(f"{name} must hold one number per symbol ({n}), got {len(values)}")
+        for name, width in (("draws", n), ("mids", n), ("rows", 3 * n)):
+            if len(getattr(state, name)) % max(width, 1):
+                raise PersistenceError(f"{name} must hold whole rows of {width} numbers")
+        draws, mids = state.draws.reshape(-1, n), state.mids.reshape(-1, n)
+        rows = state.rows.reshape(-1, 3, n)
+        # fewer quotes than draws: the walk ended before a price it could not trade
+        if not len(draws) >= len(mids) == len(rows) >= state.k:
+            raise PersistenceError(f"k {state.k} and the draws, mids and rows do not line up")
+        if not (np.isfinite(state.log_drift).all() and np.isfinite(mids).all() and np.isfinite(rows).all()):
+            raise PersistenceError("log_drift, mids and rows must be finite numbers")
+
+        def per_symbol(values: Any) -> dict[str, float]:
+            return dict(zip(symbols, values, strict=True))
+
+        try:
+            source = cls(
+                per_symbol(state.mid.tolist()),
+                tick_size=per_symbol(state.tick_sizes),
+                spread=per_symbol(state.spread),
+                volatility=per_symbol(state.volatility.tolist()),
+                quote_size=None if state.quote_size is None else per_symbol(state.quote_size),
+                step_ms=state.step_ms,
+            )
+        except ConfigurationError as exc:
+            raise PersistenceError(f"is not valid: {str(exc).rstrip('.')}") from None
+        source._log_drift = state.log_drift.copy()
+        source._z, source._mids, source._k = draws.copy(), mids.copy(), state.k
+        source._rows = [(bid, ask, last) for bid, ask, last in rows.tolist()]
+        return source
 
     def _fill_block(self, from_row: int, mid: np.ndarray[Any, Any]) -> None:
         """Turn draws ``z[from_row:]`` into quotes, starting from ``mid``."""

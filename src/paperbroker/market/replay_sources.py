@@ -13,17 +13,44 @@ Each step is the next time in the data; the frames are checked and loaded by
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, PersistenceError
+from ..statetypes import Count, Floats, Ints, NonNegative, Positive
 from .replay import Loaded, load_frames
-from .source import MarketSource, Tick, _positive
+from .source import MarketSource, QuotesState, Tick, _positive
 
 _INF = math.inf
 
-__all__ = ["BarReplay", "QuoteReplay"]
+__all__ = ["BarReplay", "BarReplayState", "QuoteReplay", "QuoteReplayState"]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class QuoteReplayState:
+    """What a replay saves: its tick size, its checked data (each row's time and symbol
+    number, the first row of each time, the columns), its cursor ``k`` and its quotes."""
+
+    tick_size: Positive
+    times: Ints
+    codes: Ints
+    starts: Ints
+    columns: dict[str, Floats]
+    k: Count
+    quotes: QuotesState
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class BarReplayState(QuoteReplayState):
+    """What a :class:`BarReplay` saves: a replay's state, its spread and volume share."""
+
+    spread: NonNegative
+    volume_share: Positive | None
+
+
+_R = TypeVar("_R", bound="_Replay")
 
 
 class _Replay(MarketSource):
@@ -66,6 +93,46 @@ class _Replay(MarketSource):
     def _check_row(columns: dict[str, Any]) -> tuple[Any, str] | None:
         """Rows (a boolean mask) that break a rule, and the rule as a sentence."""
         return None
+
+    def _state_fields(self) -> dict[str, Any]:
+        return {
+            "tick_size": self.tick_sizes[0],
+            "times": self._time,
+            "codes": self._codes,
+            "starts": self._starts,
+            "columns": dict(self._cols),
+            "k": self._k,
+            "quotes": self.quotes_state(),
+        }
+
+    @classmethod
+    def _data(cls, state: QuoteReplayState, symbols: list[str]) -> Loaded:
+        """``state``'s data, checked to be what a replay made of a frame."""
+        times, codes, starts = state.times, state.codes, state.starts
+        rows = len(times)
+        columns = state.columns
+        missing = [name for name in cls._required if name not in columns]
+        if missing or any(len(column) != rows for column in columns.values()):
+            raise PersistenceError(f"columns must be {list(cls._required)} and more, one number per row")
+        ok = (
+            rows > 0
+            and len(codes) == rows
+            and bool((np.diff(times) >= 0).all())
+            and bool(((codes >= 0) & (codes < len(symbols))).all())
+            and len(starts) >= 2
+            and starts[0] == 0
+            and starts[-1] == rows
+            and bool((np.diff(starts) > 0).all())
+        )
+        if not ok:
+            raise PersistenceError("times, codes and starts must be sorted rows of the market's symbols")
+        if state.k > len(starts) - 1:
+            raise PersistenceError(f"k {state.k} is past the replay's {len(starts) - 1} steps")
+        return Loaded(list(symbols), times, codes, dict(columns), starts)
+
+    def _at(self: _R, k: int) -> _R:
+        self._k = k
+        return self
 
     def __len__(self) -> int:
         """How many steps the replay has."""
@@ -127,6 +194,23 @@ class BarReplay(_Replay):
                 raise ConfigurationError(msg)
         self._share = volume_share
 
+    def state(self) -> BarReplayState:
+        """The replay as plain data (see :class:`BarReplayState`)."""
+        return BarReplayState(**self._state_fields(), spread=self.half_spread * 2.0, volume_share=self._share)
+
+    @classmethod
+    def from_state(cls, state: BarReplayState, symbols: list[str]) -> BarReplay:
+        """A new, unbound replay of ``symbols`` in ``state`` (its quotes follow with
+        :meth:`restore_quotes`); raises PersistenceError naming what does not fit."""
+        data = cls._data(state, symbols)
+        try:
+            source = cls(
+                data, tick_size=state.tick_size, spread=state.spread, volume_share=state.volume_share
+            )
+        except ConfigurationError as exc:
+            raise PersistenceError(f"is not valid: {str(exc).rstrip('.')}") from None
+        return source._at(state.k)
+
     @staticmethod
     def _check_row(columns: dict[str, Any]) -> tuple[Any, str] | None:
         o, h, lo, c = columns["open"], columns["high"], columns["low"], columns["close"]
@@ -170,6 +254,16 @@ class QuoteReplay(_Replay):
         frequency: Any = None,
     ) -> None:
         super().__init__(data, symbol, tick_size, allow_gaps, frequency)
+
+    def state(self) -> QuoteReplayState:
+        """The replay as plain data (see :class:`QuoteReplayState`)."""
+        return QuoteReplayState(**self._state_fields())
+
+    @classmethod
+    def from_state(cls, state: QuoteReplayState, symbols: list[str]) -> QuoteReplay:
+        """A new, unbound replay of ``symbols`` in ``state`` (its quotes follow with
+        :meth:`restore_quotes`); raises PersistenceError naming what does not fit."""
+        return cls(cls._data(state, symbols), tick_size=state.tick_size)._at(state.k)  # noqa: SLF001 - its own
 
     @staticmethod
     def _check_row(columns: dict[str, Any]) -> tuple[Any, str] | None:

@@ -13,11 +13,40 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass
 from heapq import heapify, heappop, heappush
 
-from ..models import OrderType, PlacedOrder, Side
+import numpy as np
 
-__all__ = ["RestingOrders"]
+from ..errors import PersistenceError
+from ..models import OrderStatus, OrderType, PlacedOrder, Side
+from ..statetypes import Count, Floats, NonNegative
+
+__all__ = ["MatcherState", "RestingOrders"]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class MatcherState:
+    """What the matcher saves: how many symbols it has, each one's quote and the size left
+    this tick (packed), the last time priority given, the triggered stops, the resting
+    orders in the order they were filed as ``(order id, symbol index, time priority,
+    trailing distance, IOC, FOK)``, and the IOC/FOK orders waiting for their first bar.
+
+    The heaps, queues and thresholds are not saved: filing the orders again, in this
+    order, rebuilds them.
+    """
+
+    symbols: Count
+    bid: Floats
+    ask: Floats
+    avail_buy: Floats
+    avail_sell: Floats
+    seq: Count
+    triggered: tuple[str, ...]
+    entries: tuple[tuple[str, Count, Count, NonNegative | None, bool, bool], ...]
+    pending: tuple[tuple[Count, tuple[str, ...]], ...]
+
 
 _INF = math.inf
 _BUY = Side.BUY
@@ -130,6 +159,67 @@ class RestingOrders:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    def state(self) -> MatcherState:
+        """The index as plain data (see :class:`MatcherState`)."""
+        entries = sorted(self._entries.values(), key=lambda entry: entry.uid)  # as filed
+        return MatcherState(
+            len(self.books),
+            np.array(self.bid),
+            np.array(self.ask),
+            np.array(self.avail_buy),
+            np.array(self.avail_sell),
+            self._seq,
+            tuple(sorted(self._triggered)),
+            tuple((e.order.id, e.i, e.seq, e.trail, e.ioc, e.fok) for e in entries),
+            tuple((i, tuple(e.order.id for e in waiting if e.alive)) for i, waiting in self.pending.items()),
+        )
+
+    def restore(
+        self, state: MatcherState, orders: Mapping[str, PlacedOrder], index: Mapping[str, int]
+    ) -> None:
+        """File ``state``'s resting orders (the book's ``orders``) into this new, empty index
+        and take its quotes; ``index`` gives each symbol's number.  Raises PersistenceError
+        naming the field when an order is not working, rests under another symbol, is filed
+        twice, or a time priority, triggered stop or waiting order does not fit."""
+        n = state.symbols
+        if n > len(self.books):
+            raise PersistenceError(f"symbols {n} is more than the market's {len(self.books)}")
+        del self.books[n:], self.tick_sizes[n:]
+        for name in ("bl", "sl", "bs", "ss", "bid", "ask", "avail_buy", "avail_sell"):
+            del getattr(self, name)[n:]
+        for name in ("bid", "ask", "avail_buy", "avail_sell"):
+            values = getattr(state, name)
+            if len(values) != n:
+                raise PersistenceError(f"{name} must hold {n} numbers, got {len(values)}")
+            getattr(self, name)[:] = values.tolist()
+        self._seq = state.seq
+        triggered = set(state.triggered)
+        for n_, (order_id, i, seq, trail, ioc, fok) in enumerate(state.entries):
+            where = f"entries[{n_}]"
+            order = orders.get(order_id)
+            if order is None or order.status is not OrderStatus.WORKING:
+                what = "not saved" if order is None else order.status.label.lower()
+                raise PersistenceError(f"{where}[0] {order_id!r} rests in the market but is {what}")
+            if order_id in self._entries:
+                raise PersistenceError(f"{where}[0] {order_id!r} is filed twice")
+            if i >= n or index.get(order.symbol) != i:
+                raise PersistenceError(
+                    f"{where}[1] {order_id!r} rests under symbol number {i}, not {order.symbol!r}"
+                )
+            if seq > state.seq:
+                raise PersistenceError(f"{where}[2] {seq} is a later time priority than seq {state.seq}")
+            if order_id in triggered:
+                self._triggered.add(order_id)
+            entry = self._insert(order, i, seq, trail)
+            entry.ioc, entry.fok = ioc, fok
+        if len(self._triggered) != len(state.triggered):
+            raise PersistenceError("triggered lists a stop that does not rest in the market, or one twice")
+        self.pending = {}
+        for k, (i, ids) in enumerate(state.pending):
+            if i >= n or i in self.pending or any(order_id not in self._entries for order_id in ids):
+                raise PersistenceError(f"pending[{k}] {[i, list(ids)]} are not orders resting under a symbol")
+            self.pending[i] = [self._entries[order_id] for order_id in ids]
 
     def __contains__(self, order_id: object) -> bool:
         return order_id in self._entries

@@ -19,20 +19,21 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
 
-from ..errors import ConfigurationError, InvalidState
+from ..errors import ConfigurationError, InvalidState, PersistenceError
 from ..models import Quote
+from ..statetypes import Floats
 
 __all__ = [
-    "ManualQuotes",
     "MarketSource",
     "Quote",
     "QuoteChange",
+    "QuotesState",
     "Tick",
     "tick_quote",
 ]
@@ -50,6 +51,41 @@ class QuoteChange:
     ask: float | None = None
     last: float | None = None
     size: float | None = None
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class QuotesState:
+    """Each symbol's current quote, as a source saves it: whether it has one yet, and the
+    rows of those that do, packed (bid, ask, bid size, ask size, last, then open, high,
+    low, volume or NaN when it is not a bar, then the time)."""
+
+    quoted: tuple[bool, ...]
+    rows: Floats
+
+    def ticks(self, symbols: int) -> list[Tick | None]:
+        """Each symbol's quote as a one-symbol tick (``None``: not quoted yet), for a source
+        of ``symbols`` symbols; raises PersistenceError naming what does not fit."""
+        if len(self.quoted) > symbols:
+            raise PersistenceError(f"quoted has {len(self.quoted)} values for the source's {symbols} symbols")
+        if len(self.rows) != _ROW * sum(self.quoted):
+            raise PersistenceError(f"rows must hold {_ROW} numbers per quoted symbol")
+        rows = iter(self.rows.reshape(-1, _ROW).tolist())
+        out: list[Tick | None] = []
+        for i, is_quoted in enumerate(self.quoted):
+            tick = None
+            if is_quoted:
+                bid, ask, bid_size, ask_size, last, open_, high, low, volume, time = next(rows)
+                if not (math.isfinite(time) and time >= 0):
+                    raise PersistenceError(f"rows has the time {time!r} for symbol {i}")
+                bars = None if math.isnan(open_) else ([open_], [high], [low], [volume])
+                tick = Tick(int(time), [i], [bid], [ask], [bid_size], [ask_size], [last], bars)
+            out.append(tick)
+        return out
+
+
+_QUOTE = ("bid", "ask", "bid_size", "ask_size", "last")
+_BAR = ("open", "high", "low", "volume")
+_ROW = len(_QUOTE) + len(_BAR) + 1
 
 
 class Tick:
@@ -159,6 +195,11 @@ class MarketSource(ABC):
         self._latest.append(None)
         return i
 
+    @property
+    def bound(self) -> bool:
+        """Whether a broker uses this source already (a source serves one broker)."""
+        return self._rng is not None
+
     def bind(self, rng: np.random.Generator, now_ms: int) -> None:
         """Called once by the broker that owns this source; quotes so far are stamped ``now_ms``."""
         if self._rng is not None:
@@ -214,6 +255,22 @@ class MarketSource(ABC):
         """Go back to what :meth:`latest` returned (a tick that failed leaves nothing)."""
         self._latest = latest
 
+    def quotes_state(self) -> QuotesState:
+        """The current quotes as plain data (see :class:`QuotesState`)."""
+        rows = [self._row(i) for i in range(len(self.symbols))]
+        values: list[float] = []
+        for tick, n in filter(None, rows):
+            values.extend(getattr(tick, name)[n] for name in _QUOTE)
+            values.extend(getattr(tick, name)[n] if tick.open else _NAN for name in _BAR)
+            values.append(tick.time)
+        return QuotesState(tuple(row is not None for row in rows), np.array(values))
+
+    def restore_quotes(self, state: QuotesState) -> None:
+        """Take the quotes :meth:`quotes_state` saved (after :meth:`bind`, which stamps
+        quotes with the broker's time); raises PersistenceError when they do not fit."""
+        for i, tick in enumerate(state.ticks(len(self.symbols))):
+            self._latest[i] = tick
+
     def _row(self, i: int) -> tuple[Tick, int] | None:
         tick = self._latest[i]
         return None if tick is None else (tick, tick.index.index(i))
@@ -236,85 +293,3 @@ class MarketSource(ABC):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {', '.join(self.symbols) or 'no symbols'}>"
-
-
-class ManualQuotes(MarketSource):
-    """Prices that move only when set from code - a teacher's market.
-
-    ``ManualQuotes({"AAPL": 190.0})``; then ``broker.set_price("AAPL", 189.5)`` or
-    ``broker.set_quote("AAPL", bid=189.4, ask=189.6)``.  A new symbol can be quoted at any
-    time.  Each broker step re-offers the current quotes (refreshing their size) and moves
-    the clock ``step_ms`` on.
-    """
-
-    def __init__(
-        self,
-        prices: Mapping[str, float] | None = None,
-        *,
-        tick_size: float = 0.01,
-        spread: float | None = None,
-        quote_size: float | None = None,
-        step_ms: int = 1_000,
-    ) -> None:
-        super().__init__()
-        self._tick = _positive(tick_size, "tick_size", "tick_size=0.01")
-        self._spread = self._tick if spread is None else _positive(spread, "spread", "0.02", zero=True)
-        self._size = _INF if quote_size is None else _positive(quote_size, "quote_size", "100")
-        if isinstance(step_ms, bool) or not isinstance(step_ms, int) or step_ms <= 0:
-            msg = f"step_ms must be a whole number of milliseconds > 0, got {step_ms!r}."
-            raise ConfigurationError(msg)
-        self.step_ms = step_ms
-        if prices is not None and not isinstance(prices, Mapping):
-            msg = f"prices must be a dict of symbol -> price such as {{'AAPL': 190.0}}, got {prices!r}."
-            raise ConfigurationError(msg)
-        for symbol, price in (prices or {}).items():
-            self.set_quote(symbol, QuoteChange(price=price), 0)
-
-    def ensure_symbol(self, symbol: str) -> int | None:
-        """Any symbol can be quoted later: orders for it wait for its first quote."""
-        i = self.index.get(symbol)
-        return self._add_symbol(symbol, self._tick) if i is None else i
-
-    def next_tick(self, now_ms: int) -> Tick:
-        quoted = [(i, row) for i in range(len(self.symbols)) if (row := self._row(i)) is not None]
-        sizes = [self._size] * len(quoted)
-        return self._store(
-            Tick(
-                now_ms + self.step_ms,
-                [i for i, _ in quoted],
-                [t.bid[n] for _, (t, n) in quoted],
-                [t.ask[n] for _, (t, n) in quoted],
-                sizes,
-                sizes,
-                [t.last[n] for _, (t, n) in quoted],
-            )
-        )
-
-    def set_quote(self, symbol: str, change: QuoteChange, now_ms: int) -> Tick:
-        """Quote ``symbol`` around ``price``, or at ``bid``/``ask`` (``last`` defaults to mid)."""
-        if not isinstance(symbol, str) or not symbol.strip():
-            msg = f"symbol must be a non-empty string such as 'AAPL', got {symbol!r}."
-            raise ConfigurationError(msg)
-        i = self.index.get(symbol)
-        if i is None:
-            i = self._add_symbol(symbol, self._tick)
-        price, bid, ask = change.price, change.bid, change.ask
-        if price is not None:
-            if bid is not None or ask is not None:
-                msg = "Give either price= or bid= and ask=, not both."
-                raise ConfigurationError(msg)
-            q_bid, q_ask, q_last = self._around(i, _positive(price, "price", "101.5"), self._spread)
-        elif bid is not None and ask is not None:
-            q_bid = _positive(bid, "bid", "101.4")
-            q_ask = _positive(ask, "ask", "101.6")
-            if q_ask < q_bid:
-                msg = f"ask {q_ask} is below bid {q_bid}; a quote cannot be crossed, swap them."
-                raise ConfigurationError(msg)
-            q_last = (q_bid + q_ask) / 2.0
-        else:
-            msg = "Give price= (quoted around it) or both bid= and ask=."
-            raise ConfigurationError(msg)
-        if change.last is not None:
-            q_last = _positive(change.last, "last", "101.5")
-        size_i = self._size if change.size is None else _positive(change.size, "size", "100")
-        return self._store(Tick(now_ms, [i], [q_bid], [q_ask], [size_i], [size_i], [q_last]))

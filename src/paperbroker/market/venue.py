@@ -31,12 +31,13 @@ from ..clock import Clock, SimClock
 from ..errors import ConfigurationError, InvalidOrder, InvalidState, MarketDataError
 from ..events import TopicHub
 from ..models import Execution, OrderMessage, OrderStatus, PlacedOrder, Quote, StopType
+from .manual import ManualQuotes
 from .matching import Matcher
 from .prices import PriceLog
 from .random_walk import RandomWalk
 from .replay_sources import BarReplay, QuoteReplay
 from .slippage import Slippage
-from .source import ManualQuotes, MarketSource, Tick, tick_quote
+from .source import MarketSource, Tick, tick_quote
 
 if TYPE_CHECKING:
     from .source import QuoteChange

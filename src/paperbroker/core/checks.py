@@ -1,0 +1,282 @@
+"""Order validation: what a user or a front end sent, checked field by field.
+
+:func:`check_order` turns a :class:`PreOrder` (or a dict with its fields) into a clean
+:class:`PreOrder`, and :func:`checked_fields` into the engine's :class:`OrderFields`, or
+raises :class:`InvalidOrder` naming the field and how to fix it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import fields
+from typing import Any, NamedTuple
+
+from ..errors import InvalidOrder
+from ..models import MAX_SIZE, CurrentQuotes, OrderDuration, OrderType, PreOrder, Side, StopType
+
+__all__ = [
+    "DURATIONS",
+    "OrderFields",
+    "check_duration",
+    "check_order",
+    "check_price",
+    "check_qty",
+    "checked_fields",
+    "side_preorder",
+]
+
+#: The time-in-force values an order's ``duration`` may have (TradingView duration strings).
+DURATIONS = ("DAY", "GTC", "IOC", "FOK")
+_DURATION_OF = {name: OrderDuration(name) for name in DURATIONS}
+
+# Enum members as module constants: attribute lookups on enum classes are slow on 3.11.
+_LIMIT = OrderType.LIMIT
+_STOP_LIMIT = OrderType.STOP_LIMIT
+_STOP = OrderType.STOP
+_MARKET = OrderType.MARKET
+
+_PREORDER_FIELDS = frozenset(f.name for f in fields(PreOrder))
+_NUMBER = (int, float)
+
+
+def _bad_number(value: object) -> bool:
+    return isinstance(value, bool) or not isinstance(value, _NUMBER) or not math.isfinite(value) or value <= 0
+
+
+def _positive(value: object, name: str, noun: str) -> float:
+    if type(value) is float and 0.0 < value <= MAX_SIZE:
+        return value  # the common case, checked first
+    if _bad_number(value):
+        msg = f"{name} must be a finite {noun} greater than 0, got {value!r}."
+        raise InvalidOrder(msg)
+    if value > MAX_SIZE:  # type: ignore[operator]
+        msg = f"{name} {value!r} is too large: paperbroker accepts at most {MAX_SIZE:g}."
+        raise InvalidOrder(msg)
+    return float(value)  # type: ignore[arg-type]
+
+
+def check_qty(value: object, where: str = "qty") -> float:
+    """A quantity must be a finite number > 0."""
+    return _positive(value, where, "number")
+
+
+def check_price(value: object, name: str) -> float:
+    """A price must be a finite number > 0."""
+    return _positive(value, name, "price")
+
+
+def _coerce(enum: Any, value: object, what: str) -> Any:
+    try:
+        return enum.coerce(value, what)
+    except ValueError as exc:
+        raise InvalidOrder(str(exc)) from None
+
+
+def _as_preorder(order: object) -> PreOrder:
+    if isinstance(order, PreOrder):
+        return order
+    if isinstance(order, Mapping):
+        unknown = sorted(set(order) - _PREORDER_FIELDS)
+        if unknown:
+            msg = (
+                f"Unknown order field(s) {', '.join(map(repr, unknown))}; "
+                f"the fields are {', '.join(sorted(_PREORDER_FIELDS))}."
+            )
+            raise InvalidOrder(msg)
+        missing = [k for k in ("symbol", "type", "side", "qty") if k not in order]
+        if missing:
+            msg = f"The order lacks {', '.join(missing)}; symbol, type, side and qty are required."
+            raise InvalidOrder(msg)
+        quotes = order.get("currentQuotes")
+        values = dict(order)
+        if isinstance(quotes, Mapping):
+            try:
+                values["currentQuotes"] = CurrentQuotes(quotes["ask"], quotes["bid"])
+            except KeyError:
+                msg = f"currentQuotes must have 'ask' and 'bid', got {dict(quotes)!r}."
+                raise InvalidOrder(msg) from None
+        return PreOrder(**values)
+    msg = f"An order must be a PreOrder or a dict of its fields, got {type(order).__name__}."
+    raise InvalidOrder(msg)
+
+
+def check_duration(value: object) -> OrderDuration | None:
+    """Normalise a duration (``"day"``, ``OrderDuration("GTC")``, ``{"type": "IOC"}``)."""
+    if value is None:
+        return None
+    kind: object = value
+    when: object = None
+    if isinstance(value, OrderDuration):
+        kind, when = value.type, value.datetime
+    elif isinstance(value, Mapping):
+        kind, when = value.get("type"), value.get("datetime")
+    key = kind.strip().upper() if isinstance(kind, str) else None
+    if key not in _DURATION_OF:
+        msg = (
+            f"duration {value!r} is not a time in force this broker knows; use one of {', '.join(DURATIONS)}."
+        )
+        raise InvalidOrder(msg)
+    if when is not None:
+        msg = (
+            f"duration {key} with a datetime ({when!r}) is not supported; leave datetime out "
+            "(DAY orders expire at the session end of the broker's clock)."
+        )
+        raise InvalidOrder(msg)
+    return _DURATION_OF[key].copy()
+
+
+class OrderFields(NamedTuple):
+    """A checked order, as the engine reads it: :class:`PreOrder`'s fields, in its order,
+    with snake-case names."""
+
+    symbol: str
+    type: OrderType
+    side: Side
+    qty: float
+    limit: float | None = None
+    stop: float | None = None
+    take_profit: float | None = None
+    stop_loss: float | None = None
+    guaranteed: float | None = None
+    trailing: float | None = None
+    stop_type: StopType | None = None
+    seen: float | None = None
+    quotes: CurrentQuotes | None = None
+    is_close: bool | None = None
+    duration: OrderDuration | None = None
+
+
+_new_fields = tuple.__new__  # builds an OrderFields without a Python-level __new__ call
+
+
+def check_order(order: object) -> PreOrder:
+    """Return a validated copy of ``order`` with enums and floats normalised."""
+    return PreOrder(*checked_fields(order))
+
+
+def checked_fields(order: object) -> OrderFields:
+    """:func:`check_order`'s work, returned as :class:`OrderFields`.
+
+    The engine builds its PlacedOrder straight from these, saving one object per order.
+    """
+    pre = order if type(order) is PreOrder else _as_preorder(order)
+    symbol = pre.symbol
+    if type(symbol) is not str or not symbol or symbol != symbol.strip():
+        if not isinstance(symbol, str) or not symbol.strip():
+            msg = f"symbol must be a non-empty string such as 'AAPL', got {symbol!r}."
+            raise InvalidOrder(msg)
+        symbol = symbol.strip()
+    kind = pre.type if type(pre.type) is OrderType else _coerce(OrderType, pre.type, "order type")
+    side = pre.side if type(pre.side) is Side else _coerce(Side, pre.side, "side")
+    # Optional prices are checked inline (``if x is not None``), and the usual float is
+    # accepted without a call: a helper call per field would be the most expensive part of
+    # placing an order.
+    limit = pre.limitPrice
+    if limit is not None and (type(limit) is not float or not 0.0 < limit <= MAX_SIZE):
+        limit = _positive(limit, "limitPrice", "price")
+    stop = pre.stopPrice
+    if stop is not None and (type(stop) is not float or not 0.0 < stop <= MAX_SIZE):
+        stop = _positive(stop, "stopPrice", "price")
+    if kind is not _MARKET:
+        if limit is None and (kind is _LIMIT or kind is _STOP_LIMIT):
+            msg = f"A {kind.label.lower()} order needs limitPrice: the worst price you accept."
+            raise InvalidOrder(msg)
+        if stop is None and (kind is _STOP or kind is _STOP_LIMIT):
+            msg = f"A {kind.label.lower()} order needs stopPrice: the price that triggers it."
+            raise InvalidOrder(msg)
+    take_profit = pre.takeProfit
+    if take_profit is not None:
+        take_profit = _positive(take_profit, "takeProfit", "price")
+    stop_loss = pre.stopLoss
+    if stop_loss is not None:
+        stop_loss = _positive(stop_loss, "stopLoss", "price")
+    guaranteed = pre.guaranteedStop
+    if guaranteed is not None:
+        guaranteed = _positive(guaranteed, "guaranteedStop", "price")
+    trailing = pre.trailingStopPips
+    if trailing is not None:
+        trailing = check_qty(trailing, "trailingStopPips")
+    stop_type = pre.stopType
+    if stop_type is not None:
+        stop_type = _coerce(StopType, stop_type, "stop type")
+    seen = pre.seenPrice
+    if seen is not None and (type(seen) is not float or not 0.0 < seen <= MAX_SIZE):
+        seen = _positive(seen, "seenPrice", "price")
+    is_close = pre.isClose
+    if is_close is not None:
+        is_close = bool(is_close)
+    quotes = pre.currentQuotes
+    if quotes is not None:
+        if not isinstance(quotes, CurrentQuotes):
+            msg = f"currentQuotes must be CurrentQuotes(ask=..., bid=...), got {quotes!r}."
+            raise InvalidOrder(msg)
+        ask = check_price(quotes.ask, "currentQuotes.ask")
+        bid = check_price(quotes.bid, "currentQuotes.bid")
+        if ask < bid:
+            msg = f"currentQuotes are crossed: ask {ask} is below bid {bid}; swap them."
+            raise InvalidOrder(msg)
+        quotes = CurrentQuotes(ask, bid)
+    duration = pre.duration
+    if duration is not None:
+        duration = check_duration(duration)
+    qty = pre.qty
+    if type(qty) is not float or not 0.0 < qty <= MAX_SIZE:
+        qty = _positive(qty, "qty", "number")
+    fields: OrderFields = _new_fields(
+        OrderFields,
+        (
+            symbol,
+            kind,
+            side,
+            qty,
+            limit,
+            stop,
+            take_profit,
+            stop_loss,
+            guaranteed,
+            trailing,
+            stop_type,
+            seen,
+            quotes,
+            is_close,
+            duration,
+        ),
+    )
+    return fields
+
+
+def side_preorder(
+    side: Side, symbol: str, qty: float, prices: tuple[float | None, ...], duration: str | None
+) -> PreOrder:
+    """The PreOrder of ``buy``/``sell``: ``prices`` are its ``price`` (a market order's fill
+    price in classic mode), ``limit``, ``stop``, ``take_profit``, ``stop_loss`` and
+    ``trailing_stop_pips``; the kind follows from which of limit and stop are given."""
+    price, limit, stop, take_profit, stop_loss, trailing = prices
+    if limit is not None and stop is not None:
+        kind = _STOP_LIMIT
+    elif limit is not None:
+        kind = _LIMIT
+    elif stop is not None:
+        kind = _STOP
+    else:
+        kind = _MARKET
+    if price is not None and kind is not _MARKET:
+        msg = "price= is the fill price of a market order; for a limit order use limit=."
+        raise InvalidOrder(msg)
+    return PreOrder(
+        symbol,
+        kind,
+        side,
+        qty,
+        limit,
+        stop,
+        take_profit,
+        stop_loss,
+        trailingStopPips=trailing,
+        seenPrice=price,
+        duration=duration,
+    )
+
+
+#: What an order id looks like: the broker numbers its orders ORDER-1, ORDER-2 ...
