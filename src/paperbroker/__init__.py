@@ -51,6 +51,7 @@ from .models import (
     StopType,
 )
 from .persistence import load, save
+from .sweeps import Split, WalkForwardResult, sweep, sweep_heatmap, walk_forward, walk_forward_splits
 
 __version__ = "0.1.0"
 
@@ -99,6 +100,7 @@ __all__ = [
     "RiskRules",
     "Side",
     "SimClock",
+    "Split",
     "StopType",
     "SubscriberOverflow",
     "Subscription",
@@ -106,6 +108,7 @@ __all__ = [
     "UnknownAccount",
     "UnknownOrder",
     "UnknownPosition",
+    "WalkForwardResult",
     "WallClock",
     "__version__",
     "equity_frame",
@@ -115,5 +118,9 @@ __all__ = [
     "parse_topic",
     "positions_frame",
     "save",
+    "sweep",
+    "sweep_heatmap",
     "topic",
+    "walk_forward",
+    "walk_forward_splits",
 ]
