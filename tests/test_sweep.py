@@ -9,10 +9,12 @@ them; the closure test shows loky pickling a function no module defines, as a no
 from __future__ import annotations
 
 import functools
+import importlib.util
 import multiprocessing
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -211,9 +213,11 @@ def test_an_interrupt_cancels_the_tasks_that_have_not_started() -> None:
 
 
 @pytest.fixture(scope="module")
-def loky_executor() -> Any:
+def loky_executor() -> Iterator[Any]:
     loky = pytest.importorskip("loky")
-    return loky.get_reusable_executor(max_workers=2)
+    executor = loky.get_reusable_executor(max_workers=2)
+    yield executor
+    executor.shutdown(wait=True)
 
 
 @pytest.fixture(scope="module")
@@ -422,3 +426,18 @@ def test_the_heatmap_puts_each_cell_at_its_parameters(serial: pd.DataFrame) -> N
         pb.sweep_heatmap(three, x="a", y="b", value="a2")
     with pytest.raises(pb.ConfigurationError, match="neither a parameter nor a column"):
         pb.sweep_heatmap(serial, x="slow", y="fast", value="sharpe")
+
+
+# --- the benchmark -----------------------------------------------------------------------
+
+
+def test_the_benchmark_runs_notebook_05s_crossover() -> None:
+    path = Path(__file__).resolve().parent.parent / "bench" / "sweep.py"
+    spec = importlib.util.spec_from_file_location("bench_sweep", path)
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    # Notebook 05's committed output for its 10/50 crossover on the same bars and costs.
+    assert bench.crossover(10, 50, seed=7) == {"final_equity": 142_087.5, "commission": 62.5}
+    frame = pb.sweep(bench.short_backtest, {"fast": [3, 5], "slow": [10, 20]}, progress=False)
+    assert frame["error"].isna().all() and len(bench.SHORT) == 50
