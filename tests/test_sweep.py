@@ -344,11 +344,18 @@ def test_walk_forward_chooses_on_train_and_reports_the_test_run_by_hand() -> Non
     assert list(rows["score"]) == [-4.5, -4.5]  # centres 5.5 and 9.5 of the test windows
     assert list(rows["seed"]) == [expected_seeds(0, 4)[0], expected_seeds(0, 4)[2]]
     assert "equity" not in rows.columns and rows["error"].isna().all()
-    # Test 4..7 with a=1: 101, 102, 103, 104.  Test 8..11 with a=5: 105 .. 120 scaled to
-    # start at 104: 104 * (105, 110, 115, 120) / 105.
-    second = [104 * v / 105 for v in (105.0, 110.0, 115.0, 120.0)]
+    # Test 4..7 with a=1: 101, 102, 103, 104.  Test 8..11 with a=5: 105, 110, 115, 120,
+    # moved to start at 104 (its gains added), or scaled to (compound=True).
+    added = [104.0, 109.0, 114.0, 119.0]
     assert_series_equal(
-        result.equity, pd.Series([101.0, 102.0, 103.0, 104.0, *second], index=range(4, 12), name="equity")
+        result.equity, pd.Series([101.0, 102.0, 103.0, 104.0, *added], index=range(4, 12), name="equity")
+    )
+    compounded = pb.walk_forward(
+        toy, {"a": [1, 2, 5, 6]}, splits, metric="score", compound=True, progress=False
+    )
+    scaled = [104 * v / 105 for v in (105.0, 110.0, 115.0, 120.0)]
+    assert_series_equal(
+        compounded.equity, pd.Series([101.0, 102.0, 103.0, 104.0, *scaled], index=range(4, 12), name="equity")
     )
     assert list(result.train.index.names) == ["split", "a"] and len(result.train) == 8
     low = pb.walk_forward(toy, {"a": [1, 2, 5, 6]}, splits, metric="score", maximize=False, progress=False)

@@ -152,8 +152,8 @@ def _choose(frame: pd.DataFrame, metric: Hashable, maximize: bool) -> tuple[int 
     return None, float("nan"), f"no cell gave a number for {metric!r} on the training window{first}"
 
 
-def _stitch(curves: list[pd.Series]) -> pd.Series:
-    """Each curve scaled to start where the previous one ended: its first value is its start."""
+def _stitch(curves: list[pd.Series], compound: bool) -> pd.Series:
+    """Each curve moved (or scaled) to start where the previous one ended."""
     import pandas as pd
 
     pieces: list[pd.Series] = []
@@ -166,7 +166,10 @@ def _stitch(curves: list[pd.Series]) -> pd.Series:
                     "each test window must start after the one before it ends."
                 )
                 raise ConfigurationError(msg)
-            segment = segment / segment.iloc[0] * pieces[-1].iloc[-1]
+            if compound:
+                segment = segment / segment.iloc[0] * pieces[-1].iloc[-1]
+            else:
+                segment = segment - segment.iloc[0] + pieces[-1].iloc[-1]
         pieces.append(segment)
     if not pieces:
         return pd.Series(dtype=float, name="equity")
@@ -182,6 +185,7 @@ def walk_forward(
     metric: Hashable = "sharpe",
     maximize: bool = True,
     equity: Hashable | None = "equity",
+    compound: bool = False,
     executor: Any = None,
     seed: int = 0,
     chunksize: int | None = None,
@@ -203,16 +207,19 @@ def walk_forward(
 
     The backtest's ``equity`` entry (a Series of equity by bar, whose first value is the
     window's starting equity) is stitched over the test windows: each window's curve is
-    scaled to start where the previous one ended.  Pass ``equity=None`` when the backtest
-    returns no curve.
+    moved to start where the previous one ended, adding up the windows' gains, as trading
+    the same sizes window after window would.  With ``compound=True`` each curve is scaled
+    instead, compounding the windows' returns, as a strategy that sizes its orders by its
+    equity would.  Pass ``equity=None`` when the backtest returns no curve.
     """
     import pandas as pd
 
     names, cells = grid_cells(grid)
     windows = _splits(splits)
-    if not isinstance(maximize, bool):
-        msg = f"maximize must be True or False, got {maximize!r}."
-        raise ConfigurationError(msg)
+    for flag, value in (("maximize", maximize), ("compound", compound)):
+        if not isinstance(value, bool):
+            msg = f"{flag} must be True or False, got {value!r}."
+            raise ConfigurationError(msg)
     seeds = cell_seeds(seed, len(cells))
     n = len(cells)
     calls = [
@@ -261,7 +268,9 @@ def walk_forward(
         records.append((record, result, None if position is None else seeds[position], error))
     rows = _rows(records)
     train = pd.concat(frames, keys=range(len(windows)), names=["split"])
-    return WalkForwardResult(rows=rows, equity=None if equity is None else _stitch(curves), train=train)
+    return WalkForwardResult(
+        rows=rows, equity=None if equity is None else _stitch(curves, compound), train=train
+    )
 
 
 def _rows(
