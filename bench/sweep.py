@@ -7,13 +7,19 @@ the speed-ups.  Each executor is started and warmed up (its workers import paper
 before it is timed; the start-up is reported apart.
 
 Part 2 runs 1,000 cells of a 50-bar backtest, serially and on both executors, with the
-automatic chunksize and with one cell per task, and reports the overhead per cell: the
-worker time spent beyond the serial run's, ``(workers * wall - serial wall) / cells``.
+automatic chunksize and with one cell per task, and reports the overhead per cell.
+
+Wall-clock speed-ups need idle cores, which a shared machine rarely has, so each run also
+reports CPU seconds (user + system) of this process and of every process under it, read
+with psutil: the overhead per cell is the CPU a parallel sweep spends beyond the serial
+one's, divided by the cells (pickling, task messages, the workers' unpickling, Dask's
+heartbeats), and the busiest process's CPU time bounds the wall time the sweep would take
+on idle cores, so ``serial CPU / busiest`` is the speed-up two idle cores would allow.
 
 The backtests are defined in this script, so loky and Dask pickle them by value (with the
 bars they use), as they do a function defined in a notebook.
 
-    python bench/sweep.py [--repeat 3] [--part 1|2|all]
+    python bench/sweep.py [--repeat 3]
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ import datetime as dt
 import os
 import platform
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -90,91 +96,119 @@ def short_backtest(fast: int, slow: int, seed: int) -> dict[str, Any]:
     return crossover(fast, slow, seed, bars=SHORT, qty=10)
 
 
-def timed(
-    backtest: Any, grid: Any, executor: Any, chunksize: int | None = None
-) -> tuple[float, pd.DataFrame]:
+class Run(NamedTuple):
+    """One timed sweep: wall seconds, and CPU seconds of this process and its children."""
+
+    wall: float
+    cpu: float  # all processes together
+    busiest: float  # the process that was busy longest (a worker, or this one)
+    frame: pd.DataFrame
+
+
+def cpu_seconds() -> dict[int, float]:
+    """User + system CPU seconds of this process and of each process under it (the workers)."""
+    import psutil  # installed with distributed
+
+    here = psutil.Process()
+    seconds = {}
+    for process in [here, *here.children(recursive=True)]:
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        seconds[process.pid] = times.user + times.system
+    return seconds
+
+
+def timed(backtest: Any, grid: Any, executor: Any, chunksize: int | None = None) -> Run:
+    before = cpu_seconds()
     start = time.perf_counter()
     frame = pb.sweep(backtest, grid, executor=executor, chunksize=chunksize, progress=False)
-    return time.perf_counter() - start, frame
+    wall = time.perf_counter() - start
+    used = [seconds - before.get(pid, 0.0) for pid, seconds in cpu_seconds().items()]
+    return Run(wall, sum(used), max(used), frame)
 
 
-def start_executors() -> tuple[dict[str, Any], dict[str, float], Any]:
-    """loky's and Dask's executors, each warmed up; the seconds each took to start."""
+def best(runs: list[Run]) -> Run:
+    return min(runs, key=lambda run: run.wall)
+
+
+def start(name: str) -> tuple[Any, Any]:
+    """loky's or Dask's executor with two workers, warmed up; and what stops it."""
+    warm_up = {"fast": [3] * WORKERS * 2, "slow": [5]}
+    if name == "loky":
+        import loky
+
+        executor = loky.get_reusable_executor(max_workers=WORKERS)
+        pb.sweep(short_backtest, warm_up, executor=executor, progress=False)
+        return executor, lambda: executor.shutdown(wait=True)
     import distributed
-    import loky
 
-    started: dict[str, float] = {}
-    t0 = time.perf_counter()
-    loky_executor = loky.get_reusable_executor(max_workers=WORKERS)
-    pb.sweep(short_backtest, {"fast": [3] * WORKERS * 2, "slow": [5]}, executor=loky_executor, progress=False)
-    started["loky"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
     cluster = distributed.LocalCluster(
         n_workers=WORKERS, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
     )
     client = distributed.Client(cluster)
-    dask_executor = client.get_executor()
-    pb.sweep(short_backtest, {"fast": [3] * WORKERS * 2, "slow": [5]}, executor=dask_executor, progress=False)
-    started["dask"] = time.perf_counter() - t0
-    return {"loky": loky_executor, "dask": dask_executor}, started, (client, cluster)
+    executor = client.get_executor()
+    pb.sweep(short_backtest, warm_up, executor=executor, progress=False)
+
+    def stop() -> None:
+        client.close()
+        cluster.close()
+
+    return executor, stop
 
 
-def part1(executors: dict[str, Any], repeat: int) -> None:
-    grid = {"fast": FAST, "slow": SLOW}
-    serial = min(timed(crossover, grid, None)[0] for _ in range(repeat))
-    reference = pb.sweep(crossover, grid, progress=False)
+def report(name: str, run: Run, serial: Run, cells: int) -> None:
+    overhead = (run.cpu - serial.cpu) / cells
     print(
-        f"64 cells x {len(BARS)} bars, best of {repeat}: "
-        f"serial {serial:.2f} s ({serial / 64 * 1e3:.1f} ms a cell)"
+        f"  {name:30} {run.wall:6.2f} s  speed-up {serial.wall / run.wall:4.2f}x  "
+        f"CPU {run.cpu:6.2f} s (overhead {overhead * 1e3:+.2f} ms a cell)  "
+        f"busiest process {run.busiest:5.2f} s (bound on two idle cores {serial.cpu / run.busiest:4.2f}x)"
     )
-    for name, executor in executors.items():
-        runs = [timed(crossover, grid, executor) for _ in range(repeat)]
-        best = min(seconds for seconds, _ in runs)
-        same = all(frame.equals(reference) for _, frame in runs)
-        print(f"  {name:5} {best:.2f} s  speed-up {serial / best:.2f}x  frame identical to serial: {same}")
 
 
-def part2(executors: dict[str, Any], repeat: int) -> None:
-    grid = {"fast": list(range(2, 27)), "slow": [5, 10, 15, 20, 25, 30, 35, 40]}
-    grid["fast"] = grid["fast"] * 5  # 125 x 8 = 1,000 cells
-    cells = len(grid["fast"]) * len(grid["slow"])
-    serial = min(timed(short_backtest, grid, None)[0] for _ in range(repeat))
-    print(
-        f"{cells} cells x {len(SHORT)} bars, best of {repeat}: "
-        f"serial {serial:.2f} s ({serial / cells * 1e3:.2f} ms a cell)"
-    )
-    for name, executor in executors.items():
-        for chunksize in (None, 1):
-            best = min(timed(short_backtest, grid, executor, chunksize)[0] for _ in range(repeat))
-            overhead = (WORKERS * best - serial) / cells
-            label = "auto" if chunksize is None else str(chunksize)
-            print(
-                f"  {name:5} chunksize {label:4} {best:.2f} s  speed-up {serial / best:.2f}x  "
-                f"overhead {overhead * 1e3:+.2f} ms a cell"
-            )
+LONG = {"fast": FAST, "slow": SLOW}  # 64 cells of 756 bars
+SHORT_GRID = {"fast": list(range(2, 27)) * 5, "slow": [5, 10, 15, 20, 25, 30, 35, 40]}  # 1,000 of 50
+WORKLOADS = [
+    ("64 x 756 bars", crossover, LONG, [None]),
+    ("1000 x 50 bars", short_backtest, SHORT_GRID, [None, 1]),
+]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--part", choices=["1", "2", "all"], default="all")
     args = parser.parse_args()
     print(
         f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC, {platform.python_implementation()} "
         f"{platform.python_version()}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}"
     )
-    executors, started, (client, cluster) = start_executors()
-    print("executors started and warmed up in " + ", ".join(f"{k} {v:.1f} s" for k, v in started.items()))
-    try:
-        if args.part in ("1", "all"):
-            part1(executors, args.repeat)
-        if args.part in ("2", "all"):
-            part2(executors, args.repeat)
-    finally:
-        executors["loky"].shutdown(wait=True)
-        client.close()
-        cluster.close()
-    print(f"load average at the end {os.getloadavg()[0]:.2f}")
+    # Serial first, with no worker alive; then each executor alone, stopped before the next
+    # starts, so that no idle cluster's threads are counted in another's figures.
+    serial = {}
+    for label, backtest, grid, _ in WORKLOADS:
+        serial[label] = best([timed(backtest, grid, None) for _ in range(args.repeat)])
+        cells = len(serial[label].frame)
+        print(
+            f"{label}: serial {serial[label].wall:.2f} s, CPU {serial[label].cpu:.2f} s "
+            f"({serial[label].cpu / cells * 1e3:.2f} ms a cell), best of {args.repeat}"
+        )
+    for name in ("loky", "dask"):
+        t0 = time.perf_counter()
+        executor, stop = start(name)
+        print(f"{name}: started and warmed up in {time.perf_counter() - t0:.1f} s")
+        try:
+            for label, backtest, grid, chunksizes in WORKLOADS:
+                for chunksize in chunksizes:
+                    runs = [timed(backtest, grid, executor, chunksize) for _ in range(args.repeat)]
+                    assert all(run.frame.equals(serial[label].frame) for run in runs), (
+                        f"{name}: another frame"
+                    )
+                    size = "auto" if chunksize is None else str(chunksize)
+                    report(f"{label}, chunksize {size}", best(runs), serial[label], len(runs[0].frame))
+        finally:
+            stop()
+    print(f"every frame was identical to the serial one; load average at the end {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":
