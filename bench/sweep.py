@@ -12,9 +12,10 @@ automatic chunksize and with one cell per task, and reports the overhead per cel
 Wall-clock speed-ups need idle cores, which a shared machine rarely has, so each run also
 reports CPU seconds (user + system) of this process and of every process under it, read
 with psutil: the overhead per cell is the CPU a parallel sweep spends beyond the serial
-one's, divided by the cells (pickling, task messages, the workers' unpickling, Dask's
-heartbeats), and the busiest process's CPU time bounds the wall time the sweep would take
-on idle cores, so ``serial CPU / busiest`` is the speed-up two idle cores would allow.
+one's, divided by the cells (pickling, task messages, the workers' unpickling), also net of
+what the executor's processes use when idle (Dask's scheduler and heartbeats); and the
+busiest process's CPU time bounds the wall time the sweep would take on idle cores, so
+``serial CPU / busiest`` is the speed-up two idle cores would allow.
 
 The backtests are defined in this script, so loky and Dask pickle them by value (with the
 bars they use), as they do a function defined in a notebook.
@@ -158,11 +159,19 @@ def start(name: str) -> tuple[Any, Any]:
     return executor, stop
 
 
-def report(name: str, run: Run, serial: Run, cells: int) -> None:
+def idle_cpu(seconds: float = 3.0) -> float:
+    """CPU seconds per second that this process and its workers use while no sweep runs."""
+    before = cpu_seconds()
+    time.sleep(seconds)
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in cpu_seconds().items()) / seconds
+
+
+def report(name: str, run: Run, serial: Run, cells: int, idle: float) -> None:
     overhead = (run.cpu - serial.cpu) / cells
+    net = (run.cpu - idle * run.wall - serial.cpu) / cells
     print(
         f"  {name:30} {run.wall:6.2f} s  speed-up {serial.wall / run.wall:4.2f}x  "
-        f"CPU {run.cpu:6.2f} s (overhead {overhead * 1e3:+.2f} ms a cell)  "
+        f"CPU {run.cpu:6.2f} s (overhead {overhead * 1e3:+.2f} ms a cell, {net * 1e3:+.2f} net of idle)  "
         f"busiest process {run.busiest:5.2f} s (bound on two idle cores {serial.cpu / run.busiest:4.2f}x)"
     )
 
@@ -196,7 +205,9 @@ def main() -> None:
     for name in ("loky", "dask"):
         t0 = time.perf_counter()
         executor, stop = start(name)
-        print(f"{name}: started and warmed up in {time.perf_counter() - t0:.1f} s")
+        started = time.perf_counter() - t0
+        idle = idle_cpu()
+        print(f"{name}: started and warmed up in {started:.1f} s; idle, it uses {idle:.3f} CPU s a second")
         try:
             for label, backtest, grid, chunksizes in WORKLOADS:
                 for chunksize in chunksizes:
@@ -205,7 +216,7 @@ def main() -> None:
                         f"{name}: another frame"
                     )
                     size = "auto" if chunksize is None else str(chunksize)
-                    report(f"{label}, chunksize {size}", best(runs), serial[label], len(runs[0].frame))
+                    report(f"{label}, chunksize {size}", best(runs), serial[label], len(runs[0].frame), idle)
         finally:
             stop()
     print(f"every frame was identical to the serial one; load average at the end {os.getloadavg()[0]:.2f}")
