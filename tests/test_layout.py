@@ -18,7 +18,7 @@ LONG_MODULES = {
 # import from its own layer and the ones below.  A new module must be given a layer here.
 LAYERS: list[tuple[str, ...]] = [
     ("widgets",),
-    ("frames", "saving", "results", "sweep", "serve"),
+    ("frames", "saving", "results", "sweeps", "serve"),
     ("broker",),
     ("persistence",),
     ("parts",),

@@ -79,6 +79,7 @@ from .serve import (
     connect,
     serve,
 )
+from .sweeps import Split, WalkForwardResult, sweep, sweep_heatmap, walk_forward, walk_forward_splits
 from .topics import parse_topic, topic
 
 __version__ = "0.1.0"
@@ -136,6 +137,7 @@ __all__ = [
     "RiskRules",
     "Side",
     "SimClock",
+    "Split",
     "StopType",
     "SubscriberOverflow",
     "Subscription",
@@ -143,6 +145,7 @@ __all__ = [
     "UnknownAccount",
     "UnknownOrder",
     "UnknownPosition",
+    "WalkForwardResult",
     "WallClock",
     "__version__",
     "connect",
@@ -158,6 +161,10 @@ __all__ = [
     "save",
     "serve",
     "stats",
+    "sweep",
+    "sweep_heatmap",
     "topic",
     "trades_frame",
+    "walk_forward",
+    "walk_forward_splits",
 ]
