@@ -56,6 +56,19 @@ def test_a_line_of_the_quotes_with_bid_and_ask(market):
     chart.close()
 
 
+def test_prices_set_by_hand_in_one_millisecond_are_each_a_point():
+    clock = pb.SimClock()
+    broker = pb.BrokerService(execution_delay=None, clock=clock, market=pb.ManualQuotes({"ACME": 100.0}))
+    chart = w.PriceChart(broker, "ACME")
+    for price in (99.5, 98.9, 98.2):
+        broker.set_price("ACME", price)
+    points = chart.points()
+    assert points["close"].tolist() == [100.0, 99.5, 98.9, 98.2]
+    start = clock.now_ms()
+    assert points["time"].tolist() == [start, start + 1, start + 2, start + 3]
+    chart.close()
+
+
 def test_the_window_keeps_the_newest_max_points(market):
     quotes = recorded(market, "AAPL")
     chart = w.PriceChart(market, "AAPL", max_points=10)
@@ -330,3 +343,16 @@ def test_marimo_shows_the_dashboard_as_its_own_stacks_of_live_parts(market):
     assert html.count("marimo-anywidget") >= len(board.parts)
     assert isinstance(shown, mo.Html)
     board.close()
+
+
+def test_the_orders_table_says_whose_a_bracket_is(market):
+    market.step()
+    table = w.OrdersTable(market)
+    entry = market.buy("AAPL", 10, limit=185.0, take_profit=195.0, stop_loss=180.0)
+    notes = {row["id"]: row["message"] for row in table.rows()}
+    tp, sl = (o.id for o in market.orders() if o.parentId == entry.id)
+    assert notes == {entry.id: None, tp: f"Take profit of {entry.id}", sl: f"Stop loss of {entry.id}"}
+    market.fill(entry.id)  # the brackets now protect the position
+    notes = {row["id"]: row["message"] for row in table.rows()}
+    assert notes[tp] == "Take profit of position AAPL" and notes[sl] == "Stop loss of position AAPL"
+    table.close()

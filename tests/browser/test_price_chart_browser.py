@@ -141,3 +141,78 @@ def test_candles_from_a_bar_replay(lab: Lab, tab: Page) -> None:
     tab.page.wait_for_selector(".pb-price[data-mode='candles'][data-points='120']")
     tab.screenshot(".pb-price", "price-candles.png")
     assert tab.errors == []
+
+
+# A dashboard with every kind of row: a working limit with brackets, a position, fills.
+DASHBOARD = """\
+import paperbroker as pb
+from paperbroker.widgets import dashboard
+walk = pb.RandomWalk({"AAPL": 190.0, "MSFT": 410.0})
+broker = pb.BrokerService(seed=3, market=walk, execution_delay=None)
+board = dashboard(broker, symbols=["AAPL", "MSFT"])
+for _ in range(30):
+    broker.step()
+broker.buy("AAPL", 5)
+last = broker.quote("MSFT").last
+prices = {"limit": round(last - 5, 2), "take_profit": round(last + 5, 2), "stop_loss": round(last - 9, 2)}
+broker.buy("MSFT", 3, **prices)
+broker.step()
+board"""
+
+ESSENTIAL = {
+    "Orders": ["Symbol", "Side", "Type", "Qty", "Limit", "Stop", "Status", "Order"],
+    "Positions": ["Symbol", "Side", "Qty", "Avg price", "Last", "Unrealized P&L"],
+    "Executions": ["Time", "Symbol", "Side", "Qty", "Price", "Order"],
+}
+
+# every header cell and row button of a table that is shown, and whether it fits inside
+# the table's box (not clipped at its right edge)
+VISIBLE = """(title) => {
+    const t = [...document.querySelectorAll('.pb-table')]
+        .find((el) => el.querySelector('.pb-heading').textContent === title);
+    const right = t.getBoundingClientRect().right;
+    const inside = (el) => {
+        const r = el.getBoundingClientRect();
+        return r.width > 0 && r.right <= right + 1;
+    };
+    const heads = [...t.querySelectorAll('.pb-head .pb-sort')].filter(inside).map((c) => c.textContent);
+    const buttons = [...t.querySelectorAll('.pb-row:not([hidden]) button')].filter((b) => !b.hidden);
+    return {heads, buttons: buttons.length, clipped: buttons.filter((b) => !inside(b)).length};
+}"""
+
+
+def test_every_essential_column_shows_at_1024x768(lab: Lab, tab: Page) -> None:
+    tab.page.set_viewport_size({"width": 1024, "height": 768})
+    tab.open_lab(lab.notebook("fit.ipynb", DASHBOARD))
+    page = tab.page
+    # as a teacher projects: the file browser closed, the notebook the width of the screen
+    page.evaluate("() => { const s = window.jupyterapp.shell; if (!s.leftCollapsed) s.collapseLeft(); }")
+    page.wait_for_selector(".pb-price[data-points='32']")  # at creation, 31 steps
+    page.wait_for_selector(".pb-table .pb-row:not([hidden]) .pb-cell")
+    time.sleep(1)  # the last resize has settled the columns
+    tab.screenshot(".jp-Notebook", "dashboard-1024.png")
+    for title, wanted in ESSENTIAL.items():
+        seen = page.evaluate(VISIBLE, title)
+        missing = [c for c in wanted if c not in seen["heads"]]
+        assert not missing, (title, missing, seen)
+        debug = page.evaluate(
+            "(title) => { const t = [...document.querySelectorAll('.pb-table')].find((el) =>"
+            " el.querySelector('.pb-heading').textContent === title);"
+            " const s = t.querySelector('.pb-scroll'); const l = t.querySelector('.pb-head');"
+            " return [t.dataset.hidden, t.clientWidth, s.clientWidth, l.scrollWidth,"
+            " getComputedStyle(t).getPropertyValue('--pb-cols')]; }",
+            title,
+        )
+        assert seen["clipped"] == 0, (title, seen, debug)
+    # the orders table has its Cancel buttons in view, and says whose the brackets are
+    assert page.evaluate(VISIBLE, "Orders")["buttons"] >= 1
+    notes = page.locator(".pb-table .pb-row:not([hidden]) .pb-cell").all_text_contents()
+    assert any(n.startswith("Take profit of ORDER-") for n in notes), notes
+    # the positions table (one row) is as tall as its row, not a fixed 220 px box
+    height = page.evaluate(
+        "() => [...document.querySelectorAll('.pb-table')].find((el) =>"
+        " el.querySelector('.pb-heading').textContent === 'Positions')"
+        ".querySelector('.pb-scroll').clientHeight"
+    )
+    assert height < 120, height
+    assert tab.errors == []

@@ -241,7 +241,7 @@ def table_html(
     if len(rows) > len(shown):
         count += f", the first {len(shown)} shown"
     out = [_heading(title, f"{account_id} · {count}"), "<table><thead><tr>"]
-    for _key, label, kind in columns:
+    for _key, label, kind, *_ in columns:
         text = f"{label} ({zone_name(tz)})" if kind == "time" else label
         out.append(_cell("th", text, numeric=kind in _NUMERIC))
     out.append("</tr></thead><tbody>")
@@ -252,7 +252,7 @@ def table_html(
     for row in shown:
         d = digits.get(row[symbol_at], 2) if symbol_at else 2
         out.append("<tr>")
-        for i, (_key, _name, kind) in enumerate(columns, start=1):
+        for i, (_key, _name, kind, *_) in enumerate(columns, start=1):
             text, cls = _cell_text(kind, row[i], d, tz)
             out.append(_cell("td", text, numeric=kind in _NUMERIC, cls=cls))
         out.append("</tr>")

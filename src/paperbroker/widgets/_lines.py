@@ -12,7 +12,7 @@ from typing import Any
 from ..models import Execution, OrderStatus, OrderType, ParentType, PlacedOrder, Position, Side
 from ._html import decimals, fixed, qty, signed
 
-__all__ = ["LIVE", "fill_marker", "order_lines", "position_line", "role"]
+__all__ = ["LIVE", "bracket_of", "fill_marker", "order_lines", "position_line", "role"]
 
 #: Order states drawn as lines: working, and bracket children waiting for their parent.
 LIVE = frozenset((OrderStatus.WORKING, OrderStatus.INACTIVE))
@@ -31,12 +31,17 @@ def role(order: PlacedOrder) -> str | None:
     return "take-profit" if order.type is OrderType.LIMIT else "stop-loss"
 
 
-def _owner(order: PlacedOrder) -> str:
-    what = "Take profit" if role(order) == "take-profit" else "Stop loss"
-    if order.trailingStopPips is not None and what == "Stop loss":
+def bracket_of(order: PlacedOrder) -> str | None:
+    """``"Take profit of ORDER-3"`` (or ``Stop loss``, ``Trailing stop``; ``of position
+    AAPL`` once its parent filled) for a bracket child, else ``None``."""
+    kind = role(order)
+    if kind is None:
+        return None
+    what = "Take profit" if kind == "take-profit" else "Stop loss"
+    if order.trailingStopPips is not None and kind == "stop-loss":
         what = "Trailing stop"
-    of = "position" if order.parentType is ParentType.POSITION else "order"
-    return f"{what} of {of} {order.parentId}" if of == "position" else f"{what} of {order.parentId}"
+    of = f"position {order.parentId}" if order.parentType is ParentType.POSITION else order.parentId
+    return f"{what} of {of}"
 
 
 def order_lines(order: PlacedOrder) -> list[dict[str, Any]]:
@@ -55,12 +60,12 @@ def order_lines(order: PlacedOrder) -> list[dict[str, Any]]:
         prices.append(("stopPrice", order.stopPrice, "stop" if kind == "stop" else "stop-limit stop"))
     if order.limitPrice is not None and order.type in (OrderType.LIMIT, OrderType.STOP_LIMIT):
         prices.append(("limitPrice", order.limitPrice, "limit" if kind == "limit" else "stop-limit limit"))
-    bracket = role(order)
+    bracket = bracket_of(order)
     lines = []
     for field, price, what in prices:
         label = f"{side} {what} {remaining} @ {_price(price)}"
         if bracket is not None:
-            label = f"{_owner(order)}: {label}"
+            label = f"{bracket}: {label}"
         if order.status is OrderStatus.INACTIVE:
             label += " (waits for its order)"
         lines.append(
@@ -69,7 +74,7 @@ def order_lines(order: PlacedOrder) -> list[dict[str, Any]]:
                 "field": field,
                 "price": price,
                 "label": label,
-                "style": bracket or kind,
+                "style": role(order) or kind,
                 "side": int(order.side),
                 "inactive": order.status is OrderStatus.INACTIVE,
             }

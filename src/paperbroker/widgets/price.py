@@ -3,7 +3,8 @@
 The price comes from the public ``quotes`` topic: candles when the market replays bars
 (quotes carrying ``open``/``high``/``low``), a line of the last price with the bid and ask
 otherwise.  The chart keeps its own bounded window of the newest ``max_points`` points
-(quotes with the same millisecond merge into one point).  Per tick the kernel does O(1)
+(a quote in the same millisecond as the one before, as when prices are set by
+hand, is drawn one millisecond after it).  Per tick the kernel does O(1)
 work: it appends to (or merges into) the window and arms the flush timer; a flush sends
 only the points the views lack, as one binary buffer, with the order lines, new fill
 markers and the position, in **one** message.
@@ -16,6 +17,7 @@ Dragging an order's line modifies the order through the broker; the small x canc
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 from collections import deque
 from typing import Any
@@ -95,6 +97,7 @@ class PriceChart(BrokerWidget):
         self._count = 0  # points ever added (the index of the next one)
         self._dirty_from = 0  # first point index the views do not have
         self._candles = False
+        self._quote_time = 0  # the newest quote's own time (a drawn point may be later)
         self._max_markers = max_markers
         self._markers: deque[list[Any]] = deque(maxlen=max_markers)
         self._marker_count = 0
@@ -156,24 +159,18 @@ class PriceChart(BrokerWidget):
         self._bind_symbol()
 
     def _on_quote(self, quote: Quote) -> None:
-        window, t, last = self._window, quote.time, quote.last
-        high = last if quote.high is None else quote.high
-        low = last if quote.low is None else quote.low
-        if window and window[-1][0] == t:  # the same millisecond: one point
-            row = window[-1]
-            row[2] = max(row[2], high)
-            row[3] = min(row[3], low)
-            row[4], row[5], row[6] = last, quote.bid, quote.ask
-            if self._dirty_from >= self._count:
-                self._dirty_from = self._count - 1
-        else:
-            if window and t < window[-1][0]:  # time went back (a replay restarted): start again
+        window, t, last = self._window, float(quote.time), quote.last
+        if window:
+            if t < self._quote_time:  # time went back (a replay restarted): start again
                 window.clear()
                 self._dirty_from = self._count
-            window.append(
-                [t, last if quote.open is None else quote.open, high, low, last, quote.bid, quote.ask]
-            )
-            self._count += 1
+            elif t <= window[-1][0]:  # the same millisecond (prices set by hand): just after
+                t = window[-1][0] + 1
+        self._quote_time = quote.time
+        high = last if quote.high is None else quote.high
+        low = last if quote.low is None else quote.low
+        window.append([t, last if quote.open is None else quote.open, high, low, last, quote.bid, quote.ask])
+        self._count += 1
         self._candles = quote.open is not None
         if self._timer is None:
             self._arm()
@@ -220,12 +217,12 @@ class PriceChart(BrokerWidget):
     def _send_update(self, start: int, markers_from: int, *, overlay: bool) -> None:
         first = self._count - len(self._window)
         start = max(start, first)
-        rows = list(self._window)[start - first :] if start < self._count else []
+        rows = list(itertools.islice(self._window, start - first, None)) if start < self._count else []
         block = np.array(rows, dtype=np.float64).reshape(-1, _COLUMNS)
         block[:, 0] = wall_ms(np.ascontiguousarray(block[:, 0]), self.broker.clock.timezone)
         kept_from = self._marker_count - len(self._markers)
         markers_from = max(markers_from, kept_from)
-        markers = [list(m) for m in list(self._markers)[markers_from - kept_from :]]
+        markers = [list(m) for m in itertools.islice(self._markers, markers_from - kept_from, None)]
         if markers:  # fill times as the clock zone's wall time, like the points
             times = wall_ms(np.array([m[0] for m in markers], dtype=np.float64), self.broker.clock.timezone)
             for m, t in zip(markers, times.tolist(), strict=True):

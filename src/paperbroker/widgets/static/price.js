@@ -320,8 +320,11 @@ function render({ model, el }) {
     for (const d of drawn.values()) {
       const price = d.priceLine ? d.priceLine.options().price : d.line.price;
       const y = series.priceToCoordinate(price);
-      d.label.hidden = y === null;
-      if (y !== null) d.label.style.transform = `translateY(${Math.round(y) - 9}px)`;
+      const at = y === null ? null : Math.round(y);
+      if (at === d.at) continue; // unchanged: no style write, no style recalculation
+      d.at = at;
+      d.label.hidden = at === null;
+      if (at !== null) d.label.style.transform = `translateY(${at - 9}px)`;
     }
   }
 
