@@ -9,7 +9,7 @@ function loadPlotly(model, requests) {
     "const module = { exports: {} };\nconst exports = module.exports;\n" +
     source +
     "\nexport default module.exports;\n";
-  return pbKernelModule(model, requests, "plotly-js", "__paperbrokerPlotly", wrap).then((m) => m.default);
+  return pbKernelModule(model, requests, "plotly", "plotly-js", "__paperbrokerPlotly", wrap).then((m) => m.default);
 }
 
 function themeColors(el) {

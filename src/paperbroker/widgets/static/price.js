@@ -12,7 +12,7 @@ const PB_RED = "#cf222e";
 const PB_AMBER = "#bf8700";
 
 function loadLibrary(model, requests) {
-  return pbKernelModule(model, requests, "library", "__paperbrokerLightweightCharts");
+  return pbKernelModule(model, requests, "library", "library", "__paperbrokerLightweightCharts");
 }
 
 /** Colour and dash of an order line by its style ("limit", "stop", "take-profit" ...). */
