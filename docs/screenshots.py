@@ -110,13 +110,18 @@ def main() -> None:
             cells = page.locator(".jp-Notebook .jp-CodeCell")
             shown = "document.querySelectorAll('.jp-Notebook .jp-OutputArea-output').length"
             page.wait_for_function(f"() => {shown} >= {len(PICTURES)}", timeout=120_000)
-            page.wait_for_selector(".pb-chart .main-svg >> nth=1", timeout=60_000)
-            page.wait_for_selector(".pb-price[data-points] >> nth=1", timeout=60_000)
-            time.sleep(2)  # the last flushes and plotly's first draw
             args.out.mkdir(parents=True, exist_ok=True)
             for i, (name, _) in enumerate(PICTURES):
                 cell = cells.nth(i + 1)  # after the session's cell
-                cell.locator(".jp-OutputArea-output").first.screenshot(path=str(args.out / name))
+                # JupyterLab renders only the cells in view: bring each one in, then wait for
+                # its charts to draw (plotly's SVG, the price chart's points)
+                cell.scroll_into_view_if_needed()
+                output = cell.locator(".jp-OutputArea-output").first
+                for chart, drawn in ((".pb-chart", ".main-svg"), (".pb-price", "canvas")):
+                    if output.locator(chart).count():
+                        output.locator(f"{chart} {drawn}").first.wait_for(timeout=60_000)
+                time.sleep(1.5)  # the last flushes and the first draws
+                output.screenshot(path=str(args.out / name))
                 print("wrote", args.out / name)
             browser.close()
     finally:

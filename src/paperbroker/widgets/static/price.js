@@ -56,6 +56,9 @@ function render({ model, el }) {
   let candles = false;
   let markers = []; // [time ms (wall), price, qty, side, order id, text]
   let markersStart = 0; // index of markers[0]
+  let markersSeenBase = 0;
+  let markersDirty = true; // redraw markers, lines only when they changed: the page's time
+  let overlayDirty = true; // goes to the price, not to redrawing the same arrows each frame
   let lines = [];
   let position = null;
   let L = null;
@@ -105,8 +108,16 @@ function render({ model, el }) {
       markers = msg.markers.slice();
       markersStart = msg.markersFrom;
     }
-    if (msg.lines) lines = msg.lines;
-    if ("position" in msg) position = msg.position;
+    if (msg.markers.length || msg.markersBase !== markersSeenBase) markersDirty = true;
+    markersSeenBase = msg.markersBase;
+    if (msg.lines) {
+      lines = msg.lines;
+      overlayDirty = true;
+    }
+    if ("position" in msg) {
+      position = msg.position;
+      overlayDirty = true;
+    }
     frames.request();
   }
 
@@ -400,9 +411,18 @@ function render({ model, el }) {
       notice("No quotes of " + model.get("symbol") + " yet: the chart draws the market's quotes.", "", 0);
       return;
     }
+    const seriesBefore = series;
     drawPoints();
-    drawMarkers();
-    drawLines();
+    // a marker that left the window goes too; a new series needs everything again
+    const oldest = shownMarkers.length ? shownMarkers[0].time : Infinity;
+    if (markersDirty || series !== seriesBefore || oldest < rows[0][0]) {
+      drawMarkers();
+      markersDirty = false;
+    }
+    if (overlayDirty || series !== seriesBefore) {
+      drawLines();
+      overlayDirty = false;
+    }
   }
   const frames = pbScheduler(draw);
 
@@ -423,6 +443,7 @@ function render({ model, el }) {
     rows = [];
     markers = [];
     markersStart = 0;
+    markersDirty = overlayDirty = true;
     lines = [];
     position = null;
     drawnUpTo = -1;
