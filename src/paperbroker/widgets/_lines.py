@@ -88,7 +88,9 @@ def position_line(position: Position | None) -> dict[str, Any] | None:
         return None
     direction = "Long" if position.side is Side.BUY else "Short"
     pl = signed(position.unrealizedPL)
-    label = f"{direction} {qty(position.qty)} @ {_price(position.avgPrice)}  P&L {pl}"
+    # an average price has as many decimals as the prices it averages (the mark's)
+    digits = decimals(position.last) if position.last is not None else 2
+    label = f"{direction} {qty(position.qty)} @ {fixed(position.avgPrice, digits)}  P&L {pl}"
     return {
         "price": position.avgPrice,
         "label": label,

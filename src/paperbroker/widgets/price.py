@@ -176,7 +176,11 @@ class PriceChart(BrokerWidget):
             self._arm()
 
     def _on_execution(self, execution: Execution) -> None:
-        self._markers.append(fill_marker(execution))
+        marker = fill_marker(execution)
+        window = self._window
+        if window and execution.time >= self._quote_time:  # a fill at the newest quote:
+            marker[0] = max(marker[0], window[-1][0])  # on its point (drawn maybe 1 ms on)
+        self._markers.append(marker)
         self._marker_count += 1
         if self._timer is None:
             self._arm()
