@@ -2,8 +2,10 @@
 
 A token-less JupyterLab is started on 127.0.0.1 and a notebook is run in headless
 Chromium (Debian's ``/usr/bin/chromium``, driven by Playwright).  The notebook displays
-``paperbroker.widgets.dashboard`` and then a background task trades on the kernel's loop:
-every 10 ms it places and fills 20 market orders, for ``--seconds`` (default 20).
+``paperbroker.widgets.dashboard`` (with its price chart) and then a background task trades
+on the kernel's loop: every 10 ms it places 20 market orders, each filled at once by the
+market (a random walk of five symbols), and steps the market once every ``--tick-every``
+orders (default 5: 400 ticks a second, 2,000 quotes), for ``--seconds`` (default 20).
 
 Measured:
 
@@ -15,10 +17,10 @@ Measured:
   run divided by its fills);
 * the delay until the browser shows the final state: an in-page recorder notes, every
   animation frame, the equity in the account summary and the newest fill's order in the
-  executions table; the delay is from the kernel's last fill to the first frame that
-  shows both final values.
+  executions table and the last price on the price chart; the delay is from the kernel's
+  last fill to the first frame that shows all three final values.
 
-    python bench/w3_widgets.py [--seconds 20] [--rate 2000]
+    python bench/w3_widgets.py [--seconds 20] [--rate 2000] [--tick-every 5]
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ import paperbroker as pb
 from paperbroker.widgets import BrokerWidget, dashboard
 
 
-FLUSH = {}  # seconds spent in widget flushes, by widget class
+FLUSH = {{}}  # seconds spent in widget flushes, by widget class
 _flush = BrokerWidget._flush
 def _timed(self):
     t = time.perf_counter()
@@ -62,13 +64,19 @@ def _timed(self):
 BrokerWidget._flush = _timed
 
 SYMBOLS = ["AAPL", "MSFT", "NVDA", "EURUSD", "SPY"]
+TICK_EVERY = {tick_every}
+def new_broker():
+    return pb.BrokerService(execution_delay=None, seed=1, market=pb.RandomWalk({{s: 125.0 for s in SYMBOLS}}))
+
 def trade(broker, i):
     symbol = SYMBOLS[i % 5]
-    price = round(100.0 + (i * 7 % 101) * 0.25, 2)
-    order = (broker.buy if (i // 5) % 2 == 0 else broker.sell)(symbol, 1 + i % 3, price=price)
-    broker.fill(order.id)
+    order = (broker.buy if (i // 5) % 2 == 0 else broker.sell)(symbol, 1 + i % 3)
+    if order.status is not pb.OrderStatus.FILLED:
+        broker.fill(order.id)
+    if i % TICK_EVERY == TICK_EVERY - 1:
+        broker.step()
 
-broker = pb.BrokerService(execution_delay=None, seed=1)
+broker = new_broker()
 board = dashboard(broker, symbols=SYMBOLS)
 
 SENT = []  # monotonic time of every comm_msg the kernel publishes (all widgets)
@@ -85,20 +93,26 @@ board
 RUN = r"""
 SECONDS, RATE, OUT = {seconds}, {rate}, pathlib.Path({out!r})
 
+def event_key(sub):
+    return (sub.kind, sub.params["symbol"]) if "symbol" in sub.params else sub.kind
+
 def callback_cost(n=20000, rounds=5):
     # record the events of n trades, then time a dashboard's callbacks on them (no flush
     # runs inside a synchronous loop, so this is the per-event cost alone)
-    b = pb.BrokerService(execution_delay=None)
+    b = new_broker()
     events = {{}}
     for kind in ("orders", "positions", "pl", "executions", "equity"):
         b.subscribe(pb.topic(kind), events.setdefault(kind, []).append)
+    for symbol in SYMBOLS:
+        for kind in ("quotes", "executions"):
+            b.subscribe(pb.topic(kind, symbol=symbol), events.setdefault((kind, symbol), []).append)
     for i in range(n):
         trade(b, i)
     best = float("inf")
     for _ in range(rounds):
-        target = pb.BrokerService(execution_delay=None)
-        other = dashboard(target)
-        calls = [(sub.callback, events[sub.kind]) for sub in target.subscriptions()]
+        target = new_broker()
+        other = dashboard(target, symbols=SYMBOLS)
+        calls = [(sub.callback, events[event_key(sub)]) for sub in target.subscriptions()]
         gc.collect()
         t = time.perf_counter()
         for callback, payloads in calls:
@@ -118,6 +132,9 @@ async def drive():
         if elapsed >= SECONDS:
             break
         target = min(int(elapsed * RATE) + RATE // 100, int(SECONDS * RATE))
+        # at most one batch between pauses: a machine too slow for RATE makes fewer fills
+        # (the printed count says how many) instead of starving the loop's flush timers
+        target = min(target, done + RATE // 100)
         while done < target:
             trade(broker, done)
             done += 1
@@ -139,6 +156,7 @@ async def drive():
         "callback_us_per_fill": callback_cost() * 1e6,
         "final_equity": f"{{broker.equity().equity:,.2f}}",
         "final_order": last.orderId,
+        "final_last": f"{{broker.quote(SYMBOLS[0]).last:,.2f}}",
     }}
     OUT.write_text(json.dumps(result))
 
@@ -154,7 +172,9 @@ RECORDER = """() => {
             .find((el) => el.querySelector('.pb-heading').textContent === 'Executions');
         const row = t && t.querySelector('.pb-row:not([hidden])');
         const cells = row ? [...row.querySelectorAll('.pb-cell')].map((c) => c.textContent) : [];
-        const now = (eq ? eq.textContent : '') + '|' + (cells[cells.length - 1] || '');
+        const price = document.querySelector('.pb-price .pb-last');
+        const now = (eq ? eq.textContent : '') + '|' + (cells[cells.length - 1] || '')
+            + '|' + (price ? price.textContent : '');
         if (now !== last) { window.__trace.push([Date.now(), now]); last = now; }
         requestAnimationFrame(tick);
     };
@@ -213,6 +233,7 @@ def main() -> None:
     )
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--rate", type=int, default=2000, help="fills per second")
+    parser.add_argument("--tick-every", type=int, default=5, help="orders per market step")
     parser.add_argument("--profile", action="store_true", help="print the browser's hottest functions")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
@@ -221,7 +242,7 @@ def main() -> None:
     out = root / "result.json"
     nb = nbformat.v4.new_notebook()
     nb.cells = [
-        nbformat.v4.new_code_cell(SETUP),
+        nbformat.v4.new_code_cell(SETUP.format(tick_every=args.tick_every)),
         nbformat.v4.new_code_cell(RUN.format(seconds=args.seconds, rate=args.rate, out=str(out))),
     ]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
@@ -263,7 +284,7 @@ def main() -> None:
                     raise SystemExit("the notebook did not finish; see " + str(root / "server.log"))
                 page.wait_for_timeout(250)
             result = json.loads(out.read_text())
-            final = result["final_equity"] + "|" + result["final_order"]
+            final = result["final_equity"] + "|" + result["final_order"] + "|" + result["final_last"]
             page.wait_for_function("(final) => window.__trace.some(([, s]) => s === final)", arg=final)
             shown = page.evaluate("(final) => window.__trace.find(([, s]) => s === final)[0]", final)
             busy = {k: v - busy_before[k] for k, v in main_thread_busy(cdp).items()}

@@ -25,11 +25,15 @@ from pathlib import Path
 SESSION = """\
 import paperbroker as pb
 from paperbroker.widgets import (
-    AccountSummary, EquityChart, ExecutionsTable, OrdersTable, OrderTicket, PositionsTable, dashboard,
+    AccountSummary, EquityChart, ExecutionsTable, OrdersTable, OrderTicket, PositionsTable, PriceChart,
+    dashboard,
 )
 
 market = pb.RandomWalk({"AAPL": 190.0, "MSFT": 370.0}, volatility=0.002, quote_size=200)
 broker = pb.BrokerService(market=market, seed=5, execution_delay=None, commission=pb.PerUnit(0.005))
+# the price charts draw the quotes from when they are made: make them first
+board = dashboard(broker, symbols=["AAPL", "MSFT"])
+price = PriceChart(broker, "AAPL", height=340)
 broker.run(30)
 broker.buy("AAPL", 100, take_profit=197.0, stop_loss=181.0)
 broker.sell("MSFT", 40)
@@ -40,7 +44,8 @@ broker.run(150);"""
 
 # (file name, the cell's code); each cell's output is photographed
 PICTURES = [
-    ("dashboard.png", 'dashboard(broker, symbols=["AAPL", "MSFT"])'),
+    ("dashboard.png", "board"),
+    ("price.png", "price"),
     ("orders.png", "OrdersTable(broker, height=220)"),
     ("positions.png", "PositionsTable(broker, height=120)"),
     ("executions.png", "ExecutionsTable(broker, height=150)"),
@@ -105,12 +110,18 @@ def main() -> None:
             cells = page.locator(".jp-Notebook .jp-CodeCell")
             shown = "document.querySelectorAll('.jp-Notebook .jp-OutputArea-output').length"
             page.wait_for_function(f"() => {shown} >= {len(PICTURES)}", timeout=120_000)
-            page.wait_for_selector(".pb-chart .main-svg >> nth=1", timeout=60_000)
-            time.sleep(2)  # the last flushes and plotly's first draw
             args.out.mkdir(parents=True, exist_ok=True)
             for i, (name, _) in enumerate(PICTURES):
                 cell = cells.nth(i + 1)  # after the session's cell
-                cell.locator(".jp-OutputArea-output").first.screenshot(path=str(args.out / name))
+                # JupyterLab renders only the cells in view: bring each one in, then wait for
+                # its charts to draw (plotly's SVG, the price chart's points)
+                cell.scroll_into_view_if_needed()
+                output = cell.locator(".jp-OutputArea-output").first
+                for chart, drawn in ((".pb-chart", ".main-svg"), (".pb-price", "canvas")):
+                    if output.locator(chart).count():
+                        output.locator(f"{chart} {drawn}").first.wait_for(timeout=60_000)
+                time.sleep(1.5)  # the last flushes and the first draws
+                output.screenshot(path=str(args.out / name))
                 print("wrote", args.out / name)
             browser.close()
     finally:

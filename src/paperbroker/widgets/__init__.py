@@ -15,6 +15,7 @@ Importing this module imports ipywidgets and anywidget; ``import paperbroker`` d
 from ._base import BrokerWidget, CommandError
 from .chart import EquityChart
 from .dashboard import Dashboard, dashboard
+from .price import PriceChart
 from .summary import AccountSummary
 from .table import LiveTable
 from .tables import ExecutionsTable, OrdersTable, PositionsTable
@@ -31,5 +32,6 @@ __all__ = [
     "OrderTicket",
     "OrdersTable",
     "PositionsTable",
+    "PriceChart",
     "dashboard",
 ]

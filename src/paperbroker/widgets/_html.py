@@ -16,22 +16,17 @@ an SVG data URI.  Every text from Python goes through :func:`html.escape`.
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import math
 from collections.abc import Iterable, Sequence
 from html import escape
 from typing import Any
 
-import numpy as np
-
 from ..models import OrderStatus, OrderType, Side
 from ._zone import zone_name
 
 __all__ = [
     "NOTE",
-    "chart_html",
-    "chart_svg",
     "clock",
     "decimals",
     "fixed",
@@ -246,7 +241,7 @@ def table_html(
     if len(rows) > len(shown):
         count += f", the first {len(shown)} shown"
     out = [_heading(title, f"{account_id} · {count}"), "<table><thead><tr>"]
-    for _key, label, kind in columns:
+    for _key, label, kind, *_ in columns:
         text = f"{label} ({zone_name(tz)})" if kind == "time" else label
         out.append(_cell("th", text, numeric=kind in _NUMERIC))
     out.append("</tr></thead><tbody>")
@@ -257,7 +252,7 @@ def table_html(
     for row in shown:
         d = digits.get(row[symbol_at], 2) if symbol_at else 2
         out.append("<tr>")
-        for i, (_key, _name, kind) in enumerate(columns, start=1):
+        for i, (_key, _name, kind, *_) in enumerate(columns, start=1):
             text, cls = _cell_text(kind, row[i], d, tz)
             out.append(_cell("td", text, numeric=kind in _NUMERIC, cls=cls))
         out.append("</tr>")
@@ -286,107 +281,6 @@ def summary_html(
         body.append(_cell("td", text, numeric=True, cls=f"pb-big {cls}".strip()))
     table = f"<table><thead><tr>{''.join(head)}</tr></thead><tbody><tr>{''.join(body)}</tr></tbody></table>"
     return snapshot(table, "summary", outer)
-
-
-# ---------------------------------------------------------------------- chart
-
-_W, _H = 640, 220
-_LEFT, _RIGHT, _TOP, _BOTTOM = 78, 14, 30, 26
-
-
-def _sample(points: np.ndarray, most: int) -> np.ndarray:
-    if len(points) <= most:
-        return points
-    keep: np.ndarray = np.unique(np.linspace(0, len(points) - 1, most).round().astype(np.int64))
-    sampled: np.ndarray = points[keep]
-    return sampled
-
-
-def _text(
-    x: float, y: float, content: str, *, anchor: str = "start", fill: str = MUTED, bold: bool = False
-) -> str:
-    weight = ' font-weight="600"' if bold else ""
-    return (
-        f'<text x="{x:.1f}" y="{y:.1f}" font-family="system-ui, -apple-system, Segoe UI, Roboto, '
-        f'sans-serif" font-size="11" fill="{fill}" text-anchor="{anchor}"{weight}>{escape(content)}</text>'
-    )
-
-
-def _line(x1: float, x2: float, y1: float, y2: float, stroke: str, extra: str = "") -> str:
-    return f'<line x1="{x1:.1f}" x2="{x2:.1f}" y1="{y1:.1f}" y2="{y2:.1f}" stroke="{stroke}"{extra}/>'
-
-
-def chart_svg(title: str, points: np.ndarray, tz: dt.tzinfo) -> str:
-    """An SVG image of the equity (solid) and balance (dotted steps) lines.
-
-    ``points`` has rows of (time ms, equity, balance); no scripts, no external resources.
-    """
-    pts = _sample(points[np.isfinite(points).all(axis=1)], CHART_POINTS)
-    dark = "#1f2328"
-    out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{_W}" height="{_H}" viewBox="0 0 {_W} {_H}">',
-        f'<rect x="0.5" y="0.5" width="{_W - 1}" height="{_H - 1}" rx="6" fill="#ffffff" stroke="{BORDER}"/>',
-        _text(10, 18, title, fill=dark, bold=True),
-    ]
-    if not len(pts):
-        out.append(_text(_W / 2, _H / 2, "No points yet", anchor="middle"))
-        return "".join([*out, "</svg>"])
-    if len(pts) == 1:
-        pts = np.vstack((pts, pts))
-    t0, t1 = float(pts[0, 0]), float(pts[-1, 0])
-    lo, hi = float(pts[:, 1:].min()), float(pts[:, 1:].max())
-    if hi - lo < 1e-9 * max(1.0, abs(hi)):
-        lo, hi = lo - max(1.0, abs(lo) * 0.001), hi + max(1.0, abs(hi) * 0.001)
-    pad = (hi - lo) * 0.05
-    lo, hi = lo - pad, hi + pad
-    plot_w, plot_h = _W - _LEFT - _RIGHT, _H - _TOP - _BOTTOM
-
-    def y(v: np.ndarray | float) -> np.ndarray:
-        return np.asarray(_TOP + (hi - np.asarray(v)) / (hi - lo) * plot_h)
-
-    if t1 > t0:
-        xs = _LEFT + (pts[:, 0] - t0) / (t1 - t0) * plot_w
-    else:
-        xs = np.linspace(_LEFT, _LEFT + plot_w, len(pts))
-    equity, balance = y(pts[:, 1]), y(pts[:, 2])
-    # balance changes only on fills: draw it as steps (horizontal, then vertical)
-    step_x = np.repeat(xs, 2)[1:]
-    step_y = np.repeat(balance, 2)[:-1]
-
-    def path(px: np.ndarray, py: np.ndarray) -> str:
-        return " ".join(f"{a:.1f},{b:.1f}" for a, b in zip(px, py, strict=True))
-
-    for value in (hi - pad, lo + pad):  # grid lines at the extremes of the data
-        at = float(y(value))
-        out.append(_line(_LEFT, _W - _RIGHT, at, at, "#eef1f4"))
-        out.append(_text(_LEFT - 6, at + 4, fixed(value), anchor="end"))
-    dotted = ' stroke-width="1" stroke-dasharray="2 2"'
-    out.append(f'<polyline fill="none" stroke="{MUTED}"{dotted} points="{path(step_x, step_y)}"/>')
-    out.append(f'<polyline fill="none" stroke="{ACCENT}" stroke-width="1.8" points="{path(xs, equity)}"/>')
-    fmt = "%Y-%m-%d %H:%M"
-    out.append(_text(_LEFT, _H - 8, f"{clock(t0, tz, fmt)} {zone_name(tz)}"))
-    out.append(_text(_W - _RIGHT, _H - 8, clock(t1, tz, fmt), anchor="end"))
-    legend = _W - _RIGHT - 250
-    out.append(_line(legend, legend + 18, 14, 14, ACCENT, ' stroke-width="1.8"'))
-    out.append(_text(legend + 22, 18, f"Equity {fixed(points[-1, 1])}", fill=dark))
-    out.append(_line(legend + 130, legend + 148, 14, 14, MUTED, dotted))
-    out.append(_text(legend + 152, 18, f"Balance {fixed(points[-1, 2])}", fill=dark))
-    return "".join([*out, "</svg>"])
-
-
-def chart_html(title: str, account_id: str, points: np.ndarray, *, tz: dt.tzinfo, outer: bool = True) -> str:
-    """The equity chart as an ``<img>`` of an SVG data URI (GitHub strips inline SVG)."""
-    svg = chart_svg(f"{title} · {account_id}", points, tz)
-    source = "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
-    if len(points):
-        first, last = fixed(points[0, 1]), fixed(points[-1, 1])
-        count = f"{len(points):,} point{'' if len(points) == 1 else 's'}"
-        alt = f"{title} of {account_id}: from {first} to {last} over {count}"
-    else:
-        alt = f"{title} of {account_id}: no points yet"
-    size = f'width="{_W}" height="{_H}" style="max-width:100%;height:auto"'
-    img = f'<img src="{source}" alt="{escape(alt)}" {size}>'
-    return snapshot(f"<div>{img}</div>", "chart", outer)
 
 
 # ---------------------------------------------------------------------- order ticket

@@ -23,7 +23,7 @@ from ..broker import BrokerService
 from ..frames import equity_frame
 from ..models import DEFAULT_ACCOUNT, EquityData
 from ._base import BrokerWidget, asset, whole
-from ._html import chart_html
+from ._svg import chart_html
 from ._zone import wall_ms
 
 __all__ = ["EquityChart"]

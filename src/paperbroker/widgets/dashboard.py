@@ -1,4 +1,11 @@
-"""Dashboard: every widget of one account laid out on a grid, in one call."""
+"""Dashboard: every widget of one account laid out on a grid, in one call.
+
+In Jupyter (JupyterLab, Notebook 7, VS Code) the dashboard is an ``ipywidgets.GridBox``.
+marimo renders anywidgets but not ipywidgets containers, so there the dashboard shows
+itself through marimo's ``_display_`` hook as marimo's own stacks of the same live parts
+(``mo.ui.anywidget`` each): nothing to change in the notebook, and marimo is not a
+dependency.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +19,7 @@ from ..models import DEFAULT_ACCOUNT
 from ._base import BrokerWidget, add_snapshot
 from ._html import snapshot
 from .chart import EquityChart
+from .price import PriceChart
 from .summary import AccountSummary
 from .tables import ExecutionsTable, OrdersTable, PositionsTable
 from .ticket import OrderTicket
@@ -26,13 +34,27 @@ def _grid(children: list[Any], columns: str) -> Any:
     return ipywidgets.GridBox(children=children, layout=layout)
 
 
-class Dashboard(ipywidgets.GridBox):  # type: ignore[misc]
-    """The account summary on top; the equity chart beside the order ticket; positions
-    beside executions (one above the other when the notebook is narrow); orders.
+def _first_symbol(broker: BrokerService, account_id: str, symbols: Sequence[str]) -> str | None:
+    """The symbol the price chart starts with: the ticket's first, else one the market
+    quotes, else one the account holds or has orders in."""
+    if symbols:
+        return symbols[0]
+    held = [q.symbol for q in broker.quotes()]
+    held += [p.symbol for p in broker.positions(account_id)]
+    held += [o.symbol for o in broker.orders(account_id)]
+    return held[0] if held else None
 
-    The parts are attributes (``summary``, ``chart``, ``ticket``, ``positions``,
-    ``executions``, ``orders``).  :meth:`close` closes them all, which unsubscribes them;
-    when nothing else subscribes, the broker's simulator stops.
+
+class Dashboard(ipywidgets.GridBox):  # type: ignore[misc]
+    """The account summary on top; the price chart beside the order ticket; positions
+    beside executions (one above the other when the notebook is narrow); orders; the
+    equity chart.
+
+    The parts are attributes (``summary``, ``price``, ``ticket``, ``positions``,
+    ``executions``, ``orders``, ``chart``).  The price chart follows the ticket's symbol;
+    it is ``None`` when no symbol is known yet (no ``symbols``, quotes, positions or
+    orders) or with ``price_chart=False``.  :meth:`close` closes every part, which
+    unsubscribes them; when nothing else subscribes, the broker's simulator stops.
     """
 
     def __init__(
@@ -43,6 +65,8 @@ class Dashboard(ipywidgets.GridBox):  # type: ignore[misc]
         symbols: Sequence[str] = (),
         table_height: int = 220,
         chart_height: int = 300,
+        price_chart: bool = True,
+        price_height: int = 360,
         **kwargs: Any,
     ) -> None:
         made: list[BrokerWidget] = []
@@ -57,6 +81,12 @@ class Dashboard(ipywidgets.GridBox):  # type: ignore[misc]
             self.summary: AccountSummary = make(AccountSummary)
             self.chart: EquityChart = make(EquityChart, height=chart_height)
             self.ticket: OrderTicket = make(OrderTicket, symbols=symbols)
+            first = _first_symbol(broker, account_id, symbols) if price_chart else None
+            self.price: PriceChart | None = None
+            if first is not None:
+                self.price = PriceChart(broker, first, account_id, height=price_height)
+                self.price.layout.min_width = "0"
+                made.append(self.price)
             self.positions: PositionsTable = make(PositionsTable, height=table_height)
             self.executions: ExecutionsTable = make(ExecutionsTable, height=table_height)
             self.orders: OrdersTable = make(OrdersTable, height=table_height)
@@ -64,12 +94,16 @@ class Dashboard(ipywidgets.GridBox):  # type: ignore[misc]
             for widget in made:
                 widget.close()
             raise
+        top = self.price if self.price is not None else self.chart
         rows = [
             self.summary,
-            _grid([self.chart, self.ticket], "minmax(0, 2fr) minmax(250px, 1fr)"),
+            _grid([top, self.ticket], "minmax(0, 2fr) minmax(250px, 1fr)"),
             _grid([self.positions, self.executions], "repeat(auto-fit, minmax(min(100%, 660px), 1fr))"),
             self.orders,
         ]
+        if self.price is not None:
+            rows.append(self.chart)
+            self.ticket.observe(self._follow_ticket, names="symbol")
         self._boxes = rows[1:3]
         layout = ipywidgets.Layout(grid_template_columns="minmax(0, 1fr)", grid_gap=_GAP, width="100%")
         super().__init__(children=rows, layout=layout, **kwargs)
@@ -77,10 +111,18 @@ class Dashboard(ipywidgets.GridBox):  # type: ignore[misc]
     def __repr__(self) -> str:
         return f"<Dashboard of {self.summary.account_id}>"
 
+    def _follow_ticket(self, change: dict[str, Any]) -> None:
+        symbol = change["new"]
+        if self.price is not None and isinstance(symbol, str) and symbol.strip() and symbol.isprintable():
+            self.price.symbol = symbol.strip()
+
     @property
     def parts(self) -> list[BrokerWidget]:
-        """The live widgets of the dashboard."""
-        return [self.summary, self.chart, self.ticket, self.positions, self.executions, self.orders]
+        """The live widgets of the dashboard, in the order they are laid out."""
+        top = [self.price] if self.price is not None else []
+        bottom = [self.chart] if self.price is not None else []
+        first = top or [self.chart]
+        return [self.summary, *first, self.ticket, self.positions, self.executions, self.orders, *bottom]
 
     def snapshot_html(self) -> str:
         """Every part's current state as static HTML, laid out as the dashboard is; what
@@ -89,15 +131,35 @@ class Dashboard(ipywidgets.GridBox):  # type: ignore[misc]
         for widget in self.parts:
             widget.flush()
         row = '<div class="pb-flex">{}</div>'
-        body = "".join(
-            (
-                self.summary._html(outer=False),
-                row.format(self.chart._html(outer=False) + self.ticket._html(outer=False)),
-                row.format(self.positions._html(outer=False) + self.executions._html(outer=False)),
-                self.orders._html(outer=False),
-            )
-        )
-        return snapshot(body, "dashboard")
+        top = self.price if self.price is not None else self.chart
+        parts = [
+            self.summary._html(outer=False),
+            row.format(top._html(outer=False) + self.ticket._html(outer=False)),
+            row.format(self.positions._html(outer=False) + self.executions._html(outer=False)),
+            self.orders._html(outer=False),
+        ]
+        if self.price is not None:
+            parts.append(self.chart._html(outer=False))
+        return snapshot("".join(parts), "dashboard")
+
+    def _display_(self) -> Any:
+        """marimo's display hook: the same parts in marimo's own layout (marimo renders
+        anywidgets, not ipywidgets containers such as this GridBox)."""
+        import marimo as mo
+
+        def view(widget: BrokerWidget) -> Any:
+            return mo.ui.anywidget(widget)
+
+        top = self.price if self.price is not None else self.chart
+        rows = [
+            view(self.summary),
+            mo.hstack([view(top), view(self.ticket)], widths=[2, 1], align="start"),
+            mo.hstack([view(self.positions), view(self.executions)], widths="equal", wrap=True),
+            view(self.orders),
+        ]
+        if self.price is not None:
+            rows.append(view(self.chart))
+        return mo.vstack(rows, gap=0.6)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         data = super()._repr_mimebundle_(**kwargs)
@@ -123,7 +185,7 @@ def dashboard(
 ) -> Dashboard:
     """Build a :class:`Dashboard` for ``broker``'s account; display it as a cell's value.
 
-    ``symbols`` seeds the order ticket's symbol suggestions.  Close it (``d.close()``) to
-    unsubscribe every part.
+    ``symbols`` seeds the order ticket's symbol suggestions (and the price chart's first
+    symbol).  Close it (``d.close()``) to unsubscribe every part.
     """
     return Dashboard(broker, account_id, symbols=symbols, **kwargs)

@@ -30,12 +30,14 @@ class Column(NamedTuple):
 
     ``kind`` is one of ``id text symbol side direction type status qty price avg money pl
     time note``; ``price`` values set how many decimals the row's symbol shows, ``avg``
-    values (averages) are shown with that many.
+    values (averages) are shown with that many.  ``gives_way`` > 0 lets the column hide
+    when the table is too narrow for every column: the highest number first; 0 never.
     """
 
     key: str
     label: str
     kind: str
+    gives_way: int = 0
 
 
 class Action(NamedTuple):

@@ -9,6 +9,7 @@ from typing import Any
 from ..broker import BrokerService
 from ..core.ledger import QTY_EPSILON
 from ..models import OrderStatus, Position
+from ._lines import bracket_of
 from .table import Action, Column, LiveTable
 
 __all__ = ["ExecutionsTable", "OrdersTable", "PositionsTable"]
@@ -35,15 +36,15 @@ class OrdersTable(LiveTable):
     TOPICS = ("orders",)
     SORT = ("updateTime", -1)
     COLUMNS = (
-        Column("updateTime", "Time", "time"),
+        Column("updateTime", "Time", "time", gives_way=3),
         Column("symbol", "Symbol", "symbol"),
         Column("side", "Side", "side"),
         Column("type", "Type", "type"),
         Column("qty", "Qty", "qty"),
-        Column("filledQty", "Filled", "qty"),
+        Column("filledQty", "Filled", "qty", gives_way=2),
         Column("limitPrice", "Limit", "price"),
         Column("stopPrice", "Stop", "price"),
-        Column("avgPrice", "Avg fill", "avg"),
+        Column("avgPrice", "Avg fill", "avg", gives_way=1),
         Column("status", "Status", "status"),
         Column("id", "Order", "id"),
         Column("message", "Note", "note"),
@@ -62,7 +63,11 @@ class OrdersTable(LiveTable):
     def _row(self, record: Any) -> list[Any]:
         row = super()._row(record)
         message = record.message
-        row[-1] = None if message is None else message.text
+        note = None if message is None else message.text
+        bracket = bracket_of(record)
+        if bracket is not None:  # say whose it is: "Take profit of ORDER-3"
+            note = bracket + (f"; {note}" if note else "")
+        row[-1] = note
         return row
 
 
@@ -83,7 +88,7 @@ class PositionsTable(LiveTable):
         Column("avgPrice", "Avg price", "avg"),
         Column("last", "Last", "price"),
         Column("unrealizedPL", "Unrealized P&L", "pl"),
-        Column("realizedPL", "Realized P&L", "pl"),
+        Column("realizedPL", "Realized P&L", "pl", gives_way=1),
     )
 
     def _make_actions(self, broker: BrokerService, account_id: str) -> Sequence[Action]:
@@ -116,7 +121,7 @@ class ExecutionsTable(LiveTable):
         Column("side", "Side", "side"),
         Column("qty", "Qty", "qty"),
         Column("price", "Price", "price"),
-        Column("commission", "Commission", "money"),
+        Column("commission", "Commission", "money", gives_way=1),
         Column("orderId", "Order", "id"),
     )
 

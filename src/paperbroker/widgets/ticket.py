@@ -76,6 +76,11 @@ def describe(order: PlacedOrder) -> str:
     return text + " " + " / ".join(f"{p:g}" for p in prices)
 
 
+def _said(order: PlacedOrder) -> str:
+    """The status line of an order: ``ORDER-1 filled: Buy 5 MSFT limit 369``."""
+    return f"{order.id} {order.status.label.lower()}: {describe(order)}"
+
+
 class OrderTicket(BrokerWidget):
     """Place orders from a form: symbol, type, quantity, prices, brackets; Buy or Sell.
 
@@ -118,6 +123,8 @@ class OrderTicket(BrokerWidget):
             raise ConfigurationError(msg)
         self._mine: set[str] = set()
         self._rejected: PlacedOrder | None = None
+        self._latest_id = ""  # the order the status line names, and its newest state
+        self._latest: PlacedOrder | None = None
         self._shown = 0
         super().__init__(
             broker,
@@ -141,6 +148,10 @@ class OrderTicket(BrokerWidget):
             self._rejected = order
             if self._timer is None:
                 self._arm()
+        elif order.id == self._latest_id:  # the status line follows the order it names
+            self._latest = order
+            if self._timer is None:
+                self._arm()
 
     def _on_quote(self, quote: Quote) -> None:
         self._quotes[quote.symbol] = quote
@@ -148,6 +159,9 @@ class OrderTicket(BrokerWidget):
             self._arm()
 
     def _flush_now(self) -> None:
+        latest, self._latest = self._latest, None
+        if latest is not None and latest.id == self._latest_id:
+            self._show("ok", _said(latest))
         order, self._rejected = self._rejected, None
         if order is not None:
             reason = order.message.text if order.message is not None else "no reason given"
@@ -173,10 +187,11 @@ class OrderTicket(BrokerWidget):
             self._show("error", str(exc))
             raise
         self._mine.add(order.id)
+        self._latest_id, self._latest = order.id, None
         if order.status is _REJECTED:
             self._on_order(order)
         else:
-            self._show("ok", f"{order.id} {order.status.label.lower()}: {describe(order)}")
+            self._show("ok", _said(order))
         return order
 
     def _place(self, side: object, fields: dict[str, Any]) -> PlacedOrder:

@@ -148,3 +148,38 @@ function pbNotice(el) {
     }, ms);
   };
 }
+
+/**
+ * A library the kernel sends once per page: `requests.send({type: command})` is answered
+ * by a message of type `reply` whose buffer is the library's source, imported as an ES module
+ * from a blob URL (`wrap` turns other source into one).  The promise is cached on
+ * `globalThis[key]`, so every view of the page shares it; a failure is not cached.
+ */
+function pbKernelModule(model, requests, command, reply, key, wrap = (source) => source) {
+  const cached = globalThis[key];
+  if (cached) return cached;
+  const promise = new Promise((resolve, reject) => {
+    const onMessage = async (msg, buffers) => {
+      if (!msg || msg.type !== reply) return;
+      model.off("msg:custom", onMessage);
+      try {
+        const source = wrap(new TextDecoder().decode(buffers[0]));
+        const url = URL.createObjectURL(new Blob([source], { type: "text/javascript" }));
+        try {
+          resolve(await import(/* webpackIgnore: true */ url));
+        } finally {
+          URL.revokeObjectURL(url);
+        }
+      } catch (err) {
+        reject(err);
+      }
+    };
+    model.on("msg:custom", onMessage);
+    requests.send({ type: command });
+  });
+  promise.catch(() => {
+    if (globalThis[key] === promise) delete globalThis[key];
+  });
+  globalThis[key] = promise;
+  return promise;
+}

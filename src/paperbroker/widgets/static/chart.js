@@ -4,36 +4,12 @@
 // kernel (the plotly Python package's bundled file), once per page: no CDN.
 
 function loadPlotly(model, requests) {
-  const cached = globalThis.__paperbrokerPlotly;
-  if (cached) return cached;
-  const promise = new Promise((resolve, reject) => {
-    const onMessage = async (msg, buffers) => {
-      if (!msg || msg.type !== "plotly-js") return;
-      model.off("msg:custom", onMessage);
-      try {
-        const source = new TextDecoder().decode(buffers[0]);
-        const wrapped =
-          "const module = { exports: {} };\nconst exports = module.exports;\n" +
-          source +
-          "\nexport default module.exports;\n";
-        const url = URL.createObjectURL(new Blob([wrapped], { type: "text/javascript" }));
-        try {
-          resolve((await import(/* webpackIgnore: true */ url)).default);
-        } finally {
-          URL.revokeObjectURL(url);
-        }
-      } catch (err) {
-        reject(err);
-      }
-    };
-    model.on("msg:custom", onMessage);
-    requests.send({ type: "plotly" });
-  });
-  promise.catch(() => {
-    if (globalThis.__paperbrokerPlotly === promise) delete globalThis.__paperbrokerPlotly;
-  });
-  globalThis.__paperbrokerPlotly = promise;
-  return promise;
+  // plotly.min.js is a UMD bundle: give it a CommonJS module object and export that
+  const wrap = (source) =>
+    "const module = { exports: {} };\nconst exports = module.exports;\n" +
+    source +
+    "\nexport default module.exports;\n";
+  return pbKernelModule(model, requests, "plotly", "plotly-js", "__paperbrokerPlotly", wrap).then((m) => m.default);
 }
 
 function themeColors(el) {

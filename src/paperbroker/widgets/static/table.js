@@ -70,7 +70,8 @@ function render({ model, el }) {
   bar.append(title, count, noticeEl);
 
   const scroller = pbEl("div", "pb-scroll");
-  scroller.style.height = model.get("height") + "px";
+  // as tall as its rows, up to `height`: two rows do not sit in a big empty box
+  scroller.style.maxHeight = model.get("height") + "px";
   scroller.tabIndex = 0;
   const head = pbEl("div", "pb-head pb-line");
   const body = pbEl("div", "pb-body");
@@ -84,7 +85,31 @@ function render({ model, el }) {
     const width = actions.reduce((sum, a) => sum + Math.ceil(a.label.length * 6.6) + 20, 0);
     template.push(width + (actions.length - 1) * 4 + "px");
   }
-  root.style.setProperty("--pb-cols", template.join(" "));
+  // the narrowest each column can be, from its template entry ("70px", "minmax(62px, 1fr)")
+  const least = template.map((t) => Number((t.match(/(\d+)px/) || [0, 0])[1]));
+  // columns that give way when the table is narrow, the highest `gives_way` first
+  const yielding = columns
+    .map((c, i) => [c.gives_way || 0, i])
+    .filter(([g]) => g > 0)
+    .sort((a, b) => b[0] - a[0])
+    .map(([, i]) => i);
+  let hiddenKey = null;
+  function fitColumns(width) {
+    const hidden = new Set();
+    const need = () =>
+      least.reduce((sum, w, i) => sum + (hidden.has(i) ? 0 : w + 8), 20) + (columns.some((c) => c.kind === "note") ? 90 : 0);
+    for (const i of yielding) {
+      if (need() <= width) break;
+      hidden.add(i);
+    }
+    const key = [...hidden].join(",");
+    if (key === hiddenKey) return;
+    hiddenKey = key;
+    root.style.setProperty("--pb-cols", template.filter((_, i) => !hidden.has(i)).join(" "));
+    root.dataset.hidden = [...hidden].map((i) => columns[i].key).join(" ");
+    for (let i = 0; i < columns.length; i++) root.classList.toggle("pb-hide-" + (i + 1), hidden.has(i));
+  }
+  fitColumns(Infinity);
 
   // ---- state
   const rows = new Map(); // key -> {v: row, s: arrival number}
@@ -340,8 +365,9 @@ function render({ model, el }) {
     { passive: true },
   );
   const resize = new ResizeObserver((entries) => {
-    const height = entries[entries.length - 1].contentRect.height;
-    if (height > 0) viewHeight = height;
+    const box = entries[entries.length - 1].contentRect;
+    if (box.height > 0) viewHeight = box.height;
+    if (box.width > 0) fitColumns(box.width);
     frames.request();
   });
   resize.observe(scroller);

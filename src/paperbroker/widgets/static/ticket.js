@@ -39,6 +39,14 @@ function render({ model, el }) {
   symbolInput.placeholder = "AAPL";
   symbolInput.value = model.get("symbol");
   symbolInput.setAttribute("list", listId);
+  // the kernel follows the symbol typed (a dashboard's price chart shows it)
+  symbolInput.addEventListener("change", () => {
+    const value = symbolInput.value.trim();
+    if (value && value !== model.get("symbol")) {
+      model.set("symbol", value);
+      model.save_changes();
+    }
+  });
   const datalist = pbEl("datalist");
   datalist.id = listId;
   for (const s of model.get("symbols")) {
