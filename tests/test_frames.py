@@ -79,3 +79,76 @@ def test_an_exported_frame_is_a_copy(broker):
     again = pb.executions_frame(broker)
     assert list(again["id"]) == ["EXEC-1", "EXEC-2"]
     assert "EDITED" not in list(again["order_id"])
+
+
+# ---------------------------------------------------------------------- every figure, by hand
+#
+# One session with a commission of 0.01 a unit, every number worked out on paper:
+#   1. buy 10 AAPL @ 100            commission 0.10  cash -1,000.10
+#   2. sell 4 AAPL @ 105            commission 0.04  cash   +419.96  realized (105-100)*4 = 20
+#   3. buy 10 MSFT limit 50, filled 4 @ 49 (0.04) and 6 @ 49.5 (0.06): average 493/10 = 49.3
+#   4. sell short 5 TSLA @ 200 (0.05), buy 5 back @ 190 (0.05): realized (200-190)*5 = +50
+# Marks are the last fill of each symbol: AAPL 105 (unrealized 5*6 = 30), MSFT 49.5
+# (unrealized 0.2*10 = 2), TSLA flat.
+
+
+def hand_session() -> tuple[pb.BrokerService, dict[str, str]]:
+    broker = pb.BrokerService(execution_delay=None, clock=pb.SimClock(), seed=1, commission=pb.PerUnit(0.01))
+    ids = {"aapl_buy": broker.buy("AAPL", 10, price=100.0).id}
+    broker.fill(ids["aapl_buy"])
+    ids["aapl_sell"] = broker.sell("AAPL", 4, price=105.0).id
+    broker.fill(ids["aapl_sell"])
+    ids["msft"] = broker.buy("MSFT", 10, limit=50.0).id
+    broker.fill(ids["msft"], qty=4, price=49.0)
+    broker.fill(ids["msft"], qty=6, price=49.5)
+    ids["short"] = broker.sell("TSLA", 5, price=200.0).id
+    broker.fill(ids["short"])
+    ids["cover"] = broker.buy("TSLA", 5, price=190.0).id
+    broker.fill(ids["cover"])
+    return broker, ids
+
+
+def column(frame: pd.DataFrame, name: str) -> list[float]:
+    return [float(v) for v in frame[name]]
+
+
+def test_equity_frame_every_column_by_hand():
+    df = pb.equity_frame(hand_session()[0])
+    approx = pytest.approx
+    assert column(df, "commission") == approx([0.0, 0.10, 0.14, 0.18, 0.24, 0.29, 0.34])
+    assert column(df, "realized_pl") == approx([0.0, 0.0, 20.0, 20.0, 20.0, 20.0, 70.0])
+    assert column(df, "unrealized_pl") == approx([0.0, 0.0, 30.0, 30.0, 32.0, 32.0, 32.0])
+    balances = [100_000.0, 99_999.90, 100_019.86, 100_019.82, 100_019.76, 100_019.71, 100_069.66]
+    assert column(df, "balance") == approx(balances)
+    equities = [100_000.0, 99_999.90, 100_049.86, 100_049.82, 100_051.76, 100_051.71, 100_101.66]
+    assert column(df, "equity") == approx(equities)
+
+
+def test_positions_frame_realized_and_unrealized_by_hand():
+    df = pb.positions_frame(hand_session()[0]).set_index("symbol")
+    assert sorted(df.index) == ["AAPL", "MSFT"]  # the covered short is gone
+    assert df.loc["AAPL", "realized_pl"] == pytest.approx(20.0)
+    assert df.loc["AAPL", "unrealized_pl"] == pytest.approx(30.0)
+    assert df.loc["MSFT", "realized_pl"] == 0.0
+    assert df.loc["MSFT", "unrealized_pl"] == pytest.approx(2.0)
+    assert df.loc["MSFT", "avg_price"] == pytest.approx(49.3)
+    assert (df.loc["AAPL", "side"], df.loc["MSFT", "last"]) == ("Buy", 49.5)
+
+
+def test_executions_frame_commission_and_net_amount_by_hand():
+    df = pb.executions_frame(hand_session()[0])
+    assert list(df["side"]) == ["Buy", "Sell", "Buy", "Buy", "Sell", "Buy"]
+    assert column(df, "commission") == pytest.approx([0.10, 0.04, 0.04, 0.06, 0.05, 0.05])
+    # cash moved: -qty*price for a buy, +qty*price for a sell, less the commission
+    net = [-1_000.10, 419.96, -196.04, -297.06, 999.95, -950.05]
+    assert column(df, "net_amount") == pytest.approx(net)
+
+
+def test_orders_frame_avg_price_is_the_average_fill_not_the_limit():
+    broker, ids = hand_session()
+    df = pb.orders_frame(broker).set_index("id")
+    assert df.loc[ids["msft"], "limit_price"] == 50.0
+    assert df.loc[ids["msft"], "avg_price"] == pytest.approx(49.3)
+    assert df.loc[ids["msft"], "filled_qty"] == 10.0
+    assert df.loc[ids["aapl_sell"], "avg_price"] == 105.0
+    assert df.loc[ids["cover"], "avg_price"] == 190.0
