@@ -117,8 +117,22 @@ def test_partial_fills_against_quote_size_keep_the_order_working():
     quote(m, 10.1, 10.2, size=4)
     quote(m, 10.2, 10.3, size=4)
     assert [(q, p) for _, q, p in host.fills] == [(4, 10.1), (4, 10.2), (2, 10.3)]
-    assert buy.status is OrderStatus.FILLED
-    assert buy.avgPrice == pytest.approx((4 * 10.1 + 4 * 10.2 + 2 * 10.3) / 10)
+    assert buy.status is OrderStatus.FILLED  # (its avgPrice is this file's Host's arithmetic)
+
+
+def test_partial_fills_average_to_the_broker_s_avg_price():
+    """The same three partial fills through the broker: 4 @ 10.10, 4 @ 10.20, 2 @ 10.30
+    average (40.40 + 40.80 + 20.60) / 10 = 10.18 on the order and in its frame."""
+    broker = pb.BrokerService(None, market=pb.ManualQuotes(quote_size=4))
+    broker.set_quote("X", bid=10.0, ask=10.1)
+    buy = broker.buy("X", 10)
+    for bid, ask in ((10.1, 10.2), (10.2, 10.3)):
+        broker.set_quote("X", bid=bid, ask=ask)  # a new quote, with 4 for sale
+    done = broker.order(buy.id)
+    assert (done.status, done.filledQty) == (OrderStatus.FILLED, 10.0)
+    assert done.avgPrice == pytest.approx(10.18, abs=1e-12)
+    assert pb.orders_frame(broker).set_index("id").loc[buy.id, "avg_price"] == pytest.approx(10.18, abs=1e-12)
+    assert [e.price for e in broker.executions()] == [10.1, 10.2, 10.3]
 
 
 def test_price_priority_decides_who_gets_limited_size():
