@@ -152,3 +152,92 @@ def test_orders_frame_avg_price_is_the_average_fill_not_the_limit():
     assert df.loc[ids["msft"], "filled_qty"] == 10.0
     assert df.loc[ids["aapl_sell"], "avg_price"] == 105.0
     assert df.loc[ids["cover"], "avg_price"] == 190.0
+
+
+# ---------------------------------------------------------------------- the documented schema
+
+SCHEMA = {
+    "orders": [
+        "id", "account", "symbol", "type", "side", "qty", "status", "limit_price", "stop_price",
+        "take_profit", "stop_loss", "filled_qty", "avg_price", "updated", "parent_id", "parent_type",
+        "message",
+    ],
+    "positions": [
+        "id", "account", "symbol", "side", "qty", "avg_price", "last", "unrealized_pl", "realized_pl",
+    ],
+    "executions": [
+        "time", "id", "order_id", "account", "symbol", "side", "qty", "price", "commission", "net_amount",
+    ],
+    "equity": ["time", "account", "balance", "equity", "realized_pl", "unrealized_pl", "commission"],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", list(FRAMES))
+def test_columns_are_the_documented_ones(name):
+    assert list(FRAMES[name](pb.BrokerService(execution_delay=None)).columns) == SCHEMA[name]
+    assert list(FRAMES[name](hand_session()[0]).columns) == SCHEMA[name]
+
+
+def two_accounts() -> pb.BrokerService:
+    """DEMO-ACCOUNT long 3 X @ 10; B short 2 Y @ 20, its order cancelled half filled."""
+    broker = pb.BrokerService(execution_delay=None, clock=pb.SimClock(), seed=1)
+    broker.open_account("B", 5_000.0)
+    broker.fill(broker.buy("X", 3, price=10.0).id)
+    y = broker.sell("Y", 4, price=20.0, account_id="B")
+    broker.fill(y.id, qty=2)
+    broker.cancel(y.id)
+    return broker
+
+
+def test_positions_frame_rows_are_the_account_s_own():
+    broker = two_accounts()
+    mine = pb.positions_frame(broker)
+    assert mine[["id", "account", "symbol", "side", "qty", "avg_price"]].values.tolist() == [
+        ["X", "DEMO-ACCOUNT", "X", "Buy", 3.0, 10.0]
+    ]
+    theirs = pb.positions_frame(broker, "B")
+    assert theirs[["id", "account", "symbol", "side", "qty", "avg_price"]].values.tolist() == [
+        ["Y", "B", "Y", "Sell", 2.0, 20.0]
+    ]
+    assert sorted(pb.positions_frame(broker, None)["account"]) == ["B", "DEMO-ACCOUNT"]
+
+
+def test_orders_frame_rows_are_the_account_s_own_with_every_field():
+    broker = two_accounts()
+    row = pb.orders_frame(broker, "B").iloc[0]
+    assert len(pb.orders_frame(broker, "B")) == 1 and len(pb.orders_frame(broker)) == 1
+    assert (row["id"], row["account"], row["symbol"], row["type"], row["side"]) == (
+        "ORDER-2", "B", "Y", "Market", "Sell"
+    )  # fmt: skip
+    assert (row["qty"], row["status"], row["filled_qty"], row["avg_price"]) == (4.0, "Canceled", 2.0, 20.0)
+    assert row["updated"] == pd.Timestamp("2024-01-02 14:30:00", tz="UTC")
+    assert sorted(pb.orders_frame(broker, None)["account"]) == ["B", "DEMO-ACCOUNT"]
+
+
+def test_orders_frame_shows_prices_brackets_and_parents():
+    broker = pb.BrokerService(execution_delay=None, clock=pb.SimClock(), seed=1)
+    parent = broker.buy("X", 2, limit=10.0, take_profit=12.0, stop_loss=9.0)
+    stop = broker.sell("Z", 1, stop=5.0)
+    df = pb.orders_frame(broker).set_index("id")
+    assert df.loc[parent.id, ["limit_price", "take_profit", "stop_loss"]].tolist() == [10.0, 12.0, 9.0]
+    assert df.loc[stop.id, "stop_price"] == 5.0 and df.loc[stop.id, "type"] == "Stop"
+    children = df[df["parent_id"] == parent.id]
+    assert sorted(children["type"]) == ["Limit", "Stop"]
+    assert set(children["parent_type"]) == {"Order"} and set(children["status"]) == {"Inactive"}
+    assert pd.isna(df.loc[parent.id, "parent_type"])
+
+
+def test_executions_and_equity_frames_rows_are_the_account_s_own():
+    broker = two_accounts()
+    mine, theirs = pb.executions_frame(broker), pb.executions_frame(broker, "B")
+    assert mine[["id", "order_id", "account", "symbol", "side", "qty", "price"]].values.tolist() == [
+        ["EXEC-1", "ORDER-1", "DEMO-ACCOUNT", "X", "Buy", 3.0, 10.0]
+    ]
+    assert theirs[["id", "order_id", "account", "symbol", "side", "qty", "price"]].values.tolist() == [
+        ["EXEC-2", "ORDER-2", "B", "Y", "Sell", 2.0, 20.0]
+    ]
+    assert list(theirs["net_amount"]) == [40.0]
+    equity = pb.equity_frame(broker, "B")
+    assert list(equity["account"]) == ["B", "B"] and list(equity["balance"]) == [5_000.0, 5_000.0]
+    assert list(pb.equity_frame(broker)["account"]) == ["DEMO-ACCOUNT", "DEMO-ACCOUNT"]
+    assert list(pb.equity_frame(broker)["time"]) == [pd.Timestamp("2024-01-02 14:30:00", tz="UTC")] * 2
