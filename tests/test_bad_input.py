@@ -301,13 +301,15 @@ def test_garbage_fills_cancels_flattens_and_reverses(data: st.DataObject) -> Non
     working = order_id in order_ids(broker, "working")
     held = not bad_account(account) and position in [p.id for p in broker.positions(account)]
     actions = {
-        "fill": (lambda: broker.fill(order_id, qty=qty, price=price), not working or bad_option(qty)),
+        "fill": (
+            lambda: broker.fill(order_id, qty=qty, price=price),
+            not working or bad_option(qty) or bad_option(price),
+        ),
         "cancel": (lambda: broker.cancel(order_id), not working),
         "flatten": (lambda: broker.flatten(position, qty, account_id=account), not held or bad_option(qty)),
         "reverse": (lambda: broker.reverse(position, account_id=account), not held),
     }
     action, wrong = actions[data.draw(st.sampled_from(sorted(actions)))]
-    wrong |= bad_option(price)
     event(f"operation: {'garbage' if wrong else 'maybe valid'}")
     if not rejected(world, action, garbage=wrong):
         check_consistent(broker, INITIAL)

@@ -52,6 +52,21 @@ def test_every_built_in_model_refuses_a_bad_rate(model, name, bad):
     assert str(caught.value).endswith(".") and repr(bad) in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    ("model", "example"),
+    [
+        (pb.FixedPerOrder, "FixedPerOrder(1.0)"),
+        (pb.PerUnit, "PerUnit(0.005)"),
+        (pb.PercentOfNotional, "PercentOfNotional(0.1)"),
+    ],
+)
+def test_a_refused_rate_says_what_a_good_one_looks_like(model, example):
+    with pytest.raises(
+        pb.ConfigurationError, match=r"for example " + example.replace("(", r"\(").replace(")", r"\)")
+    ):
+        model(-1.0)
+
+
 @pytest.mark.parametrize("model", [pb.FixedPerOrder, pb.PerUnit, pb.PercentOfNotional])
 def test_a_zero_rate_is_free_trading(model):
     assert model(0)(10, 100.0, True) == 0.0

@@ -241,3 +241,24 @@ def test_executions_and_equity_frames_rows_are_the_account_s_own():
     assert list(equity["account"]) == ["B", "B"] and list(equity["balance"]) == [5_000.0, 5_000.0]
     assert list(pb.equity_frame(broker)["account"]) == ["DEMO-ACCOUNT", "DEMO-ACCOUNT"]
     assert list(pb.equity_frame(broker)["time"]) == [pd.Timestamp("2024-01-02 14:30:00", tz="UTC")] * 2
+
+
+def test_an_account_without_fills_has_no_execution_rows():
+    """B has traded nothing while DEMO-ACCOUNT and C have: B's frame is empty, not theirs."""
+    broker = pb.BrokerService(execution_delay=None, clock=pb.SimClock(), seed=1)
+    for name in ("B", "C"):
+        broker.open_account(name)
+    broker.fill(broker.buy("X", 1, price=10.0).id)
+    broker.fill(broker.buy("X", 2, price=11.0, account_id="C").id)
+    assert len(pb.executions_frame(broker, "B")) == 0
+    assert list(pb.executions_frame(broker, "C")["qty"]) == [2.0]
+    assert list(pb.equity_frame(broker, "B")["equity"]) == [100_000.0]
+
+
+def test_a_fractional_long_and_a_short_show_their_size():
+    broker = pb.BrokerService(execution_delay=None, clock=pb.SimClock(), seed=1)
+    broker.fill(broker.buy("X", 0.5, price=10.0).id)
+    broker.fill(broker.sell("Y", 0.25, price=4.0).id)
+    df = pb.positions_frame(broker).set_index("id")
+    assert df.loc["X", ["side", "qty"]].tolist() == ["Buy", 0.5]
+    assert df.loc["Y", ["side", "qty"]].tolist() == ["Sell", 0.25]

@@ -2,6 +2,7 @@
 
 import pytest
 
+import paperbroker as pb
 from paperbroker.core.ledger import Ledger
 from paperbroker.models import Side
 
@@ -104,3 +105,16 @@ def test_new_mark_moves_every_holder(book):
     assert {a.account_id for a, _ in changed} == {"A", "B"}
     assert account.unrealized == 30.0
     assert other.unrealized == -6.0
+
+
+def test_a_holder_is_still_marked_after_another_account_closes():
+    """A and B hold X; A closes; a fill of C's at 12 still marks B: (12 - 10) * 5 = +10."""
+    broker = pb.BrokerService(execution_delay=None, clock=pb.SimClock(), seed=1)
+    for name in ("A", "B", "C"):
+        broker.open_account(name)
+    broker.fill(broker.buy("X", 3, price=10.0, account_id="A").id)
+    broker.fill(broker.buy("X", 5, price=10.0, account_id="B").id)
+    broker.fill(broker.sell("X", 3, price=10.0, account_id="A").id)
+    broker.fill(broker.buy("X", 1, price=12.0, account_id="C").id)
+    assert broker.position("X", "B").unrealizedPL == 10.0
+    assert broker.equity("B").equity == 100_010.0
