@@ -115,3 +115,19 @@ def test_a_sell_stop_triggers_when_a_bar_low_touches_it():
     broker.step()
     filled = broker.order(stop.id)
     assert filled.status is OrderStatus.FILLED
+
+
+def test_limits_fill_when_the_quote_touches_them():
+    """A sell limit at 100.50 fills when the bid reaches 100.50 exactly, at 100.50; a buy
+    limit at 99.50 when the ask comes down to 99.50."""
+    broker = quoted_broker()
+    sell = broker.sell("X", 2, limit=100.5)
+    buy = broker.buy("X", 3, limit=99.5)
+    broker.set_quote("X", bid=100.49, ask=100.51)
+    assert broker.order(sell.id).status is OrderStatus.WORKING
+    broker.set_quote("X", bid=100.5, ask=100.52)
+    assert (broker.order(sell.id).status, broker.order(sell.id).avgPrice) == (OrderStatus.FILLED, 100.5)
+    broker.set_quote("X", bid=99.49, ask=99.51)
+    assert broker.order(buy.id).status is OrderStatus.WORKING
+    broker.set_quote("X", bid=99.48, ask=99.5)
+    assert (broker.order(buy.id).status, broker.order(buy.id).avgPrice) == (OrderStatus.FILLED, 99.5)
