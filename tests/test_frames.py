@@ -262,3 +262,45 @@ def test_a_fractional_long_and_a_short_show_their_size():
     df = pb.positions_frame(broker).set_index("id")
     assert df.loc["X", ["side", "qty"]].tolist() == ["Buy", 0.5]
     assert df.loc["Y", ["side", "qty"]].tolist() == ["Sell", 0.25]
+
+
+DTYPES = {
+    "orders": {"qty": "float64", "limit_price": "float64", "stop_price": "float64", "take_profit": "float64",
+               "stop_loss": "float64", "filled_qty": "float64", "avg_price": "float64"},
+    "positions": {"qty": "float64", "avg_price": "float64", "last": "float64", "unrealized_pl": "float64"},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", list(DTYPES))
+def test_numeric_columns_are_floats_even_when_every_value_is_missing(name):
+    df = FRAMES[name](hand_session()[0])
+    assert {column: str(df[column].dtype) for column in DTYPES[name]} == DTYPES[name]
+
+
+def test_enum_columns_carry_every_label_as_a_category():
+    df = pb.orders_frame(hand_session()[0])
+    assert list(df["status"].cat.categories) == [
+        "Canceled",
+        "Filled",
+        "Inactive",
+        "Placing",
+        "Rejected",
+        "Working",
+    ]
+    assert list(df["type"].cat.categories) == ["Limit", "Market", "Stop", "Stop Limit"]
+    assert list(df["side"].cat.categories) == ["Buy", "Sell"] or set(df["side"].cat.categories) == {
+        "Buy",
+        "Sell",
+    }
+    assert list(df["parent_type"].cat.categories) == ["Order", "Position"]
+
+
+def test_orders_frame_carries_the_order_s_message():
+    clock = pb.SimClock()
+    broker = pb.BrokerService(execution_delay=None, clock=clock)
+    day = broker.buy("X", 1, limit=10.0, duration="DAY")
+    clock.advance(8 * 3_600_000)  # past 21:00 UTC, the default session end
+    with pytest.raises(pb.InvalidState):
+        broker.fill(day.id)
+    df = pb.orders_frame(broker).set_index("id")
+    assert df.loc[day.id, "message"] == "The day order expired at the end of the session."
