@@ -103,3 +103,8 @@ def test_a_custom_model_returning_a_non_amount_is_refused(value):
     with pytest.raises(pb.ConfigurationError, match="commission model returned"):
         b.fill(order.id)
     assert b.execution_count == 0
+
+
+def test_a_model_with_the_wrong_arguments_is_refused_with_the_signature():
+    with pytest.raises(pb.ConfigurationError, match=r"cannot be called as model\(qty, price, first_fill\)"):
+        pb.BrokerService(commission=lambda qty: 0.0)

@@ -356,3 +356,12 @@ def test_a_stop_limit_on_a_bar_becomes_a_limit_at_its_trigger():
     assert host.fills == [(inside.id, 1, 101.0)]
     assert [t for t, _ in host.triggers] == [inside.id, below.id]
     assert below.status is OrderStatus.WORKING
+
+
+def test_a_slippage_model_of_your_own_is_used_and_garbage_is_refused():
+    # one cent worse on every market fill: a buy at the ask 10.01 fills at 10.02
+    broker = pb.BrokerService(None, market=pb.ManualQuotes({"X": 10.0}), slippage=lambda p, q, t: 0.01)
+    broker.set_quote("X", bid=9.99, ask=10.01)
+    assert broker.buy("X", 1).avgPrice == pytest.approx(10.02)
+    with pytest.raises(pb.ConfigurationError, match="slippage must be None, FixedSlippage"):
+        pb.BrokerService(None, market=pb.ManualQuotes({"X": 10.0}), slippage=5)
