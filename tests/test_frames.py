@@ -266,13 +266,14 @@ def test_a_fractional_long_and_a_short_show_their_size():
 
 DTYPES = {
     "orders": {"qty": "float64", "limit_price": "float64", "stop_price": "float64", "take_profit": "float64",
-               "stop_loss": "float64", "filled_qty": "float64", "avg_price": "float64"},
+               "stop_loss": "float64", "filled_qty": "float64", "avg_price": "float64",
+               "id": "str", "parent_id": "str", "message": "str"},
     "positions": {"qty": "float64", "avg_price": "float64", "last": "float64", "unrealized_pl": "float64"},
 }  # fmt: skip
 
 
 @pytest.mark.parametrize("name", list(DTYPES))
-def test_numeric_columns_are_floats_even_when_every_value_is_missing(name):
+def test_columns_keep_their_dtype_even_when_every_value_is_missing(name):
     df = FRAMES[name](hand_session()[0])
     assert {column: str(df[column].dtype) for column in DTYPES[name]} == DTYPES[name]
 
