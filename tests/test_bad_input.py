@@ -84,13 +84,17 @@ def make_world() -> World:
     return [broker, events]
 
 
-def rejected(world: World, action: Any, *allowed: type[BaseException]) -> bool:
+def rejected(world: World, action: Any, *allowed: type[BaseException], garbage: bool = False) -> bool:
     """Run ``action`` on the world; if it raised, it raised a clear error of ``allowed`` (a
-    BrokerError by default) and changed nothing.  Return whether it raised."""
+    BrokerError by default) and changed nothing.  Return whether it raised.
+
+    ``garbage=True`` says the input is wrong by the documented rules (see :func:`bad`):
+    then accepting it fails the test."""
     broker, events = world
     before, seen = snapshot(broker), len(events.events)
     _, exc = call(action)
     if exc is None:
+        assert not garbage, "garbage was accepted"
         return False
     assert isinstance(exc, allowed or (pb.BrokerError,)), repr(exc)
     assert is_sentence(str(exc)), str(exc)
@@ -98,6 +102,32 @@ def rejected(world: World, action: Any, *allowed: type[BaseException]) -> bool:
     assert snapshot(broker) == before
     next_ids_unchanged(broker)
     return True
+
+
+# The documented limits, written out here rather than asked of the broker: sizes and
+# prices are real numbers (not bool), finite, > 0 and at most 1e12; symbols and account
+# ids are non-empty strings, and an account must exist.
+LIMIT = 1e12
+
+
+def bad_number(value: object) -> bool:
+    """Not a size or price by any reading: not a real number, not finite, <= 0 or > 1e12."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return True
+    return not (math.isfinite(value) and 0 < value <= LIMIT)
+
+
+def bad_option(value: object) -> bool:
+    """An optional price: ``None`` is "not given", anything else must be a price."""
+    return value is not None and bad_number(value)
+
+
+def bad_symbol(value: object) -> bool:
+    return not isinstance(value, str) or not value.strip()
+
+
+def bad_account(value: object) -> bool:
+    return not isinstance(value, str) or value not in ACCOUNTS
 
 
 def next_ids_unchanged(broker: pb.BrokerService) -> None:
@@ -128,7 +158,10 @@ def test_garbage_preorders(data: st.DataObject) -> None:
             values[name] = data.draw(maybe_price)
     account = data.draw(st.one_of(st.sampled_from(ACCOUNTS), ids))
     order = pb.PreOrder(**values)
-    if not rejected(world, lambda: broker.submit(order, account)):
+    wrong = bad_symbol(values["symbol"]) or bad_number(values["qty"]) or bad_account(account)
+    wrong |= any(bad_option(values.get(name)) for name in ("limitPrice", "stopPrice", "seenPrice"))
+    event(f"preorder: {'garbage' if wrong else 'maybe valid'}")
+    if not rejected(world, lambda: broker.submit(order, account), garbage=wrong):
         check_consistent(broker, INITIAL)
         broker.fill_all()  # whatever was accepted can be filled
         check_consistent(broker, INITIAL)
@@ -144,7 +177,8 @@ def test_garbage_preorders(data: st.DataObject) -> None:
 def test_garbage_dict_orders(order: Any) -> None:
     world = make_world()
     broker = world[0]
-    if not rejected(world, lambda: broker.submit(order)):
+    wrong = not isinstance(order, dict) or bad_symbol(order.get("symbol")) or bad_number(order.get("qty"))
+    if not rejected(world, lambda: broker.submit(order), garbage=wrong):
         broker.fill_all()
         check_consistent(broker, INITIAL)
 
@@ -164,9 +198,43 @@ def test_garbage_buy_and_sell(
 ) -> None:
     world = make_world()
     broker = world[0]
-    if not rejected(world, lambda: getattr(broker, method)(symbol, qty, account_id=account, **options)):
+    wrong = bad_symbol(symbol) or bad_number(qty) or bad_account(account)
+    wrong |= any(bad_option(value) for value in options.values())
+    event(f"{method}: {'garbage' if wrong else 'maybe valid'}")
+    action = lambda: getattr(broker, method)(symbol, qty, account_id=account, **options)  # noqa: E731
+    if not rejected(world, action, garbage=wrong):
         broker.fill_all()
         check_consistent(broker, INITIAL)
+
+
+# wrong by the documented rules, whatever else is right: so that one wrong field among
+# valid ones is always drawn, not left to the mix above
+wrong_numbers = st.one_of(
+    st.floats(max_value=0.0),
+    st.floats(min_value=LIMIT, exclude_min=True),
+    st.integers(max_value=0),
+    st.sampled_from([math.nan, True, False, "1", b"1", [1.0], None]),
+)
+
+
+@scaled(0.5)
+@given(
+    method=st.sampled_from(["buy", "sell"]),
+    field=st.sampled_from(["qty", "price", "limit", "stop"]),
+    value=wrong_numbers,
+    account=st.sampled_from(ACCOUNTS),
+)
+def test_one_wrong_number_among_valid_ones_is_refused(
+    method: str, field: str, value: Any, account: str
+) -> None:
+    assume(field == "qty" or value is not None)  # None is "no price", which is allowed
+    world = make_world()
+    broker = world[0]
+    args: dict[str, Any] = {"qty": 3.0, "price": 100.0}
+    args[field] = value
+    qty = args.pop("qty")
+    action = lambda: getattr(broker, method)("AAA", qty, account_id=account, **args)  # noqa: E731
+    assert rejected(world, action, pb.InvalidOrder, garbage=True)
 
 
 # ---------------------------------------------------------------------- order operations
@@ -205,7 +273,17 @@ def test_garbage_modifications(data: st.DataObject) -> None:
         st.dictionaries(names, st.one_of(maybe_price, st.sampled_from(list(pb.OrderType))), max_size=3)
     )
     whole = data.draw(st.none() | st.builds(pb.PreOrder, garbage, garbage, garbage, garbage))
-    if not rejected(world, lambda: broker.modify(order_id, whole, **changes)):
+    # only a working order can change, and not into an unknown field or a wrong number
+    wrong = order_id not in order_ids(broker, "working") or "x" in changes
+    wrong |= any(
+        bad_option(value) if name != "qty" else bad_number(value)
+        for name, value in changes.items()
+        if name not in ("type", "side", "symbol", "x")
+    )
+    if whole is not None:
+        wrong |= bad_symbol(whole.symbol) or bad_number(whole.qty)
+    event(f"modify: {'garbage' if wrong else 'maybe valid'}")
+    if not rejected(world, lambda: broker.modify(order_id, whole, **changes), garbage=wrong):
         broker.fill_all()  # a modified order still fills
         check_consistent(broker, INITIAL)
 
@@ -219,15 +297,21 @@ def test_garbage_fills_cancels_flattens_and_reverses(data: st.DataObject) -> Non
     positions = [p.id for p in broker.positions()] or ["AAA"]
     position = data.draw(st.one_of(st.sampled_from(positions), garbage))
     account = data.draw(st.one_of(st.sampled_from(ACCOUNTS), ids))
+    qty, price = data.draw(st.none() | maybe_qty), data.draw(st.none() | maybe_price)
+    working = order_id in order_ids(broker, "working")
+    held = not bad_account(account) and position in [p.id for p in broker.positions(account)]
     actions = {
-        "fill": lambda: broker.fill(
-            order_id, qty=data.draw(st.none() | maybe_qty), price=data.draw(st.none() | maybe_price)
+        "fill": (
+            lambda: broker.fill(order_id, qty=qty, price=price),
+            not working or bad_option(qty) or bad_option(price),
         ),
-        "cancel": lambda: broker.cancel(order_id),
-        "flatten": lambda: broker.flatten(position, data.draw(st.none() | maybe_qty), account_id=account),
-        "reverse": lambda: broker.reverse(position, account_id=account),
+        "cancel": (lambda: broker.cancel(order_id), not working),
+        "flatten": (lambda: broker.flatten(position, qty, account_id=account), not held or bad_option(qty)),
+        "reverse": (lambda: broker.reverse(position, account_id=account), not held),
     }
-    if not rejected(world, actions[data.draw(st.sampled_from(sorted(actions)))]):
+    action, wrong = actions[data.draw(st.sampled_from(sorted(actions)))]
+    event(f"operation: {'garbage' if wrong else 'maybe valid'}")
+    if not rejected(world, action, garbage=wrong):
         check_consistent(broker, INITIAL)
 
 
@@ -746,14 +830,28 @@ def test_bad_enum_values_raise_broker_errors(where: str) -> None:
         )
 
 
-def test_absurd_sizes_are_refused() -> None:
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"qty": 1e300, "price": 10.0},
+        {"qty": 2e12, "price": 10.0},
+        {"qty": 1.0, "price": 1e300},
+        {"qty": 1.0, "limit": 2e12},
+        {"qty": 1.0, "stop": 1e13},
+    ],
+)
+def test_absurd_sizes_are_refused(options: dict[str, float]) -> None:
+    """Sizes and prices above 1e12 are refused with a sentence, nothing changes."""
+    world = make_world()
+    broker = world[0]
+    qty = options.pop("qty")
+    assert rejected(world, lambda: broker.buy("AAA", qty, **options), pb.InvalidOrder, garbage=True)
+
+
+def test_the_largest_sizes_allowed_keep_the_books_finite() -> None:
     broker = make_world()[0]
-    order, exc = call(broker.buy, "AAA", 1e300, price=1e10)
-    if exc is None:
-        broker.fill(order.id)
-        assert math.isfinite(broker.equity().equity), broker.equity()
-    else:
-        assert isinstance(exc, pb.InvalidOrder)
+    broker.fill(broker.buy("AAA", 1e12, price=1e12).id)
+    assert math.isfinite(broker.equity().equity), broker.equity()
 
 
 def test_infinite_replay_prices_are_refused() -> None:

@@ -2,6 +2,7 @@
 
 import pytest
 
+import paperbroker as pb
 from paperbroker.core.ledger import Ledger
 from paperbroker.models import Side
 
@@ -104,3 +105,68 @@ def test_new_mark_moves_every_holder(book):
     assert {a.account_id for a, _ in changed} == {"A", "B"}
     assert account.unrealized == 30.0
     assert other.unrealized == -6.0
+
+
+def test_a_holder_is_still_marked_after_another_account_closes():
+    """A and B hold X; A closes; a fill of C's at 12 still marks B: (12 - 10) * 5 = +10."""
+    broker = pb.BrokerService(execution_delay=None, clock=pb.SimClock(), seed=1)
+    for name in ("A", "B", "C"):
+        broker.open_account(name)
+    broker.fill(broker.buy("X", 3, price=10.0, account_id="A").id)
+    broker.fill(broker.buy("X", 5, price=10.0, account_id="B").id)
+    broker.fill(broker.sell("X", 3, price=10.0, account_id="A").id)
+    broker.fill(broker.buy("X", 1, price=12.0, account_id="C").id)
+    assert broker.position("X", "B").unrealizedPL == 10.0
+    assert broker.equity("B").equity == 100_010.0
+
+
+def fills(*trades: tuple[str, float, float]) -> pb.BrokerService:
+    """A broker that made ``trades`` (side, qty, price) in X, in order."""
+    broker = pb.BrokerService(execution_delay=None, clock=pb.SimClock(), seed=1)
+    for side, qty, price in trades:
+        broker.fill((broker.buy if side == "buy" else broker.sell)("X", qty, price=price).id)
+    return broker
+
+
+def test_a_position_s_realized_pl_adds_up_over_partial_closes():
+    # 10 @ 10; sell 3 @ 12: +6; sell 2 @ 13: +6 -> 12 realized, 5 left at avg 10
+    position = fills(("buy", 10, 10.0), ("sell", 3, 12.0), ("sell", 2, 13.0)).position("X")
+    assert (position.qty, position.avgPrice, position.realizedPL) == (5.0, 10.0, 12.0)
+
+
+def test_adding_to_a_one_unit_position_averages():
+    # 1 @ 10 + 1 @ 12: avg 11, marked at 12: (12 - 11) * 2 = +2
+    position = fills(("buy", 1, 10.0), ("buy", 1, 12.0)).position("X")
+    assert (position.qty, position.avgPrice, position.unrealizedPL) == (2.0, 11.0, 2.0)
+
+
+def test_adding_to_a_short_averages():
+    # short 2 @ 10 + 2 @ 8: avg 9, marked at 8: (9 - 8) * 4 = +4
+    position = fills(("sell", 2, 10.0), ("sell", 2, 8.0)).position("X")
+    assert (position.side, position.qty, position.avgPrice, position.unrealizedPL) == (SELL, 4.0, 9.0, 4.0)
+
+
+@pytest.mark.parametrize(
+    ("trades", "side", "qty", "avg", "realized"),
+    [
+        # short 2 @ 10, buy 3 @ 8: +4 realized on 2, long 1 opens at 8
+        ((("sell", 2, 10.0), ("buy", 3, 8.0)), BUY, 1.0, 8.0, 4.0),
+        # short 1 @ 10, buy 1.5 @ 9: +1 realized, long 0.5 opens at 9
+        ((("sell", 1, 10.0), ("buy", 1.5, 9.0)), BUY, 0.5, 9.0, 1.0),
+        # long 2 @ 10, sell 3 @ 12: +4 realized, short 1 opens at 12
+        ((("buy", 2, 10.0), ("sell", 3, 12.0)), SELL, 1.0, 12.0, 4.0),
+    ],
+)
+def test_a_flip_opens_the_rest_at_the_fill_price(trades, side, qty, avg, realized):
+    position = fills(*trades).position("X")
+    assert (position.side, position.qty, position.avgPrice, position.unrealizedPL) == (side, qty, avg, 0.0)
+    assert position.realizedPL == realized
+
+
+@pytest.mark.parametrize(("opening", "closing", "side"), [("buy", "sell", BUY), ("sell", "buy", SELL)])
+def test_a_closed_position_is_broadcast_once_with_its_side(opening, closing, side):
+    broker = fills((opening, 2, 10.0))
+    events = []
+    broker.subscribe(pb.topic("positions"), events.append)
+    broker.fill((broker.buy if closing == "buy" else broker.sell)("X", 2, price=11.0).id)
+    assert [(e.qty, e.side) for e in events] == [(0.0, side)]

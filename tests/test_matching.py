@@ -117,8 +117,22 @@ def test_partial_fills_against_quote_size_keep_the_order_working():
     quote(m, 10.1, 10.2, size=4)
     quote(m, 10.2, 10.3, size=4)
     assert [(q, p) for _, q, p in host.fills] == [(4, 10.1), (4, 10.2), (2, 10.3)]
-    assert buy.status is OrderStatus.FILLED
-    assert buy.avgPrice == pytest.approx((4 * 10.1 + 4 * 10.2 + 2 * 10.3) / 10)
+    assert buy.status is OrderStatus.FILLED  # (its avgPrice is this file's Host's arithmetic)
+
+
+def test_partial_fills_average_to_the_broker_s_avg_price():
+    """The same three partial fills through the broker: 4 @ 10.10, 4 @ 10.20, 2 @ 10.30
+    average (40.40 + 40.80 + 20.60) / 10 = 10.18 on the order and in its frame."""
+    broker = pb.BrokerService(None, market=pb.ManualQuotes(quote_size=4))
+    broker.set_quote("X", bid=10.0, ask=10.1)
+    buy = broker.buy("X", 10)
+    for bid, ask in ((10.1, 10.2), (10.2, 10.3)):
+        broker.set_quote("X", bid=bid, ask=ask)  # a new quote, with 4 for sale
+    done = broker.order(buy.id)
+    assert (done.status, done.filledQty) == (OrderStatus.FILLED, 10.0)
+    assert done.avgPrice == pytest.approx(10.18, abs=1e-12)
+    assert pb.orders_frame(broker).set_index("id").loc[buy.id, "avg_price"] == pytest.approx(10.18, abs=1e-12)
+    assert [e.price for e in broker.executions()] == [10.1, 10.2, 10.3]
 
 
 def test_price_priority_decides_who_gets_limited_size():
@@ -219,3 +233,135 @@ def test_round_to_tick_gives_the_decimal_a_person_writes():
     assert round_to_tick(10.13, 0.25) == 10.25
     with pytest.raises(pb.ConfigurationError, match="FixedSlippage ticks"):
         FixedSlippage(-1)
+
+
+@pytest.mark.parametrize("bad", [-1, -0.5, float("nan"), True, "1", None])
+def test_fixed_slippage_refuses_a_bad_tick_count(bad):
+    with pytest.raises(pb.ConfigurationError, match="FixedSlippage ticks must be a number >= 0"):
+        FixedSlippage(bad)
+
+
+@pytest.mark.parametrize("bad", [-0.01, 100, 100.0, 250, float("nan"), True, "1"])
+def test_percent_slippage_refuses_a_share_outside_0_to_100(bad):
+    with pytest.raises(pb.ConfigurationError, match=r"PercentSlippage percent must be in \[0, 100\)"):
+        PercentSlippage(bad)
+
+
+def test_slippage_amounts_by_hand():
+    assert FixedSlippage(0)(50.0, 3, 0.01) == 0.0
+    assert FixedSlippage(2)(50.0, 3, 0.05) == pytest.approx(0.10)
+    assert PercentSlippage(0)(50.0, 3, 0.01) == 0.0
+    assert PercentSlippage(99.5)(200.0, 1, 0.01) == pytest.approx(199.0)
+    assert PercentSlippage(0.5)(80.0, 1, 0.01) == pytest.approx(0.4)
+
+
+@pytest.mark.parametrize(
+    ("price", "tick", "want"),
+    [(10.004, 0.01, 10.0), (10.006, 0.01, 10.01), (0.123, 0.05, 0.1), (0.13, 0.05, 0.15), (7.0, 1.0, 7.0)],
+)
+def test_round_to_tick_by_hand(price, tick, want):
+    assert round_to_tick(price, tick) == want
+
+
+# ---------------------------------------------------------------------- bar paths by hand
+#
+# A bar open 100, high 103, low 99.5, close 102 is nearer its low: the path is
+# 100 -> 99.5 -> 103 -> 102.  On the way down a buy limit at 99.8 fills at 99.8 and a sell
+# stop at 99.6 triggers and fills at 99.6; on the way up a buy stop at 101 fills at 101
+# and a sell limit at 102.5 at 102.5.  Orders beyond the bar (99.4, 103.5) stay working.
+
+BAR = ([0], [100.0], [103.0], [99.5], [102.0])
+
+
+def resting(m, *orders):
+    for o in orders:
+        m.add(o, 0)
+    return orders
+
+
+@pytest.mark.parametrize("half", [0.0, 0.05])
+def test_a_bar_fills_everything_its_path_crosses_in_path_order(half):
+    host, m = make(bars=True)
+    bl, ss, bs, sl = resting(
+        m,
+        order(OrderType.LIMIT, Side.BUY, qty=1, limit=99.8),
+        order(OrderType.STOP, Side.SELL, qty=2, stop=99.6),
+        order(OrderType.STOP, Side.BUY, qty=3, stop=101.0),
+        order(OrderType.LIMIT, Side.SELL, qty=4, limit=102.5),
+    )
+    out = resting(
+        m,
+        order(OrderType.LIMIT, Side.BUY, qty=1, limit=99.4),
+        order(OrderType.STOP, Side.SELL, qty=1, stop=99.4),
+        order(OrderType.STOP, Side.BUY, qty=1, stop=103.5),
+        order(OrderType.LIMIT, Side.SELL, qty=1, limit=103.5),
+    )
+    m.on_bars(*BAR, [INF], half)
+    fills = [(i, q, pytest.approx(p, abs=1e-9)) for i, q, p in host.fills]
+    assert fills == [(bl.id, 1, 99.8), (ss.id, 2, 99.6), (bs.id, 3, 101.0), (sl.id, 4, 102.5)]
+    assert len(m) == 4 and all(o.status is OrderStatus.WORKING for o in out)
+    assert (m.bid[0], m.ask[0]) == (pytest.approx(102.0 - half), pytest.approx(102.0 + half))
+
+
+def test_a_bar_nearer_its_high_goes_up_first():
+    """Open 100, high 100.5, low 97, close 98: the path is 100 -> 100.5 -> 97 -> 98, so a
+    sell limit at 100.4 fills before a buy limit at 97.5."""
+    host, m = make(bars=True)
+    bl, sl = resting(
+        m,
+        order(OrderType.LIMIT, Side.BUY, qty=1, limit=97.5),
+        order(OrderType.LIMIT, Side.SELL, qty=1, limit=100.4),
+    )
+    m.on_bars([0], [100.0], [100.5], [97.0], [98.0], [INF])
+    assert host.fills == [(sl.id, 1, 100.4), (bl.id, 1, 97.5)]
+
+
+def test_a_bar_that_opens_through_orders_fills_them_at_the_open():
+    """Open 105 above a buy stop at 101 and a sell limit at 102: both fill at 105; a buy
+    limit at 106 fills at 105 too (better than its limit)."""
+    host, m = make(bars=True)
+    bs, sl, bl = resting(
+        m,
+        order(OrderType.STOP, Side.BUY, qty=1, stop=101.0),
+        order(OrderType.LIMIT, Side.SELL, qty=1, limit=102.0),
+        order(OrderType.LIMIT, Side.BUY, qty=1, limit=106.0),
+    )
+    m.on_bars([0], [105.0], [105.5], [104.5], [105.0], [INF])
+    assert sorted(host.fills) == sorted([(bs.id, 1, 105.0), (sl.id, 1, 105.0), (bl.id, 1, 105.0)])
+
+
+def test_a_bar_s_size_is_shared_in_price_order():
+    """Size 5 on a falling path: buy limits at 99.8 (3) and 99.7 (3) get 3 and 2."""
+    host, m = make(bars=True)
+    high, low = resting(
+        m,
+        order(OrderType.LIMIT, Side.BUY, qty=3, limit=99.8),
+        order(OrderType.LIMIT, Side.BUY, qty=3, limit=99.7),
+    )
+    m.on_bars(*BAR, [5.0])
+    assert host.fills == [(high.id, 3, 99.8), (low.id, 2, 99.7)]
+    assert low.status is OrderStatus.WORKING and len(m) == 1
+
+
+def test_a_stop_limit_on_a_bar_becomes_a_limit_at_its_trigger():
+    """A buy stop-limit 101 / 101.2 triggers at 101 on the way up and fills there (the ask
+    is at 101, inside its limit); one with limit 100.9 triggers but waits below 101."""
+    host, m = make(bars=True)
+    inside, below = resting(
+        m,
+        order(OrderType.STOP_LIMIT, Side.BUY, qty=1, stop=101.0, limit=101.2),
+        order(OrderType.STOP_LIMIT, Side.BUY, qty=1, stop=101.0, limit=100.9),
+    )
+    m.on_bars(*BAR, [INF])
+    assert host.fills == [(inside.id, 1, 101.0)]
+    assert [t for t, _ in host.triggers] == [inside.id, below.id]
+    assert below.status is OrderStatus.WORKING
+
+
+def test_a_slippage_model_of_your_own_is_used_and_garbage_is_refused():
+    # one cent worse on every market fill: a buy at the ask 10.01 fills at 10.02
+    broker = pb.BrokerService(None, market=pb.ManualQuotes({"X": 10.0}), slippage=lambda p, q, t: 0.01)
+    broker.set_quote("X", bid=9.99, ask=10.01)
+    assert broker.buy("X", 1).avgPrice == pytest.approx(10.02)
+    with pytest.raises(pb.ConfigurationError, match="slippage must be None, FixedSlippage"):
+        pb.BrokerService(None, market=pb.ManualQuotes({"X": 10.0}), slippage=5)

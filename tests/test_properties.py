@@ -52,7 +52,15 @@ SYMBOLS = ["AAA", "BBB", "CCC"]
 
 prices = st.floats(1.0, 1_000.0).map(lambda x: round(x, 2))
 quantities = st.one_of(st.integers(1, 100).map(float), st.floats(0.001, 50.0).map(lambda x: round(x, 3)))
-commissions = st.sampled_from([None, pb.FixedPerOrder(1.0), pb.PerUnit(0.005), pb.PercentOfNotional(0.1)])
+# (model, its rule written out here): the expected commission never asks the model itself
+commissions = st.sampled_from(
+    [
+        (None, lambda qty, price, first: 0.0),
+        (pb.FixedPerOrder(1.0), lambda qty, price, first: 1.0 if first else 0.0),
+        (pb.PerUnit(0.005), lambda qty, price, first: 0.005 * qty),
+        (pb.PercentOfNotional(0.1), lambda qty, price, first: qty * price * 0.1 / 100.0),
+    ]
+)
 accounts = st.sampled_from(ACCOUNTS)
 symbols = st.sampled_from(SYMBOLS)
 sides = st.sampled_from([Side.BUY, Side.SELL])
@@ -97,10 +105,28 @@ class BrokerMachine(RuleBasedStateMachine):
         return broker
 
     @initialize(commission=commissions)
-    def start(self, commission: Any) -> None:
-        self.commission = commission
-        self.broker = self.make_broker(commission)
+    def start(self, commission: tuple[Any, Any]) -> None:
+        model, self.commission = commission
+        self.broker = self.make_broker(model)
         self.events.attach(self.broker, ACCOUNTS)
+        self.short_round_trip()
+
+    def short_round_trip(self) -> None:
+        """Every run begins with a short sold and covered in two parts, checked to the cent
+        against numbers worked out by hand, so the reference's short-cover P&L is exercised
+        in every run rather than when the draw happens to make one: sell 10 CCC @ 50.00,
+        buy back 4 @ 45.00 (realized (50 - 45) * 4 = +20.00) and 6 @ 52.50 (realized
+        (50 - 52.50) * 6 = -15.00): +5.00 in all, flat again."""
+        sell = self.place("B", "CCC", Side.SELL, OrderType.LIMIT, 10.0, 50.0, 1.0, None, "method")
+        self.fill(sell, None, None)
+        cover = self.place("B", "CCC", Side.BUY, OrderType.LIMIT, 10.0, 45.0, 1.0, None, "method")
+        self.fill(cover, 0.4, None)
+        assert self.broker.equity("B").realizedPL == pytest.approx(20.0, abs=1e-9)
+        self.fill(cover, None, 52.5)
+        assert self.broker.equity("B").realizedPL == pytest.approx(5.0, abs=1e-9)
+        assert self.ref.accounts["B"].realized == pytest.approx(5.0, abs=1e-9)
+        assert self.broker.positions("B") == []
+        self.books_agree_with_the_reference()
 
     # ------------------------------------------------------------------ helpers
 
@@ -296,8 +322,8 @@ class BrokerMachine(RuleBasedStateMachine):
         assert (execution.symbol, execution.side, execution.price) == (symbol, want["side"], at)
         assert execution.qty == fill_qty
         first = want["filled"] == 0.0
-        commission = 0.0 if self.commission is None else self.commission(fill_qty, at, first)
-        assert execution.commission == commission
+        want_commission = self.commission(fill_qty, at, first)
+        assert execution.commission == pytest.approx(want_commission, rel=1e-12, abs=1e-15)
         self.ref.apply(account, execution)
         self.model.marks[symbol] = at
         want["filled"] += fill_qty
@@ -412,7 +438,7 @@ TestBrokerMachine = BrokerMachine.TestCase
 def test_the_machine_is_not_vacuous() -> None:
     """One fixed run through the machine's rules, so a rule that stopped asserting shows."""
     machine = BrokerMachine()
-    machine.start(pb.FixedPerOrder(1.0))
+    machine.start((pb.FixedPerOrder(1.0), lambda qty, price, first: 1.0 if first else 0.0))
     first = machine.place(
         pb.DEFAULT_ACCOUNT, "AAA", Side.BUY, OrderType.MARKET, 10.0, 1.0, 1.0, 100.0, "method"
     )
@@ -423,8 +449,17 @@ def test_the_machine_is_not_vacuous() -> None:
     machine.books_agree_with_the_reference()
     machine.views_rebuilt_from_events_equal_snapshots()
     assert machine.broker.position("AAA").unrealizedPL == pytest.approx(25.0)
-    assert machine.broker.equity("B").commission == 1.0
+    assert machine.broker.equity("B").commission == 3.0  # the short, its cover, this sale
     machine.ref.accounts["B"].realized += 1.0  # a wrong reference must be caught
     with pytest.raises(AssertionError):
         machine.books_agree_with_the_reference()
+    machine.teardown()
+
+
+def test_the_machine_checks_commissions_against_its_own_rule() -> None:
+    """The expected commission is the machine's own arithmetic: a broker charging 1.01
+    where the rule says 1.00 fails the first fill of every run."""
+    machine = BrokerMachine()
+    with pytest.raises(AssertionError):
+        machine.start((pb.FixedPerOrder(1.01), lambda qty, price, first: 1.0 if first else 0.0))
     machine.teardown()

@@ -11,7 +11,7 @@ from typing import Any
 
 import paperbroker as pb
 
-from .reliability import check_consistent
+from .reliability import Reference, check_consistent, close
 
 
 def test_memory_is_bounded_by_the_history_limit() -> None:
@@ -22,6 +22,15 @@ def test_memory_is_bounded_by_the_history_limit() -> None:
     got = {"n": 0}
     for kind in ("executions", "orders", "positions", "equity"):
         broker.subscribe(pb.topic(kind), lambda payload: got.__setitem__("n", got["n"] + 1))
+    # the money, recomputed from every execution as it is broadcast (the broker keeps only
+    # the last 200): a reference ledger that holds per symbol, not per order, state
+    ref = Reference({pb.DEFAULT_ACCOUNT: 100_000.0})
+
+    def replay(execution: pb.Execution) -> None:
+        ref.apply(pb.DEFAULT_ACCOUNT, execution)
+        ref.filled.clear()  # per-order sums are not needed here, and would grow
+
+    broker.subscribe(pb.topic("executions"), replay)
     peaks = []
     gc.collect()
     tracemalloc.start()
@@ -40,8 +49,15 @@ def test_memory_is_bounded_by_the_history_limit() -> None:
     assert broker.execution_count == 8_000 and got["n"] == 8_000 * 5
     assert len(broker.executions()) <= 400 and len(broker.orders()) <= 200
     assert max(peaks[2:]) <= peaks[1] * 1.05, peaks
-    equity = broker.equity()
-    assert equity.equity == equity.balance + equity.unrealizedPL
+    assert ref.count == 8_000
+    equity, acc = broker.equity(), ref.accounts[pb.DEFAULT_ACCOUNT]
+    assert close(equity.realizedPL, acc.realized) and close(equity.commission, acc.commission)
+    unrealized = ref.unrealized(pb.DEFAULT_ACCOUNT)
+    assert close(equity.unrealizedPL, unrealized)
+    assert close(equity.equity, 100_000.0 + acc.realized - acc.commission + unrealized)
+    for position in broker.positions():
+        want = ref.accounts[pb.DEFAULT_ACCOUNT].positions[position.id]
+        assert close(position.qty * int(position.side), want.qty) and close(position.avgPrice, want.avg)
 
 
 async def test_a_thousand_subscribe_unsubscribe_cycles_leave_nothing_behind() -> None:

@@ -644,7 +644,12 @@ def test_chart_snapshot_is_an_svg_image_of_the_curve():
     assert len(lines) == 2  # equity and balance
     equity = lines[1].split()
     assert 2 <= len(equity) <= 400  # sampled: the snapshot stays small
-    assert f"Equity {pb.widgets._html.fixed(broker.equity().equity)}" in svg
+    from .reliability import Reference  # the equity replayed from the executions
+
+    ref = Reference({pb.DEFAULT_ACCOUNT: 100_000.0}).replay(broker)
+    acc = ref.accounts[pb.DEFAULT_ACCOUNT]
+    want = acc.initial + acc.realized - acc.commission + ref.unrealized(pb.DEFAULT_ACCOUNT)
+    assert f"Equity {want:,.2f}" in svg  # thousands separators, two decimals
     assert re.search(r'alt="Equity of DEMO-ACCOUNT: from 100,000.00 to [^"]+ points"', html)
     chart.close()
 
@@ -672,7 +677,8 @@ def test_ticket_snapshot_lists_its_symbols_quotes_and_last_outcome():
     rows = cells(html_of(ticket))
     assert rows[0] == ["Symbol", "Bid", "Ask", "Last"]
     quote = broker.quote("AAPL")
-    assert rows[1][0] == "AAPL" and rows[1][1] == pb.widgets._html.fixed(quote.bid, 2)
+    assert rows[1][0] == "AAPL" and rows[1][1] == f"{quote.bid:,.2f}"  # the bid, to the cent
+    assert (rows[1][2], rows[2][0]) == (f"{quote.ask:,.2f}", "MSFT")
     assert "Last: " in html_of(ticket) and "limit" in html_of(ticket).lower()
     ticket.close()
 
