@@ -48,6 +48,7 @@ class Subscription:
         "_pending",
         "_task",
         "callback",
+        "deliver",
         "errors",
         "key",
         "kind",
@@ -74,6 +75,9 @@ class Subscription:
         self.topic = canonical
         self.key = key
         self.callback = callback
+        #: What the hub calls with each event: the callback, and a no-op once closed (so a
+        #: send skips a closed subscription without a check per delivery).
+        self.deliver: Callable[[Any], Any] = callback
         self.errors = 0
         self.last_error: BaseException | None = None
         # an async subscriber's coroutines waiting to run, and the task running them
@@ -96,6 +100,7 @@ class Subscription:
         does nothing."""
         hub, self._hub = self._hub, None
         self.live = False
+        self.deliver = _ignore
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
@@ -295,10 +300,8 @@ class TopicHub:
             while True:
                 for subs, payload in events:
                     for sub in subs:
-                        if not sub.live:  # closed, perhaps by an earlier subscriber of this event
-                            continue
                         try:
-                            result = sub.callback(payload)
+                            result = sub.deliver(payload)  # a no-op once closed (see close)
                         except Exception as exc:  # noqa: BLE001 - isolation is the point
                             self.failed(sub, exc)
                             continue
@@ -357,6 +360,10 @@ class TopicHub:
                 sub.topic,
                 exc_info=exc,
             )
+
+
+def _ignore(_payload: Any) -> None:
+    """What a closed subscription does with an event that was already on its way: nothing."""
 
 
 def _discard(awaitable: Awaitable[Any]) -> None:
