@@ -96,7 +96,8 @@ class Clock(ABC):
         self.timezone = _timezone(timezone)
 
     @abstractmethod
-    def now_ms(self) -> int: ...
+    def now_ms(self) -> int:
+        """The time now, in Unix milliseconds."""
 
     def next_session_end(self, after_ms: int) -> int:
         """The first session end strictly after ``after_ms`` (Unix ms)."""
@@ -114,6 +115,7 @@ class WallClock(Clock):
     """The computer's clock."""
 
     def now_ms(self) -> int:
+        """The wall clock now, in Unix milliseconds."""
         return int(time.time() * 1000)
 
     def state(self) -> WallClockState:
@@ -158,6 +160,7 @@ class SimClock(Clock):
         self._now = _millis(start_ms, "start_ms")
 
     def now_ms(self) -> int:
+        """The simulated time, in Unix milliseconds."""
         return self._now
 
     def state(self) -> SimClockState:
@@ -174,6 +177,7 @@ class SimClock(Clock):
             raise PersistenceError(f"is not valid: {str(exc).rstrip('.')}") from None
 
     def advance(self, ms: float) -> int:
+        """Move on by ``ms`` milliseconds; return the new time."""
         step = _millis(ms, "advance()")
         if step < 0:
             msg = f"A clock cannot go backwards; advance() got {ms!r} ms."
@@ -182,6 +186,7 @@ class SimClock(Clock):
         return self._now
 
     def set(self, now_ms: int) -> int:
+        """Move to ``now_ms`` (never back); return it."""
         when = _millis(now_ms, "set()")
         if when < self._now:
             msg = f"A clock cannot go backwards: it is at {self._now} ms, set() got {now_ms}."

@@ -188,9 +188,11 @@ class Brackets:
                 del table[owner]
 
     def position_brackets(self, account_id: str, symbol: str) -> list[PlacedOrder]:
+        """The Working brackets of an account's position in ``symbol``."""
         return list(self._position.get((account_id, symbol), {}).values())
 
     def children_of(self, parent_id: str) -> list[PlacedOrder]:
+        """The Inactive brackets of order ``parent_id``."""
         return list(self._inactive.get(parent_id, {}).values())
 
     # ------------------------------------------------------------------ placing

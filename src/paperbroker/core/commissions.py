@@ -34,7 +34,10 @@ _EXAMPLES = "PerUnit(0.005), FixedPerOrder(1.0) or PercentOfNotional(0.1)"
 
 
 class CommissionModel(Protocol):
-    def __call__(self, qty: float, price: float, first_fill: bool) -> float: ...
+    """What the broker calls per fill: the commission of ``qty`` at ``price``."""
+
+    def __call__(self, qty: float, price: float, first_fill: bool) -> float:
+        """The commission of a fill; ``first_fill``: the order's first."""
 
 
 def _check_rate(value: float, what: str, example: str) -> float:
@@ -52,6 +55,7 @@ class NoCommission:
     """Trading is free."""
 
     def __call__(self, qty: float, price: float, first_fill: bool) -> float:
+        """Always 0."""
         return 0.0
 
 
@@ -65,6 +69,7 @@ class FixedPerOrder:
         _check_rate(self.amount, "FixedPerOrder amount", "FixedPerOrder(1.0)")
 
     def __call__(self, qty: float, price: float, first_fill: bool) -> float:
+        """``amount`` on an order's first fill, 0 on its later parts."""
         return self.amount if first_fill else 0.0
 
 
@@ -78,6 +83,7 @@ class PerUnit:
         _check_rate(self.rate, "PerUnit rate", "PerUnit(0.005)")
 
     def __call__(self, qty: float, price: float, first_fill: bool) -> float:
+        """``rate`` per unit filled."""
         return self.rate * qty
 
 
@@ -91,6 +97,7 @@ class PercentOfNotional:
         _check_rate(self.percent, "PercentOfNotional percent", "PercentOfNotional(0.1)")
 
     def __call__(self, qty: float, price: float, first_fill: bool) -> float:
+        """``percent`` of the fill's notional value."""
         return qty * price * self.percent / 100.0
 
 
@@ -101,6 +108,7 @@ class CheckedModel:
     model: Callable[[float, float, bool], float]
 
     def __call__(self, qty: float, price: float, first_fill: bool) -> float:
+        """The wrapped model's commission, checked to be a finite number >= 0."""
         value = self.model(qty, price, first_fill)
         if isinstance(value, Real) and not isinstance(value, bool):
             value = float(value)

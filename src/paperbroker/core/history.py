@@ -47,6 +47,7 @@ class Codes:
         self.names: list[str] = []
 
     def code(self, name: str) -> int:
+        """The code of ``name``, given a new one if it has none yet."""
         code = self.by_name.get(name)
         if code is None:
             code = self.by_name[name] = len(self.names)
@@ -54,6 +55,7 @@ class Codes:
         return code
 
     def find(self, name: str) -> int | None:
+        """The code of ``name``, or None if it has none."""
         return self.by_name.get(name)
 
     def state(self) -> tuple[str, ...]:
@@ -183,10 +185,12 @@ class ExecutionLog(_Log):
 
     @property
     def exec_ids(self) -> list[str]:
+        """The execution ids, one per kept row."""
         return self.strings[0]
 
     @property
     def order_ids(self) -> list[str]:
+        """The order ids, one per kept row."""
         return self.strings[1]
 
 

@@ -58,6 +58,7 @@ class PositionState:
         self.mark: float | None = None
 
     def snapshot(self) -> Position:
+        """The position as a :class:`~paperbroker.models.Position` record of its own."""
         qty = self.qty
         return Position(
             self.symbol,
@@ -125,13 +126,16 @@ class Account:
 
     @property
     def balance(self) -> float:
+        """Initial balance + realized P&L - commissions."""
         return self.initial_balance + self.realized - self.commission
 
     def equity(self) -> EquityData:
+        """The account's money as an EquityData record."""
         balance = self.initial_balance + self.realized - self.commission
         return EquityData(balance + self.unrealized, balance, self.unrealized, self.realized, self.commission)
 
     def set_unrealized(self, pos: PositionState, value: float) -> None:
+        """Set ``pos``'s unrealized P&L, keeping the account's total in step."""
         self.unrealized += value - pos.unrealized
         pos.unrealized = value
 

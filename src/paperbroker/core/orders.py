@@ -93,6 +93,7 @@ class OrderBook:
         return book
 
     def add(self, order: PlacedOrder, account_id: str) -> None:
+        """Add ``order`` of ``account_id`` (indexed if Working, bounded if finished)."""
         self.orders[order.id] = order
         self._account[order.id] = account_id
         if order.status is _WORKING:
@@ -102,6 +103,7 @@ class OrderBook:
             self._finished(order.id)
 
     def get(self, order_id: object) -> PlacedOrder:
+        """The order ``order_id``, or UnknownOrder explaining which are kept."""
         order = self.orders.get(order_id) if isinstance(order_id, str) else None
         if order is None:
             msg = f"There is no order {order_id!r}."
@@ -114,6 +116,7 @@ class OrderBook:
         return order
 
     def account_of(self, order_id: str) -> str:
+        """The account of order ``order_id``."""
         return self._account[order_id]
 
     def set_status(self, order: PlacedOrder, status: OrderStatus) -> None:
@@ -157,9 +160,11 @@ class OrderBook:
             del self._account[old]
 
     def working_count(self) -> int:
+        """How many orders are Working."""
         return len(self._working)
 
     def working_at(self, index: int) -> PlacedOrder:
+        """The working order at ``index`` of the index (for a random pick)."""
         return self.orders[self._working[index]]
 
     def working(self) -> list[PlacedOrder]:
@@ -167,6 +172,7 @@ class OrderBook:
         return sorted((self.orders[i] for i in self._working), key=_placement)
 
     def of_account(self, account_id: str) -> Iterator[PlacedOrder]:
+        """The account's kept orders, oldest first."""
         account = self._account
         return (o for i, o in self.orders.items() if account[i] == account_id)
 

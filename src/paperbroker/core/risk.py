@@ -108,6 +108,7 @@ class RiskRules:
             raise ConfigurationError(msg)
 
     def for_symbol(self, symbol: str) -> SymbolRules:
+        """The rules of ``symbol``: its own, or the default ones."""
         return self.symbols.get(symbol, self.default)
 
 
@@ -331,6 +332,7 @@ class RiskBook:
         self._reserved[account] = self._reserved.get(account, 0.0) + notional
 
     def filled(self, order_id: str, qty: float) -> None:
+        """``qty`` of order ``order_id`` filled: release that much of its reservation."""
         res = self._orders.get(order_id)
         if res is not None:
             self._consume(res, min(qty, res.left))
@@ -393,5 +395,6 @@ class RiskBook:
         self._day_start.update(equities)
 
     def pip_size(self, symbol: str, tick: float) -> float:
+        """``symbol``'s pip: its rules' pip or tick size, else the market's tick."""
         sym = self.rules.for_symbol(symbol)
         return sym.pip_size or sym.tick_size or tick

@@ -86,6 +86,7 @@ class ManualQuotes(MarketSource):
         return self._add_symbol(symbol, self._tick) if i is None else i
 
     def next_tick(self, now_ms: int) -> Tick:
+        """A tick of the quotes as they are now (a manual market moves only when told)."""
         quoted = [(i, row) for i in range(len(self.symbols)) if (row := self._row(i)) is not None]
         sizes = [self._size] * len(quoted)
         return self._store(

@@ -65,13 +65,17 @@ def bar_path(open_: float, high: float, low: float, close: float) -> tuple[float
 class MatchHost(Protocol):
     """What the matcher calls: the broker's cascade and order updates."""
 
-    def fill(self, order: PlacedOrder, qty: float, price: float) -> None: ...
+    def fill(self, order: PlacedOrder, qty: float, price: float) -> None:
+        """Fill ``qty`` of ``order`` at ``price``."""
 
-    def expire(self, order: PlacedOrder, reason: str) -> None: ...
+    def expire(self, order: PlacedOrder, reason: str) -> None:
+        """End ``order`` (its time in force ran out), with ``reason``."""
 
-    def trail(self, order: PlacedOrder, stop: float) -> None: ...
+    def trail(self, order: PlacedOrder, stop: float) -> None:
+        """A trailing stop moved to ``stop``."""
 
-    def triggered(self, order: PlacedOrder, price: float) -> None: ...
+    def triggered(self, order: PlacedOrder, price: float) -> None:
+        """A stop-limit's stop was reached at ``price``."""
 
 
 class Matcher(RestingOrders):

@@ -116,4 +116,5 @@ class PriceLog:
         return out
 
     def clear(self) -> None:
+        """Drop every kept row."""
         del self._data[:]

@@ -220,6 +220,7 @@ class RandomWalk(MarketSource):
         return self._mids[self._k - 1] if 0 < self._k <= len(self._mids) else self._mid
 
     def next_tick(self, now_ms: int) -> Tick:
+        """The next step of every symbol's walk."""
         if self._k >= len(self._rows):
             if len(self._rows) < len(self._z):
                 msg = (

@@ -27,6 +27,8 @@ _SIZES = ("volume", "bid_size", "ask_size")
 
 @dataclass(slots=True)
 class Loaded:
+    """Replay data checked and laid out by time: symbols, times and columns."""
+
     symbols: list[str]
     times: np.ndarray[Any, Any]  # int64 ms, sorted
     codes: np.ndarray[Any, Any]  # symbol index per row

@@ -218,6 +218,7 @@ class BarReplay(_Replay):
         return bad, "high must be the highest and low the lowest price of its bar"
 
     def next_tick(self, now_ms: int) -> Tick | None:
+        """The next bar of each symbol at the next time, or None at the end."""
         group = self._group()
         if group is None:
             return None
@@ -270,6 +271,7 @@ class QuoteReplay(_Replay):
         return columns["ask"] < columns["bid"], "a quote's ask must not be below its bid (swap them)"
 
     def next_tick(self, now_ms: int) -> Tick | None:
+        """The next quotes at the next time, or None at the end."""
         group = self._group()
         if group is None:
             return None

@@ -29,7 +29,8 @@ __all__ = [
 class Slippage(Protocol):
     """How much worse than the quote a market (or triggered stop) fill is, as a price >= 0."""
 
-    def __call__(self, price: float, qty: float, tick: float) -> float: ...
+    def __call__(self, price: float, qty: float, tick: float) -> float:
+        """How much worse than ``price`` a market order of ``qty`` fills."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +38,7 @@ class NoSlippage:
     """Market orders fill exactly at the quote (the spread is the only cost)."""
 
     def __call__(self, price: float, qty: float, tick: float) -> float:
+        """Always 0."""
         return 0.0
 
 
@@ -52,6 +54,7 @@ class FixedSlippage:
             raise ConfigurationError(msg)
 
     def __call__(self, price: float, qty: float, tick: float) -> float:
+        """``ticks`` ticks."""
         return self.ticks * tick
 
 
@@ -68,6 +71,7 @@ class PercentSlippage:
             raise ConfigurationError(msg)
 
     def __call__(self, price: float, qty: float, tick: float) -> float:
+        """``percent`` of the price."""
         return price * self.percent / 100.0
 
 

@@ -40,7 +40,8 @@ class RemoteAccount:
         _remote: set[str]
         _live: bool
 
-        def request(self, kind: str, **fields: Any) -> asyncio.Future[Any]: ...
+        def request(self, kind: str, **fields: Any) -> asyncio.Future[Any]:
+            """Send a request of ``kind``; its future holds the reply."""
 
     # ------------------------------------------------------------------ reads (the mirror)
 

@@ -28,6 +28,7 @@ class Grant:
 
     @property
     def role(self) -> str:
+        """ "teacher" or "student"."""
         return "teacher" if self.teacher else "student"
 
     def check_account(self, account_id: object) -> None:
@@ -49,6 +50,7 @@ class TokenBook:
         self.revoked = 0
 
     def issue(self, account_id: str | None, *, teacher: bool = False) -> Grant:
+        """A new grant (a fresh random token) for ``account_id``, or for the teacher."""
         grant = Grant(secrets.token_urlsafe(32), account_id, teacher)
         self._grants.append(grant)
         return grant

@@ -182,6 +182,7 @@ class RemoteBroker(RemoteAccount):
 
     @property
     def connected(self) -> bool:
+        """Whether the connection is up now."""
         return self.status is ConnectionStatus.CONNECTED
 
     # ------------------------------------------------------------------ frames

@@ -156,6 +156,7 @@ class ClassroomServer:
 
     @property
     def closed(self) -> bool:
+        """Whether the server has been closed."""
         return self._closed
 
     def close(self) -> None:

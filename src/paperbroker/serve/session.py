@@ -162,6 +162,7 @@ class Session:
                 closing.add_done_callback(_retrieved)
 
     def unsubscribe_all(self) -> None:
+        """Close every subscription of this connection."""
         subs, self.subscriptions = self.subscriptions, {}
         for sub in subs.values():
             sub.close()
