@@ -722,7 +722,7 @@ def test_a_failing_snapshot_leaves_the_live_view(broker, monkeypatch, caplog):
     def broken(outer: bool) -> str:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(table, "_html", broken)
+    monkeypatch.setattr(table, "html_part", broken)
     data, _metadata = table._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in data and "text/html" not in data
     assert "could not build its HTML snapshot" in caplog.text

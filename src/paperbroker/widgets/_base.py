@@ -245,7 +245,7 @@ class BrokerWidget(anywidget.AnyWidget):
 
     # ------------------------------------------------------------------ static snapshot
 
-    def _html(self, outer: bool) -> str:
+    def html_part(self, outer: bool) -> str:
         """The current state as static HTML (see ``_html.py``); ``outer`` for a snapshot
         shown on its own, not as a part of a dashboard's."""
         raise NotImplementedError
@@ -258,7 +258,7 @@ class BrokerWidget(anywidget.AnyWidget):
         show the snapshot.  Every text in it is escaped.
         """
         self.flush()
-        return self._html(outer=True)
+        return self.html_part(outer=True)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]] | None:
         bundle = super()._repr_mimebundle_(**kwargs)

@@ -149,7 +149,8 @@ class EquityChart(BrokerWidget):
     def _snapshot(self) -> None:
         self._send_points(0)
 
-    def _html(self, outer: bool) -> str:
+    def html_part(self, outer: bool) -> str:
+        """This widget's current state as static HTML (see :meth:`BrokerWidget.html_part`)."""
         self._absorb()
         tz = self.broker.clock.timezone
         return chart_html(self.title, self.account_id, self._window, tz=tz, outer=outer)

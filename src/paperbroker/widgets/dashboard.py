@@ -133,13 +133,13 @@ class Dashboard(ipywidgets.GridBox):  # type: ignore[misc]
         row = '<div class="pb-flex">{}</div>'
         top = self.price if self.price is not None else self.chart
         parts = [
-            self.summary._html(outer=False),
-            row.format(top._html(outer=False) + self.ticket._html(outer=False)),
-            row.format(self.positions._html(outer=False) + self.executions._html(outer=False)),
-            self.orders._html(outer=False),
+            self.summary.html_part(outer=False),
+            row.format(top.html_part(outer=False) + self.ticket.html_part(outer=False)),
+            row.format(self.positions.html_part(outer=False) + self.executions.html_part(outer=False)),
+            self.orders.html_part(outer=False),
         ]
         if self.price is not None:
-            parts.append(self.chart._html(outer=False))
+            parts.append(self.chart.html_part(outer=False))
         return snapshot("".join(parts), "dashboard")
 
     def _display_(self) -> Any:

@@ -171,7 +171,8 @@ class Leaderboard(BrokerWidget):
 
     # ------------------------------------------------------------------ snapshot and lifecycle
 
-    def _html(self, outer: bool) -> str:
+    def html_part(self, outer: bool) -> str:
+        """This widget's current state as static HTML (see :meth:`BrokerWidget.html_part`)."""
         titles = ["#", "Account", "Equity", "Return", "Realized", "Unrealized", "Commission", "Trades"]
         head = "".join(
             f'<th align="{"left" if i == 1 else "right"}">{escape(t)}</th>' for i, t in enumerate(titles)

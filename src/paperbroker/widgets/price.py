@@ -250,7 +250,8 @@ class PriceChart(BrokerWidget):
     def _snapshot(self) -> None:
         self._send_update(0, 0, overlay=True)
 
-    def _html(self, outer: bool) -> str:
+    def html_part(self, outer: bool) -> str:
+        """This widget's current state as static HTML (see :meth:`BrokerWidget.html_part`)."""
         window = np.array(self._window, dtype=np.float64).reshape(-1, _COLUMNS)
         overlay = self._overlay()
         return price_html(

@@ -76,7 +76,8 @@ class AccountSummary(BrokerWidget):
         self._latest = self.broker.equity(self.account_id)
         self._flush_now()
 
-    def _html(self, outer: bool) -> str:
+    def html_part(self, outer: bool) -> str:
+        """This widget's current state as static HTML (see :meth:`BrokerWidget.html_part`)."""
         return summary_html(self.account_id, self.fields, self.values, outer=outer)
 
     def _on_equity(self, data: EquityData) -> None:

@@ -163,7 +163,8 @@ class LiveTable(BrokerWidget):
     def _snapshot(self) -> None:
         self._post({"type": "snapshot", "rows": list(self._rows.values())})
 
-    def _html(self, outer: bool) -> str:
+    def html_part(self, outer: bool) -> str:
+        """This widget's current state as static HTML (see :meth:`BrokerWidget.html_part`)."""
         return table_html(
             self.TITLE,
             self.account_id,

@@ -171,7 +171,8 @@ class OrderTicket(BrokerWidget):
             self._quotes = {}
             self.quotes = {**self.quotes, **fresh}
 
-    def _html(self, outer: bool) -> str:
+    def html_part(self, outer: bool) -> str:
+        """This widget's current state as static HTML (see :meth:`BrokerWidget.html_part`)."""
         return ticket_html(self.account_id, self.symbols, self.quotes, self.status, outer=outer)
 
     def _show(self, kind: str, text: str) -> None:
