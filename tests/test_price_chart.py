@@ -356,3 +356,19 @@ def test_the_orders_table_says_whose_a_bracket_is(market):
     notes = {row["id"]: row["message"] for row in table.rows()}
     assert notes[tp] == "Take profit of position AAPL" and notes[sl] == "Stop loss of position AAPL"
     table.close()
+
+
+async def test_a_refused_ticket_order_is_not_overwritten_by_the_order_before() -> None:
+    """The ticket's status line follows its last order; after a refused one it tells the
+    refusal, even when the earlier order changed and its flush was still to come (on a
+    running loop the ticket flushes on a timer)."""
+    broker = pb.BrokerService(execution_delay=None, clock=pb.SimClock(0))
+    ticket = w.OrderTicket(broker, symbols=["AAPL"])
+    first = ticket.place("buy", {"symbol": "AAPL", "type": "limit", "qty": 3, "limitPrice": 101.25})
+    broker.cancel(first.id)  # the ticket hears of it; its flush is still to come
+    with pytest.raises(pb.BrokerError, match="Quantity is empty"):
+        ticket.place("sell", {"symbol": "AAPL", "type": "limit", "qty": "", "limitPrice": 101.25})
+    ticket.flush()
+    assert ticket.status["kind"] == "error"
+    assert ticket.status["text"] == "Quantity is empty; enter how many to trade."
+    ticket.close()

@@ -185,6 +185,8 @@ class OrderTicket(BrokerWidget):
         try:
             order = self._place(side, fields)
         except (BrokerError, ValueError, TypeError, KeyError) as exc:
+            # the status line now tells this error: it no longer follows the order before
+            self._latest_id, self._latest = "", None
             self._show("error", str(exc))
             raise
         self._mine.add(order.id)
