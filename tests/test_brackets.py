@@ -179,3 +179,13 @@ def test_brackets_also_work_in_manual_mode():
     b.fill(sl.id)
     assert b.order(tp.id).status is OrderStatus.CANCELED
     assert b.equity().realizedPL == -2.0
+
+
+def test_fill_all_skips_a_bracket_that_an_earlier_fill_cancelled():
+    broker = pb.BrokerService(execution_delay=None)
+    broker.fill(broker.buy("X", 10, price=100.0, take_profit=110.0, stop_loss=90.0).id)
+    take_profit, stop_loss = broker.orders(status=pb.OrderStatus.WORKING)
+    (execution,) = broker.fill_all()  # the take-profit fills and cancels the stop-loss
+    assert execution.orderId == take_profit.id
+    assert broker.order(stop_loss.id).status is pb.OrderStatus.CANCELED
+    assert broker.positions() == []

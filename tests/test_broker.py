@@ -1,6 +1,7 @@
 """BrokerService through its public API: the cascade, the order lifecycle, accounts."""
 
 import asyncio
+import dataclasses
 
 import pytest
 
@@ -118,8 +119,8 @@ def test_broadcast_records_are_snapshots(broker, recorder):
     working, partial, filled = recorder.of("orders")
     assert (working.filledQty, partial.filledQty, filled.filledQty) == (0, 1, 4)
     assert partial.status is OrderStatus.WORKING and filled.status is OrderStatus.FILLED
-    filled.qty = 1000  # the receiver owns its record
-    assert broker.order(order.id).qty == 4
+    changed = dataclasses.replace(filled, qty=1000)  # a changed copy, the broker's is untouched
+    assert changed.qty == 1000 and broker.order(order.id).qty == 4
 
 
 def test_partial_fills_advance_filled_qty_and_avg_price(broker):

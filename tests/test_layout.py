@@ -24,7 +24,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("core",),
     ("market",),
     ("events", "topics"),
-    ("models", "enums", "errors", "clock", "statetypes"),
+    ("models", "records", "enums", "errors", "clock", "statetypes"),
 ]
 
 

@@ -126,8 +126,8 @@ class BrokerService:
         return self._engine.fill(order_id, qty, price)
 
     def fill_all(self) -> list[Execution]:
-        """Fill every working order now, oldest first."""
-        return [self._engine.fill(order.id) for order in self._engine.book.working()]
+        """Fill every working order now, oldest first (skipping one an earlier fill cancelled)."""
+        return self._changes.fill_all()
 
     def modify(self, order_id: str, order: PreOrder | None = None, **changes: Any) -> PlacedOrder:
         """Change a working order's qty, prices or brackets: pass a whole :class:`PreOrder`
@@ -394,7 +394,4 @@ class BrokerService:
         return broker
 
     def __repr__(self) -> str:
-        working, mode = self._engine.book.working_count(), self._stepper.mode
-        state = "running" if self.simulator_running else "idle"
-        equity = self._engine.ledger.accounts[DEFAULT_ACCOUNT].equity().equity
-        return f"<BrokerService {mode}, {working} working orders, equity {equity:,.2f}, simulator {state}>"
+        return f"<BrokerService {self._parts.describe()}>"

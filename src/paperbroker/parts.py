@@ -27,7 +27,7 @@ from .market.prices import PriceLog
 from .market.slippage import Slippage, as_slippage
 from .market.source import MarketSource
 from .market.venue import Venue, market_clock
-from .models import Quote
+from .models import DEFAULT_ACCOUNT, Quote
 from .simulator import Stepper, check_delay
 
 __all__ = ["BrokerParts", "build_parts"]
@@ -77,6 +77,13 @@ class BrokerParts:
         """The market's price log as columns (empty ones in classic mode)."""
         log = self.venue.prices if self.venue is not None else PriceLog(None, [], False)
         return log.columns(symbol)
+
+    def describe(self) -> str:
+        """The mode, working orders, the default account's equity and the simulator's state."""
+        working, mode = self.engine.book.working_count(), self.stepper.mode
+        state = "running" if self.stepper.simulator.running else "idle"
+        equity = self.engine.ledger.accounts[DEFAULT_ACCOUNT].equity().equity
+        return f"{mode}, {working} working orders, equity {equity:,.2f}, simulator {state}"
 
     def shutdown(self) -> None:
         """Close every subscription, stop the simulator, then run the shutdown hooks."""

@@ -24,6 +24,7 @@ from .events import TopicHub
 from .market.source import QuoteChange
 from .market.venue import Venue
 from .models import BrokerConnectionStatus, ConnectionStatus
+from .records import read_only
 
 if TYPE_CHECKING:
     import numpy as np
@@ -190,8 +191,10 @@ class Stepper:
         now = self._clock.now_ms()
         if simulator.failing and simulator.last_error is not None:
             text = f"The simulator's steps are failing: {simulator.last_error}"
-            return BrokerConnectionStatus(ConnectionStatus.ERROR, text, None, now)
-        return BrokerConnectionStatus(ConnectionStatus.CONNECTED, "Connected to paperbroker", None, now)
+            return read_only(BrokerConnectionStatus(ConnectionStatus.ERROR, text, None, now))
+        return read_only(
+            BrokerConnectionStatus(ConnectionStatus.CONNECTED, "Connected to paperbroker", None, now)
+        )
 
     def _health_changed(self, _error: BaseException | None) -> None:
         """The background task began to fail, or works again: tell broker-connection."""

@@ -10,11 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import InvalidOrder, InvalidState, OrderRejected
-from ..models import Brackets, OrderStatus, OrderType, PlacedOrder, Position, PreOrder, Side
+from ..models import Brackets, Execution, OrderStatus, OrderType, PlacedOrder, Position, PreOrder, Side
 from .brackets import check_sides
 from .checks import check_order, check_price, check_qty
 from .engine import OrderEngine
-from .ledger import QTY_EPSILON, PositionState
+from .ledger import QTY_EPSILON, PositionState, flat_tolerance
 
 __all__ = ["OrderChanges", "closing_order"]
 
@@ -53,6 +53,12 @@ class OrderChanges:
     def __init__(self, engine: OrderEngine) -> None:
         self._engine = engine
 
+    def fill_all(self) -> list[Execution]:
+        """Fill every working order, oldest first.  An order an earlier fill of the same call
+        finished (one-cancels-other: a take-profit's fill cancels its stop-loss) is skipped."""
+        engine = self._engine
+        return [engine.fill(order.id) for order in engine.book.working() if order.status is _WORKING]
+
     def modify(self, order_id: str, order: PreOrder | None = None, **changes: Any) -> PlacedOrder:
         """See :meth:`paperbroker.BrokerService.modify`."""
         engine = self._engine
@@ -81,7 +87,7 @@ class OrderChanges:
         for name in _MODIFIABLE_FIELDS:
             setattr(placed, name, getattr(clean, name))
         placed.updateTime = engine.clock.now_ms()
-        if placed.qty - placed.filledQty <= QTY_EPSILON:
+        if placed.qty - placed.filledQty <= flat_tolerance(placed.qty):
             engine.book.set_status(placed, _FILLED)
             engine.order_done(placed)
         try:
@@ -156,7 +162,7 @@ class OrderChanges:
         grid = engine.grid(position.symbol)
         with engine.hub.interrupts_held():
             found = engine.brackets.edit_position(account_id, position, tp, sl, pips, grid)
-        return [o.copy() for o in found]
+        return [o.snapshot() for o in found]
 
 
 def _merged(placed: PlacedOrder, order: PreOrder | None, changes: dict[str, Any]) -> PreOrder:
@@ -192,7 +198,7 @@ def closing_order(pos: PositionState, amount: float | None, *, reverse: bool = F
         return PreOrder(pos.symbol, _MARKET, pos.side.opposite, 2 * qty)
     if amount is not None:
         amount = check_qty(amount, "amount")
-        if amount > qty + QTY_EPSILON:
+        if amount > qty + flat_tolerance(qty):
             msg = f"Cannot close {amount} of position {pos.symbol}: it holds only {qty}."
             raise InvalidOrder(msg)
         qty = min(amount, qty)

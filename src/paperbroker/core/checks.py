@@ -10,10 +10,12 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import fields
+from enum import Enum
 from typing import Any, NamedTuple
 
 from ..errors import InvalidOrder
 from ..models import MAX_SIZE, CurrentQuotes, OrderDuration, OrderType, PreOrder, Side, StopType
+from .ledger import QTY_EPSILON
 
 __all__ = [
     "DURATIONS",
@@ -40,8 +42,19 @@ _PREORDER_FIELDS = frozenset(f.name for f in fields(PreOrder))
 _NUMBER = (int, float)
 
 
+#: The smallest quantity an order or a fill may have: ten times the size the ledger counts
+#: as zero, so that every quantity accepted is booked (ten buys of 5e-10 would leave nothing).
+MIN_QTY = 10 * QTY_EPSILON
+
+
 def _bad_number(value: object) -> bool:
-    return isinstance(value, bool) or not isinstance(value, _NUMBER) or not math.isfinite(value) or value <= 0
+    # an enum member (Side.BUY is the int 1) is a mistake, not a number
+    return (
+        isinstance(value, (bool, Enum))
+        or not isinstance(value, _NUMBER)
+        or not math.isfinite(value)
+        or value <= 0
+    )
 
 
 def _positive(value: object, name: str, noun: str) -> float:
@@ -57,8 +70,17 @@ def _positive(value: object, name: str, noun: str) -> float:
 
 
 def check_qty(value: object, where: str = "qty") -> float:
-    """A quantity must be a finite number > 0."""
-    return _positive(value, where, "number")
+    """A quantity must be a finite number from MIN_QTY (1e-8) to MAX_SIZE."""
+    if type(value) is float and MIN_QTY <= value <= MAX_SIZE:
+        return value  # the common case, checked first
+    qty = _positive(value, where, "number")
+    if qty < MIN_QTY:
+        msg = (
+            f"{where} {value!r} is too small: paperbroker books quantities of at least "
+            f"{MIN_QTY:g}; use a larger quantity (or a smaller unit for the symbol)."
+        )
+        raise InvalidOrder(msg)
+    return qty
 
 
 def check_price(value: object, name: str) -> float:
@@ -221,8 +243,8 @@ def checked_fields(order: object) -> OrderFields:
     if duration is not None:
         duration = check_duration(duration)
     qty = pre.qty
-    if type(qty) is not float or not 0.0 < qty <= MAX_SIZE:
-        qty = _positive(qty, "qty", "number")
+    if type(qty) is not float or not MIN_QTY <= qty <= MAX_SIZE:
+        qty = check_qty(qty)
     fields: OrderFields = _new_fields(
         OrderFields,
         (

@@ -25,12 +25,13 @@ from ..errors import (
 )
 from ..events import TopicHub
 from ..models import DEFAULT_ACCOUNT, Execution, OrderMessage, OrderStatus, OrderType, PlacedOrder, Side
+from ..records import read_only
 from .brackets import Brackets, check_sides
 from .checks import OrderFields, check_price, check_qty, checked_fields
 from .commissions import CommissionModel, NoCommission
 from .equity import EquityBook
 from .history import Codes, EquityLog, ExecutionLog
-from .ledger import QTY_EPSILON, Account, Ledger, PositionState
+from .ledger import Account, Ledger, PositionState, flat_tolerance
 from .orders import OrderBook
 from .ports import Books, MarketPort
 from .risk import RiskBook
@@ -154,7 +155,7 @@ class OrderEngine:
         if tif == "DAY":
             self.day_orders[placed.id] = placed
         if market is None and not brackets:  # nothing else follows: the usual classic order
-            snapshot = placed.copy()  # publish_order(), inline: it runs per order
+            snapshot = placed.snapshot()  # publish_order(), inline: it runs per order
             subs = self._orders_subs.get(account_id)
             if subs:
                 self.hub.send(((subs, snapshot),))
@@ -170,7 +171,7 @@ class OrderEngine:
         if market is not None and placed != snapshot:
             # it changed at once (filled, in part or whole, or its stop triggered): return
             # it as it is now, not as broadcast on placing
-            return placed.copy()
+            return placed.snapshot()
         return snapshot
 
     def new_order(
@@ -241,7 +242,7 @@ class OrderEngine:
             qty = remaining
         else:
             qty = check_qty(qty)
-            if qty > remaining + QTY_EPSILON:
+            if qty > remaining + flat_tolerance(order.qty):
                 msg = f"Cannot fill {qty} of order {order_id}: only {remaining} remains."
                 raise InvalidOrder(msg)
             qty = min(qty, remaining)
@@ -287,7 +288,7 @@ class OrderEngine:
         # -- book: history, order, position, risk, equity
         self.exec_seq += 1
         exec_id = f"EXEC-{self.exec_seq}"
-        execution = Execution(symbol, price, qty, side, now, commission, exec_id, order_id)
+        execution = read_only(Execution(symbol, price, qty, side, now, commission, exec_id, order_id))
         log = self.executions
         symbol_code = self.symbols.by_name.get(symbol)
         if symbol_code is None:
@@ -305,7 +306,7 @@ class OrderEngine:
         order.avgPrice = price if done == 0.0 else (order.avgPrice * done + price * qty) / filled  # type: ignore[operator]
         order.filledQty = filled
         order.updateTime = now
-        if order.qty - filled <= QTY_EPSILON:
+        if order.qty - filled <= flat_tolerance(order.qty):
             self.book.finish(order, _FILLED)
             if self.market is not None or self.risk is not None or self.day_orders:
                 self.order_done(order)
@@ -336,7 +337,7 @@ class OrderEngine:
                 (
                     (self._exec_subs.get(account_id, ()), execution),
                     (self._exec_subs.get((account_id, symbol), ()), execution),
-                    (order_subs, order.copy() if order_subs else None),
+                    (order_subs, order.snapshot() if order_subs else None),
                     (pos_subs, pos_snapshot),
                     (self._equity_subs.get(account_id, ()), equity),
                 )
@@ -359,7 +360,7 @@ class OrderEngine:
 
     def publish_order(self, order: PlacedOrder, account_id: str | None = None) -> PlacedOrder:
         """Broadcast a snapshot of ``order`` and return it (the engine keeps ``order``)."""
-        snapshot = order.copy()
+        snapshot = order.snapshot()
         subs = self._orders_subs.get(self.book.account_of(order.id) if account_id is None else account_id)
         if subs:
             self.hub.send(((subs, snapshot),))

@@ -11,6 +11,7 @@ from __future__ import annotations
 from ..clock import Clock
 from ..events import TopicHub
 from ..models import EquityData
+from ..records import read_only
 from .history import Codes, EquityLog
 from .ledger import Account, PositionState
 from .risk import RiskBook
@@ -73,7 +74,7 @@ class EquityBook:
         data = EquityData(balance + unrealized, balance, unrealized, realized, commission)
         if self.risk is not None:
             data.marginUsed, data.buyingPower = self.risk.margin(account_id, data.equity)
-        return data
+        return read_only(data)
 
     def _overwrite(self, account_id: str, row: tuple[float, ...]) -> bool:
         """Market mode keeps one equity row per account per tick: the last one wins."""

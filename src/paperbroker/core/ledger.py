@@ -23,9 +23,20 @@ from typing import Any
 
 from ..errors import ConfigurationError, InvalidOrder, InvalidState, PersistenceError, UnknownAccount
 from ..models import EquityData, Position, Side
+from ..records import read_only
 from ..statetypes import Finite, NonNegative, Positive
 
-__all__ = ["Account", "AccountState", "Ledger", "LedgerState", "PositionRow", "PositionState"]
+__all__ = [
+    "QTY_EPSILON",
+    "QTY_RELATIVE",
+    "Account",
+    "AccountState",
+    "Ledger",
+    "LedgerState",
+    "PositionRow",
+    "PositionState",
+    "flat_tolerance",
+]
 
 # Enum members as module constants: attribute lookups on enum classes are slow on 3.11.
 _BUY = Side.BUY
@@ -33,6 +44,16 @@ _SELL = Side.SELL
 
 # Quantities closer to zero than this are zero: 0.1 + 0.2 - 0.3 must close a position.
 QTY_EPSILON = 1e-9
+# ... and so is a residue this small against the sizes involved: above about 8.4 million
+# units one float step is already larger than QTY_EPSILON, so buying 10,000,000.1 and 0.2
+# then selling 10,000,000.3 leaves 1.86e-9 that must read as flat.  1e-14 is about 45 steps.
+QTY_RELATIVE = 1e-14
+
+
+def flat_tolerance(size: float) -> float:
+    """How close to zero a quantity left over from ``size`` units counts as zero."""
+    tol = size * QTY_RELATIVE
+    return tol if tol > QTY_EPSILON else QTY_EPSILON
 
 
 _NOTHING: list[tuple[Account, PositionState]] = []  # shared empty result: never appended to
@@ -60,15 +81,17 @@ class PositionState:
     def snapshot(self) -> Position:
         """The position as a :class:`~paperbroker.models.Position` record of its own."""
         qty = self.qty
-        return Position(
-            self.symbol,
-            self.symbol,
-            qty if qty >= 0 else -qty,
-            self.side,
-            self.avg,
-            self.unrealized,
-            self.realized,
-            self.mark,
+        return read_only(
+            Position(
+                self.symbol,
+                self.symbol,
+                qty if qty >= 0 else -qty,
+                self.side,
+                self.avg,
+                self.unrealized,
+                self.realized,
+                self.mark,
+            )
         )
 
 
@@ -269,7 +292,10 @@ class Ledger:
         old = pos.qty
         delta = qty if side > 0 else -qty
         new = old + delta
-        if -QTY_EPSILON < new < QTY_EPSILON:
+        tol = ((old if old >= 0.0 else -old) + qty) * QTY_RELATIVE  # flat_tolerance(), inline
+        if tol < QTY_EPSILON:
+            tol = QTY_EPSILON
+        if -tol < new < tol:
             new = 0.0
         # Signed arithmetic below gives the same floats as working on sizes: negating is
         # exact, and IEEE rounding is symmetric.

@@ -9,6 +9,7 @@ from typing import Any
 
 from ..errors import InvalidOrder, UnknownPosition
 from ..models import EquityData, Execution, OrderStatus, PlacedOrder, Position, Side
+from ..records import read_only
 from .engine import OrderEngine
 from .ledger import PositionState
 
@@ -31,12 +32,14 @@ class BookViews:
         except ValueError as exc:
             raise InvalidOrder(str(exc)) from None
         return [
-            o.copy() for o in self._engine.book.of_account(account_id) if wanted is None or o.status is wanted
+            o.snapshot()
+            for o in self._engine.book.of_account(account_id)
+            if wanted is None or o.status is wanted
         ]
 
     def order(self, order_id: str) -> PlacedOrder:
         """One order by id."""
-        return self._engine.book.get(order_id).copy()
+        return self._engine.book.get(order_id).snapshot()
 
     def positions(self, account_id: str) -> list[Position]:
         """The account's open positions."""
@@ -67,15 +70,17 @@ class BookViews:
         names = engine.symbols.names
         rows = log.table().tolist()
         return [
-            Execution(
-                names[int(row[2])],
-                row[5],
-                row[4],
-                Side(int(row[3])),
-                int(row[0]),
-                row[6],
-                log.exec_ids[i],
-                log.order_ids[i],
+            read_only(
+                Execution(
+                    names[int(row[2])],
+                    row[5],
+                    row[4],
+                    Side(int(row[3])),
+                    int(row[0]),
+                    row[6],
+                    log.exec_ids[i],
+                    log.order_ids[i],
+                )
             )
             for i, row in enumerate(rows)
             if row[1] == account_code and (symbol_code is None or row[2] == symbol_code)
@@ -87,4 +92,4 @@ class BookViews:
         data = engine.account(account_id).equity()
         if engine.risk is not None:
             data.marginUsed, data.buyingPower = engine.risk.margin(account_id, data.equity)
-        return data
+        return read_only(data)

@@ -27,6 +27,7 @@ import numpy as np
 
 from ..errors import ConfigurationError, InvalidState, PersistenceError
 from ..models import Quote
+from ..records import read_only
 from ..statetypes import Floats
 
 __all__ = [
@@ -149,7 +150,7 @@ def tick_quote(symbol: str, tick: Tick, n: int) -> Quote:
     if tick.open:
         quote.open, quote.high, quote.low = tick.open[n], tick.high[n], tick.low[n]
         quote.volume = _size(tick.volume[n])
-    return quote
+    return read_only(quote)
 
 
 def _digits(ticks: Sequence[float]) -> int:
