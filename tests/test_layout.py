@@ -24,7 +24,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("core",),
     ("market",),
     ("events", "topics"),
-    ("models", "records", "enums", "errors", "clock", "statetypes"),
+    ("models", "records", "guard", "enums", "errors", "clock", "statetypes"),
 ]
 
 

@@ -15,7 +15,7 @@ The package in layers, each importing only from itself and the layers below
     core/             order engine, ledger, order book, history, risk, brackets
     market/           price sources, matching, slippage, the venue
     events, topics    subscribers and delivery; topic strings
-    models, enums, errors, clock, statetypes
+    models, records, guard, enums, errors, clock, statetypes
 """
 
 from .broker import RANDOM_DELAY, BrokerService

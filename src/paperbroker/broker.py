@@ -1,8 +1,8 @@
 """BrokerService: the facade users call; it delegates to the parts of
 :mod:`paperbroker.parts` (the order engine and its books, the event hub, the market, the
-steps).  Every operation has a synchronous form (``buy``, ``submit``, ``fill``, ``run`` ...)
-and the TradingView-style async form (``place_order``, ``simulate_execution`` ...) that
-awaits nothing but lets the first call on a running loop start the simulator.
+steps).  Every operation has a synchronous form (``buy``, ``fill``, ``run`` ...) and an
+async TradingView-style one (``place_order`` ...) that lets the first call on a running loop
+start the simulator.  Every method is thread-safe and interrupt-atomic (:mod:`.guard`).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from .core.history import History
 from .core.risk import RiskRules
 from .core.settings import check_balance
 from .events import Subscription
+from .guard import guard_methods, guarded
 from .market.source import MarketSource, QuoteChange
 from .models import (
     DEFAULT_ACCOUNT,
@@ -39,6 +40,7 @@ from .simulator import RANDOM_DELAY, Simulator
 __all__ = ["RANDOM_DELAY", "BrokerService"]
 
 
+@guard_methods("run", "step")  # each step of run() guards itself: an interrupt stops between steps
 class BrokerService:
     """A simulated broker.
 
@@ -92,6 +94,8 @@ class BrokerService:
 
     def _use(self, parts: BrokerParts) -> None:
         self._parts = parts
+        #: The broker's lock: every method holds it; ``with broker.lock:`` makes calls one step.
+        self.lock = parts.hub.guard
         #: The broker's one random generator: every random draw comes from it.
         self.rng = parts.rng
         #: Where the broker's times come from.
@@ -100,9 +104,8 @@ class BrokerService:
         self.history_limit = parts.history_limit
         self._engine, self._hub, self._stepper = parts.engine, parts.hub, parts.stepper
         self._changes, self._views = parts.changes, parts.views
-        # the two calls a backtest makes per order go straight to the engine: a call less each
-        self.submit = parts.engine.submit  # type: ignore[method-assign]
-        self.fill = parts.engine.fill  # type: ignore[method-assign]
+        self.submit = guarded(self.lock, parts.engine.submit)  # type: ignore[method-assign]
+        self.fill = guarded(self.lock, parts.engine.fill)  # type: ignore[method-assign]
 
     def open_account(self, account_id: str, initial_balance: float | None = None) -> EquityData:
         """Open another account (its own orders, positions and equity)."""

@@ -32,6 +32,7 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from .errors import SubscriberOverflow
+from .guard import BooksGuard
 from .topics import TOPIC_TYPES, parse_topic, topic
 
 __all__ = ["TOPIC_TYPES", "Subscription", "TopicHub", "parse_topic", "topic"]
@@ -173,7 +174,11 @@ class TopicHub:
     #: The most events an async subscriber may have waiting before new ones are dropped.
     max_backlog = 10_000
 
-    def __init__(self, on_change: Callable[[int], None] | None = None) -> None:
+    def __init__(
+        self, on_change: Callable[[int], None] | None = None, guard: BooksGuard | None = None
+    ) -> None:
+        #: The broker's lock (see :mod:`paperbroker.guard`); closing a subscription takes it.
+        self.guard = BooksGuard() if guard is None else guard
         # type -> key -> list of subscriptions; key is the accountId, (accountId, symbol)
         # for executions filtered by symbol, or the symbol for quotes.  A closed
         # subscription stays in its list, skipped, until closed ones are half of it; a key
@@ -230,18 +235,19 @@ class TopicHub:
 
     def remove(self, sub: Subscription) -> None:
         """Take ``sub`` out of the registry (:meth:`Subscription.close` calls this)."""
-        table, slot = self._index[sub.kind], (sub.kind, sub.key)
-        live = self._live[slot] - 1
-        if live:
-            self._live[slot] = live
-            subs = table[sub.key]
-            if len(subs) > 2 * live:  # a new list: a send walking the old one is unaffected
-                table[sub.key] = [s for s in subs if s.live]
-        else:
-            del self._live[slot], table[sub.key]
-        self._count -= 1
-        if self._on_change is not None:
-            self._on_change(self._count)
+        with self.guard:  # from any thread
+            table, slot = self._index[sub.kind], (sub.kind, sub.key)
+            live = self._live[slot] - 1
+            if live:
+                self._live[slot] = live
+                subs = table[sub.key]
+                if len(subs) > 2 * live:  # a new list: a send walking the old one is unaffected
+                    table[sub.key] = [s for s in subs if s.live]
+            else:
+                del self._live[slot], table[sub.key]
+            self._count -= 1
+            if self._on_change is not None:
+                self._on_change(self._count)
 
     def remove_topic(self, text: str, callback: Callable[[Any], Any] | None = None) -> int:
         """Close the topic's subscriptions (only ``callback``'s if given); return how many."""

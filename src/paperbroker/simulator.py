@@ -220,20 +220,25 @@ class Stepper:
         return 1.0 if self.delay is None else float(self.delay)
 
     def _step_once(self) -> bool:
-        """The background task's step."""
-        if self.venue is not None:
-            return self.venue.step()
-        book = self._engine.book
-        n = book.working_count()
-        if n:
-            self._engine.fill(book.working_at(int(self._rng.integers(n))).id)
-        return True
+        """The background task's step: one guarded change of the books."""
+        with self._hub.guard:
+            if self.venue is not None:
+                return self.venue.step()
+            book = self._engine.book
+            n = book.working_count()
+            if n:
+                self._engine.fill(book.working_at(int(self._rng.integers(n))).id)
+            return True
 
     def step(self) -> bool:
-        """A step outside the background task: a classic SimClock moves on by the interval."""
-        if self.venue is None and isinstance(self._clock, SimClock):
-            self._clock.advance(self.next_interval() * 1000.0)
-        return self._step_once()
+        """A step outside the background task: a classic SimClock moves on by the interval.
+
+        Each step is one guarded change (:mod:`paperbroker.guard`): ``run()`` can be stopped
+        between two steps, never inside one."""
+        with self._hub.guard:
+            if self.venue is None and isinstance(self._clock, SimClock):
+                self._clock.advance(self.next_interval() * 1000.0)
+            return self._step_once()
 
     def run(self, steps: int | None = None, *, progress: bool = False) -> int:
         """See :meth:`paperbroker.BrokerService.run`."""

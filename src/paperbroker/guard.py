@@ -1,0 +1,160 @@
+"""One lock, and one place where a kernel interrupt waits, around every change of the books.
+
+A broker is used from more than one thread: ipykernel 7 runs widget messages on a subshell
+thread, and users call ``asyncio.to_thread`` or start threads.  And the kernel's stop button
+raises ``KeyboardInterrupt`` at whatever line the main thread is running.  Either could
+leave the books half-changed: an execution in the history with the position unchanged, a
+filled order still in the working index.
+
+:class:`BooksGuard` is the broker's answer to both.  Every public method of
+:class:`~paperbroker.BrokerService`, every simulator step and every subscription's
+``close()`` runs inside it:
+
+* it holds a re-entrant lock, so calls from different threads take turns (the broker does
+  not hop to its loop's thread: a cell that starts threads and joins them would wait for
+  itself);
+* while the **main** thread is inside, a SIGINT is only noted; when the main thread leaves
+  the outermost guarded call the interrupt goes on, to whatever handler was there before
+  (ipykernel's or Python's own ``KeyboardInterrupt``, asyncio's runner ...).  So a stop
+  lands between two calls, or between two steps of ``run()``, never inside one.
+
+The handler is installed the first time the main thread enters a guard, and again whenever
+someone else (ipykernel does, for every cell) installed another since.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import signal
+import threading
+from collections.abc import Callable
+from types import FrameType, TracebackType
+from typing import Any, TypeVar
+
+__all__ = ["BooksGuard", "guard_methods", "guarded"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
+
+_get_ident = threading.get_ident
+_MAIN = threading.main_thread().ident
+_SIGINT = signal.SIGINT
+_getsignal = signal.getsignal
+
+# How deep the main thread is in guarded calls (of any broker), whether a SIGINT waits for
+# it to leave, and the handler the waiting one goes to.  Only the main thread changes them.
+_depth = 0
+_pending = False
+_previous: Any = signal.default_int_handler
+
+
+def _on_sigint(signum: int, frame: FrameType | None) -> None:
+    global _pending
+    if _depth:
+        _pending = True  # the books are being changed: let the change finish first
+        return
+    _pass_on(signum, frame)
+
+
+def _pass_on(signum: int, frame: FrameType | None) -> None:
+    previous = _previous
+    if previous is signal.SIG_IGN:
+        return
+    if callable(previous):
+        previous(signum, frame)
+        return
+    raise KeyboardInterrupt  # SIG_DFL, or a handler not set from Python
+
+
+def _install() -> None:
+    global _previous
+    current = _getsignal(_SIGINT)
+    if current is _on_sigint:
+        return
+    try:
+        signal.signal(_SIGINT, _on_sigint)
+    except ValueError:  # not the main interpreter: interrupts land where they land
+        return
+    _previous = current
+
+
+class BooksGuard:
+    """A re-entrant lock that also holds back a kernel interrupt until the outermost
+    guarded call returns.  Use it as a context manager: ``with broker.lock: ...`` makes
+    several calls one step that no other thread and no interrupt can split."""
+
+    __slots__ = ("_lock",)
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+
+    def __enter__(self) -> BooksGuard:
+        global _depth
+        if _get_ident() == _MAIN:
+            # counted before the lock is taken, so an interrupt from here on waits
+            if not _depth and _getsignal(_SIGINT) is not _on_sigint:
+                _install()
+            _depth += 1
+            try:
+                self._lock.acquire()
+            except BaseException:
+                _depth -= 1
+                raise
+        else:
+            self._lock.acquire()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        global _depth, _pending
+        self._lock.release()
+        if _get_ident() != _MAIN:
+            return
+        _depth -= 1
+        if _pending and not _depth:
+            _pending = False
+            if kind is not KeyboardInterrupt:  # one interrupt, not two
+                _pass_on(_SIGINT, None)
+
+    def __repr__(self) -> str:
+        return f"<BooksGuard {self._lock!r}>"
+
+
+def guarded(guard: BooksGuard, function: Callable[..., T]) -> Callable[..., T]:
+    """``function`` run inside ``guard``."""
+
+    @functools.wraps(function)
+    def call(*args: Any, **kwargs: Any) -> T:
+        with guard:
+            return function(*args, **kwargs)
+
+    return call
+
+
+def _method(function: F) -> F:
+    @functools.wraps(function)
+    def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with self.lock:
+            return function(self, *args, **kwargs)
+
+    return call  # type: ignore[return-value]
+
+
+def guard_methods(*skip: str) -> Callable[[type[T]], type[T]]:
+    """Class decorator: run every public method and property of the class inside
+    ``self.lock`` (a :class:`BooksGuard`), except coroutines (they call guarded methods),
+    class methods and the names in ``skip`` (which guard themselves, step by step)."""
+
+    def decorate(cls: type[T]) -> type[T]:
+        for name, value in list(vars(cls).items()):
+            if name.startswith("_") or name in skip or inspect.iscoroutinefunction(value):
+                continue
+            if isinstance(value, property) and value.fget is not None:
+                setattr(cls, name, property(_method(value.fget), doc=value.__doc__))
+            elif inspect.isfunction(value):
+                setattr(cls, name, _method(value))
+        return cls
+
+    return decorate
