@@ -80,7 +80,7 @@ class BracketHost(Protocol):
         """Create an Inactive child order (broadcast when its parent is an order)."""
 
     def activate(self, order: PlacedOrder, account_id: str) -> None:
-        """Make an Inactive child Working."""
+        """Make an Inactive child Working; it fills at once if the quote already touches it."""
 
     def cancel_with(self, order: PlacedOrder, reason: str) -> PlacedOrder:
         """Cancel a child, with ``reason`` as its message."""
@@ -282,7 +282,11 @@ class Brackets:
             child.parentType = _POSITION
             child.qty = position.qty
             self._register(child, role, key)
-            self._host.activate(child, account_id)
+        # armed like any new order, so one the quote already touches fills at once; when it
+        # closes the position, its sibling is cancelled (one-cancels-other) and not armed
+        for child in children.values():
+            if child.status is OrderStatus.INACTIVE:
+                self._host.activate(child, account_id)
 
     def sync(self, account_id: str, position: Position, cause: PlacedOrder | None = None) -> None:
         """Match the position's brackets to its qty, or cancel them when it closed or reversed

@@ -44,13 +44,16 @@ class ChildOrders:
         return child
 
     def activate(self, order: PlacedOrder, account_id: str) -> None:
-        """Arm a child: Working, in the market, broadcast."""
+        """Arm a child: Working, broadcast, then in the market, where it fills at once when
+        the quote already touches it (as a plain order would)."""
         engine = self._engine
         engine.book.set_status(order, OrderStatus.WORKING)
         order.updateTime = engine.clock.now_ms()
-        if engine.market is not None:
-            engine.market.add(order, engine.trail_distance(order), immediate=False)
-        engine.publish_order(order, account_id)
+        try:
+            engine.publish_order(order, account_id)
+        finally:  # also when a subscriber raised (an interrupt): the child is in the market
+            if engine.market is not None:
+                engine.market.add(order, engine.trail_distance(order), immediate=True)
 
     def cancel_with(self, order: PlacedOrder, reason: str) -> PlacedOrder:
         """Cancel a child with ``reason``."""

@@ -10,8 +10,9 @@ arguments is a model of your own, and :func:`as_slippage` accepts it.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
+from decimal import Decimal
+from functools import lru_cache
 from typing import Protocol
 
 from ..errors import ConfigurationError
@@ -85,8 +86,15 @@ def as_slippage(value: object) -> Slippage:
     raise ConfigurationError(msg)
 
 
+@lru_cache(maxsize=64)
+def _decimals(tick: float) -> int:
+    """How many decimals the tick has as a person writes it: 0.01 -> 2, 2.5 -> 1, 5.0 -> 0."""
+    exponent = Decimal(repr(tick)).normalize().as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else 0
+
+
 def round_to_tick(price: float, tick: float) -> float:
-    """``price`` on the tick grid, as the nearest float to the decimal a person would write."""
-    steps = round(price / tick)
-    digits = max(0, -math.floor(math.log10(tick)) + 2) if tick < 1 else 0
-    return round(steps * tick, digits)
+    """``price`` on the tick grid, as the nearest float to the decimal a person would write:
+    a whole number of ticks, rounded to the tick's own decimals (``round_to_tick(7.4, 2.5)``
+    is 7.5)."""
+    return float(round(round(price / tick) * tick, _decimals(tick)))
