@@ -9,16 +9,23 @@ before it is timed; the start-up is reported apart.
 Part 2 runs 1,000 cells of a 50-bar backtest, serially and on both executors, with the
 automatic chunksize and with one cell per task, and reports the overhead per cell.
 
+Dask runs three times: on a cluster as ``LocalCluster`` makes it, with the bars in every
+task; with the workers' statistical profiler off (``distributed.worker.profile.enabled``,
+which samples the stack of every running task every 10 ms and costs a CPU-bound backtest
+a fifth or more of its time); and with the profiler off and the bars ``scatter``-ed to the
+workers once, given to the backtest with ``functools.partial`` (docs/sweeps.md).
+
 Wall-clock speed-ups need idle cores, which a shared machine rarely has, so each run also
 reports CPU seconds (user + system) of this process and of every process under it, read
 with psutil: the overhead per cell is the CPU a parallel sweep spends beyond the serial
-one's, divided by the cells (pickling, task messages, the workers' unpickling), also net of
-what the executor's processes use when idle (Dask's scheduler and heartbeats); and the
-busiest process's CPU time bounds the wall time the sweep would take on idle cores, so
-``serial CPU / busiest`` is the speed-up two idle cores would allow.
+one's, divided by the cells (pickling, task messages, the workers' unpickling, Dask's
+profiler), also net of what the executor's processes use when idle (Dask's scheduler and
+heartbeats); and the busiest process's CPU time bounds the wall time the sweep would take
+on idle cores, so ``serial CPU / busiest`` is the speed-up two idle cores would allow.
 
-The backtests are defined in this script, so loky and Dask pickle them by value (with the
-bars they use), as they do a function defined in a notebook.
+The backtest is defined in this script, so loky and Dask pickle it by value, as they do a
+function defined in a notebook; it takes the bars as an argument (a ``functools.partial``),
+so that they travel with each task unless they are scattered.
 
     python bench/sweep.py [--repeat 3]
 """
@@ -27,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import os
 import platform
 import time
@@ -66,7 +74,7 @@ BARS = make_bars()
 SHORT = make_bars(50, seed=7)
 
 
-def crossover(fast: int, slow: int, seed: int, bars: pd.DataFrame = BARS, qty: int = 500) -> dict[str, Any]:
+def crossover(fast: int, slow: int, seed: int, bars: pd.DataFrame, qty: int = 500) -> dict[str, Any]:
     """Notebook 05's rule: long ``qty`` when the fast average is above the slow one, else short."""
     broker = pb.BrokerService(
         execution_delay=None, seed=seed, market=pb.BarReplay(bars, symbol="SYN"), commission=pb.PerUnit(0.005)
@@ -92,9 +100,12 @@ def crossover(fast: int, slow: int, seed: int, bars: pd.DataFrame = BARS, qty: i
     return {"final_equity": account.equity, "commission": account.commission}
 
 
-def short_backtest(fast: int, slow: int, seed: int) -> dict[str, Any]:
-    """The crossover on 50 bars: a backtest of a few milliseconds."""
-    return crossover(fast, slow, seed, bars=SHORT, qty=10)
+def backtests(long_bars: Any, short_bars: Any) -> tuple[Any, Any]:
+    """The crossover on 756 bars, and on 50 (a backtest of a few milliseconds), as partials.
+
+    The bars are frames, or futures of frames a Dask client has scattered.
+    """
+    return functools.partial(crossover, bars=long_bars), functools.partial(crossover, bars=short_bars, qty=10)
 
 
 class Run(NamedTuple):
@@ -134,29 +145,40 @@ def best(runs: list[Run]) -> Run:
     return min(runs, key=lambda run: run.wall)
 
 
-def start(name: str) -> tuple[Any, Any]:
-    """loky's or Dask's executor with two workers, warmed up; and what stops it."""
+EXECUTORS = ("loky", "dask", "dask, profiler off", "dask, profiler off, bars scattered")
+
+
+def start(name: str) -> tuple[Any, Any, tuple[Any, Any]]:
+    """One of EXECUTORS with two workers, warmed up; what stops it; and the two backtests."""
     warm_up = {"fast": [3] * WORKERS * 2, "slow": [5]}
     if name == "loky":
         import loky
 
         executor = loky.get_reusable_executor(max_workers=WORKERS)
-        pb.sweep(short_backtest, warm_up, executor=executor, progress=False)
-        return executor, lambda: executor.shutdown(wait=True)
+        jobs = backtests(BARS, SHORT)
+        pb.sweep(jobs[1], warm_up, executor=executor, progress=False)
+        return executor, lambda: executor.shutdown(wait=True), jobs
+    import dask
     import distributed
 
-    cluster = distributed.LocalCluster(
-        n_workers=WORKERS, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
-    )
+    profile = name == "dask"  # LocalCluster's default: every worker profiles its tasks
+    with dask.config.set({"distributed.worker.profile.enabled": profile}):  # read as workers start
+        cluster = distributed.LocalCluster(
+            n_workers=WORKERS, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+        )
     client = distributed.Client(cluster)
     executor = client.get_executor()
-    pb.sweep(short_backtest, warm_up, executor=executor, progress=False)
+    if name.endswith("scattered"):
+        jobs = backtests(client.scatter(BARS, broadcast=True), client.scatter(SHORT, broadcast=True))
+    else:
+        jobs = backtests(BARS, SHORT)
+    pb.sweep(jobs[1], warm_up, executor=executor, progress=False)
 
     def stop() -> None:
         client.close()
         cluster.close()
 
-    return executor, stop
+    return executor, stop, jobs
 
 
 def idle_cpu(seconds: float = 3.0) -> float:
@@ -178,15 +200,15 @@ def report(name: str, run: Run, serial: Run, cells: int, idle: float) -> None:
 
 LONG = {"fast": FAST, "slow": SLOW}  # 64 cells of 756 bars
 SHORT_GRID = {"fast": list(range(2, 27)) * 5, "slow": [5, 10, 15, 20, 25, 30, 35, 40]}  # 1,000 of 50
-WORKLOADS = [
-    ("64 x 756 bars", crossover, LONG, [None]),
-    ("1000 x 50 bars", short_backtest, SHORT_GRID, [None, 1]),
-]
+WORKLOADS = [("64 x 756 bars", LONG, [None]), ("1000 x 50 bars", SHORT_GRID, [None, 1])]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--executors", nargs="+", choices=EXECUTORS, default=list(EXECUTORS), help="default: all"
+    )
     args = parser.parse_args()
     print(
         f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC, {platform.python_implementation()} "
@@ -195,21 +217,21 @@ def main() -> None:
     # Serial first, with no worker alive; then each executor alone, stopped before the next
     # starts, so that no idle cluster's threads are counted in another's figures.
     serial = {}
-    for label, backtest, grid, _ in WORKLOADS:
+    for (label, grid, _), backtest in zip(WORKLOADS, backtests(BARS, SHORT), strict=True):
         serial[label] = best([timed(backtest, grid, None) for _ in range(args.repeat)])
         cells = len(serial[label].frame)
         print(
             f"{label}: serial {serial[label].wall:.2f} s, CPU {serial[label].cpu:.2f} s "
             f"({serial[label].cpu / cells * 1e3:.2f} ms a cell), best of {args.repeat}"
         )
-    for name in ("loky", "dask"):
+    for name in args.executors:
         t0 = time.perf_counter()
-        executor, stop = start(name)
+        executor, stop, jobs = start(name)
         started = time.perf_counter() - t0
         idle = idle_cpu()
         print(f"{name}: started and warmed up in {started:.1f} s; idle, it uses {idle:.3f} CPU s a second")
         try:
-            for label, backtest, grid, chunksizes in WORKLOADS:
+            for (label, grid, chunksizes), backtest in zip(WORKLOADS, jobs, strict=True):
                 for chunksize in chunksizes:
                     runs = [timed(backtest, grid, executor, chunksize) for _ in range(args.repeat)]
                     assert all(run.frame.equals(serial[label].frame) for run in runs), (

@@ -445,6 +445,8 @@ def test_the_benchmark_runs_notebook_05s_crossover() -> None:
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
     # Notebook 05's committed output for its 10/50 crossover on the same bars and costs.
-    assert bench.crossover(10, 50, seed=7) == {"final_equity": 142_087.5, "commission": 62.5}
-    frame = pb.sweep(bench.short_backtest, {"fast": [3, 5], "slow": [10, 20]}, progress=False)
+    assert bench.crossover(10, 50, seed=7, bars=bench.BARS) == {"final_equity": 142_087.5, "commission": 62.5}
+    long_backtest, short_backtest = bench.backtests(bench.BARS, bench.SHORT)
+    assert long_backtest(10, 50, seed=7) == {"final_equity": 142_087.5, "commission": 62.5}
+    frame = pb.sweep(short_backtest, {"fast": [3, 5], "slow": [10, 20]}, progress=False)
     assert frame["error"].isna().all() and len(bench.SHORT) == 50
