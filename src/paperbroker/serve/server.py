@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from ..broker import BrokerService
 from ..errors import ConfigurationError, InvalidState
 from .auth import Grant, TokenBook
-from .protocol import CLOSE_SHUTDOWN, CLOSE_UNAUTHORIZED, MAX_MESSAGE_BYTES, PROTOCOL_VERSION, AccessDenied
+from .protocol import CLOSE_SHUTDOWN, CLOSE_UNAUTHORIZED, MAX_MESSAGE_BYTES, AccessDenied, welcome
 from .session import Session
 
 if TYPE_CHECKING:
@@ -302,15 +302,7 @@ class ClassroomServer:
         session = Session(self, ws, grant)
         self._sessions.add(session)
         accounts = self.broker.accounts() if grant.teacher else [grant.account_id]
-        welcome = {
-            "type": "welcome",
-            "protocol": PROTOCOL_VERSION,
-            "role": grant.role,
-            "accountId": grant.account_id,
-            "accounts": accounts,
-            "paused": self._paused,
-        }
-        session.push(json.dumps(welcome, separators=(",", ":")))
+        session.push(welcome(grant.role, grant.account_id, accounts, self._paused, self.broker.clock))
         writer = asyncio.get_running_loop().create_task(session.write())
         try:
             async for text in ws:
