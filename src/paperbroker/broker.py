@@ -1,9 +1,5 @@
-"""BrokerService: the facade users call; it delegates to the parts of
-:mod:`paperbroker.parts` (the order engine and its books, the event hub, the market, the
-steps).  Every operation has a synchronous form (``buy``, ``submit``, ``fill``, ``run`` ...)
-and the TradingView-style async form (``place_order``, ``simulate_execution`` ...) that
-awaits nothing but lets the first call on a running loop start the simulator.
-"""
+"""BrokerService: the facade users call; it delegates to the parts of :mod:`paperbroker.parts`.
+Each operation has a synchronous form (``buy``, ``fill`` ...) and a TradingView-style async one."""
 
 from __future__ import annotations
 
@@ -109,6 +105,10 @@ class BrokerService:
         balance = self._parts.initial_balance if initial_balance is None else check_balance(initial_balance)
         self._engine.open_account(account_id, balance)
         return self.equity(account_id)
+
+    def reset_account(self, account_id: str) -> EquityData:
+        """Cancel the account's orders, close its books and give it back its initial balance."""
+        return self._parts.reset_account(account_id)
 
     def accounts(self) -> list[str]:
         """The ids of all accounts, the default one first."""

@@ -18,6 +18,7 @@ from .core.amend import OrderChanges
 from .core.children import ChildOrders
 from .core.commissions import as_commission_model
 from .core.engine import OrderEngine
+from .core.reset import reset_account
 from .core.risk import RiskBook, RiskRules
 from .core.settings import check_balance, check_settings, seeded_generator
 from .core.views import BookViews
@@ -27,7 +28,7 @@ from .market.prices import PriceLog
 from .market.slippage import Slippage, as_slippage
 from .market.source import MarketSource
 from .market.venue import Venue, market_clock
-from .models import Quote
+from .models import EquityData, Quote
 from .simulator import Stepper, check_delay
 
 __all__ = ["BrokerParts", "build_parts"]
@@ -77,6 +78,10 @@ class BrokerParts:
         """The market's price log as columns (empty ones in classic mode)."""
         log = self.venue.prices if self.venue is not None else PriceLog(None, [], False)
         return log.columns(symbol)
+
+    def reset_account(self, account_id: str) -> EquityData:
+        """Put one account back to its start (see :mod:`paperbroker.core.reset`)."""
+        return reset_account(self.engine, account_id)
 
     def shutdown(self) -> None:
         """Close every subscription, stop the simulator, then run the shutdown hooks."""
