@@ -240,6 +240,8 @@ class RemoteBroker(RemoteAccount):
             self._welcome(message)
         elif kind == "market":
             self.paused = bool(message.get("paused"))
+        elif kind == "reset" and message.get("accountId") == self.account_id:
+            self.mirror.forget_executions()  # the teacher reset this account: it starts over
 
     def _welcome(self, message: dict[str, Any]) -> None:
         self.role = message.get("role")

@@ -97,6 +97,12 @@ class Mirror:
             self.quotes[record.symbol] = record
         return True
 
+    def forget_executions(self) -> None:
+        """The account was reset: the executions heard so far are gone from the broker too."""
+        self.executions.clear()
+        self._execution_ids.clear()
+        self._execution_log.clear()
+
     def _log_execution(self, e: Execution) -> None:
         log = self._execution_log
         row = (e.time, 0, self._symbols.code(e.symbol), int(e.side), e.qty, e.price, e.commission)

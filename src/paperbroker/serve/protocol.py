@@ -55,7 +55,7 @@ TRADING = frozenset({"place", "modify", "cancel", "close", "reverse", "brackets"
 #: Requests that read a snapshot.
 QUERIES = frozenset({"orders", "positions", "executions", "equity", "quote", "quotes", "accounts"})
 #: Requests only a teacher's token may make.
-TEACHER_ONLY = frozenset({"pause", "resume"})
+TEACHER_ONLY = frozenset({"pause", "resume", "reset"})
 #: Every message type a client may send.
 REQUESTS = frozenset({"subscribe", "unsubscribe"}) | TRADING | QUERIES | TEACHER_ONLY
 
