@@ -36,7 +36,8 @@ async def joined(server: pb.ClassroomServer, account: str = "ALICE") -> tuple[Ra
 
 
 async def test_serve_returns_at_once_with_a_local_url_and_stops_on_close():
-    broker = pb.BrokerService(execution_delay=None)
+    clock = pb.SimClock(1_704_205_800_000, timezone="America/New_York")
+    broker = pb.BrokerService(execution_delay=None, clock=clock)
     server = pb.serve(broker)
     assert server.url.startswith("ws://127.0.0.1:")
     assert int(server.url.rsplit(":", 1)[1].rstrip("/")) > 0
@@ -51,6 +52,8 @@ async def test_serve_returns_at_once_with_a_local_url_and_stops_on_close():
         "accountId": "ALICE",
         "accounts": ["ALICE"],
         "paused": False,
+        "timezone": "America/New_York",  # the broker clock's zone and time, for the client's clock
+        "time": 1_704_205_800_000,
     }
     assert [(c.account_id, c.role, c.address) for c in server.clients] == [("ALICE", "student", "127.0.0.1")]
     server.close()

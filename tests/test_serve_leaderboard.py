@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 import paperbroker as pb
-from paperbroker.widgets.leaderboard import Leaderboard
+from paperbroker.widgets import Leaderboard
 
 from .test_widgets import browser, recording_comm, replies  # noqa: F401 - recording_comm: a fixture
 

@@ -39,6 +39,7 @@ from .errors import (
 )
 from .events import Subscription
 from .frames import equity_frame, executions_frame, orders_frame, positions_frame
+from .host import BrokerHost, HostClock
 from .market.manual import ManualQuotes
 from .market.random_walk import RandomWalk
 from .market.replay_sources import BarReplay, QuoteReplay
@@ -92,6 +93,7 @@ __all__ = [
     "Brackets",
     "BrokerConnectionStatus",
     "BrokerError",
+    "BrokerHost",
     "BrokerService",
     "ClassroomServer",
     "ClientInfo",
@@ -104,6 +106,7 @@ __all__ = [
     "Execution",
     "FixedPerOrder",
     "FixedSlippage",
+    "HostClock",
     "InvalidOrder",
     "InvalidState",
     "InvalidTopic",

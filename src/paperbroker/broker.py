@@ -1,9 +1,6 @@
-"""BrokerService: the facade users call; it delegates to the parts of
-:mod:`paperbroker.parts` (the order engine and its books, the event hub, the market, the
-steps).  Every operation has a synchronous form (``buy``, ``fill``, ``run`` ...) and an
-async TradingView-style one (``place_order`` ...) that lets the first call on a running loop
-start the simulator.  Every method is thread-safe and interrupt-atomic (:mod:`.guard`).
-"""
+"""BrokerService: the facade users call; it delegates to the parts of :mod:`paperbroker.parts`.
+Each operation has a synchronous form (``buy``, ``fill`` ...) and a TradingView-style async one.
+Every method is thread-safe and interrupt-atomic (:mod:`paperbroker.guard`)."""
 
 from __future__ import annotations
 
@@ -94,8 +91,7 @@ class BrokerService:
 
     def _use(self, parts: BrokerParts) -> None:
         self._parts = parts
-        #: The broker's lock: every method holds it; ``with broker.lock:`` makes calls one step.
-        self.lock = parts.hub.guard
+        self.lock = parts.hub.guard  #: Every method holds it; ``with broker.lock:`` makes calls one step.
         #: The broker's one random generator: every random draw comes from it.
         self.rng = parts.rng
         #: Where the broker's times come from.
@@ -112,6 +108,10 @@ class BrokerService:
         balance = self._parts.initial_balance if initial_balance is None else check_balance(initial_balance)
         self._engine.open_account(account_id, balance)
         return self.equity(account_id)
+
+    def reset_account(self, account_id: str) -> EquityData:
+        """Cancel the account's orders, close its books and give it back its initial balance."""
+        return self._parts.reset_account(account_id)
 
     def accounts(self) -> list[str]:
         """The ids of all accounts, the default one first."""

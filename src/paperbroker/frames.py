@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, cast
 
+from .host import account_for
 from .models import DEFAULT_ACCOUNT, OrderStatus, OrderType, ParentType, Side
 
 if TYPE_CHECKING:
     import pandas
 
-    from .broker import BrokerService
+    from .host import BrokerHost
 
 __all__ = ["equity_frame", "executions_frame", "orders_frame", "positions_frame"]
 
@@ -43,19 +44,19 @@ def _enum_column(pd: Any, enum: Any, values: list[Any]) -> Any:
     return pd.Categorical([None if v is None else enum(v).label for v in values], categories=labels)
 
 
-def _accounts(broker: BrokerService, account_id: str | None) -> list[str]:
+def _accounts(broker: BrokerHost, account_id: str | None) -> list[str]:
     if account_id is None:
         return broker.accounts()
-    _check_account(broker, account_id)
-    return [account_id]
+    return [_check_account(broker, account_id)]
 
 
-def _check_account(broker: BrokerService, account_id: str) -> None:
-    if account_id not in broker.accounts():
-        broker.equity(account_id)  # raises UnknownAccount, naming the accounts there are
+def _check_account(broker: BrokerHost, account_id: str) -> str:
+    """The account to export: raises UnknownAccount, naming the accounts there are; the
+    default id on a classroom client (``pb.connect``) means the client's own account."""
+    return account_for(broker, account_id)
 
 
-def orders_frame(broker: BrokerService, account_id: str | None = DEFAULT_ACCOUNT) -> pandas.DataFrame:
+def orders_frame(broker: BrokerHost, account_id: str | None = DEFAULT_ACCOUNT) -> pandas.DataFrame:
     """One row per kept order of ``account_id`` (``None``: all accounts)."""
     pd = _pd()
     rows = [(a, o) for a in _accounts(broker, account_id) for o in broker.orders(a)]
@@ -84,7 +85,7 @@ def orders_frame(broker: BrokerService, account_id: str | None = DEFAULT_ACCOUNT
     return cast("pandas.DataFrame", frame)
 
 
-def positions_frame(broker: BrokerService, account_id: str | None = DEFAULT_ACCOUNT) -> pandas.DataFrame:
+def positions_frame(broker: BrokerHost, account_id: str | None = DEFAULT_ACCOUNT) -> pandas.DataFrame:
     """One row per open position of ``account_id`` (``None``: all accounts)."""
     pd = _pd()
     rows = [(a, p) for a in _accounts(broker, account_id) for p in broker.positions(a)]
@@ -105,7 +106,7 @@ def positions_frame(broker: BrokerService, account_id: str | None = DEFAULT_ACCO
     return cast("pandas.DataFrame", frame)
 
 
-def _account_rows(broker: BrokerService, rows: Any, account_id: str | None) -> Any:
+def _account_rows(broker: BrokerHost, rows: Any, account_id: str | None) -> Any:
     """The indexes of ``account_id``'s rows, or None when every row is wanted.
 
     Filtering the numeric table before the frame is built is much cheaper than filtering
@@ -115,8 +116,7 @@ def _account_rows(broker: BrokerService, rows: Any, account_id: str | None) -> A
 
     if account_id is None:
         return None
-    _check_account(broker, account_id)
-    code = broker.history.accounts.find(account_id)
+    code = broker.history.accounts.find(_check_account(broker, account_id))
     mask = rows[:, 1] == (-1 if code is None else code)
     return None if mask.all() else np.flatnonzero(mask)
 
@@ -135,7 +135,7 @@ def _strings(pd: Any, values: list[str], keep: Any) -> Any:
     return pd.array(array if keep is None else array[keep], dtype="str", copy=False)
 
 
-def executions_frame(broker: BrokerService, account_id: str | None = DEFAULT_ACCOUNT) -> pandas.DataFrame:
+def executions_frame(broker: BrokerHost, account_id: str | None = DEFAULT_ACCOUNT) -> pandas.DataFrame:
     """One row per kept execution, oldest first, with ``net_amount`` the cash it moved."""
     import numpy as np
 
@@ -171,7 +171,7 @@ def executions_frame(broker: BrokerService, account_id: str | None = DEFAULT_ACC
     return cast("pandas.DataFrame", frame)
 
 
-def equity_frame(broker: BrokerService, account_id: str | None = DEFAULT_ACCOUNT) -> pandas.DataFrame:
+def equity_frame(broker: BrokerHost, account_id: str | None = DEFAULT_ACCOUNT) -> pandas.DataFrame:
     """One row per equity change (the first row is the opening balance)."""
     import numpy as np
 

@@ -18,6 +18,7 @@ from .core.amend import OrderChanges
 from .core.children import ChildOrders
 from .core.commissions import as_commission_model
 from .core.engine import OrderEngine
+from .core.reset import reset_account
 from .core.risk import RiskBook, RiskRules
 from .core.settings import check_balance, check_settings, seeded_generator
 from .core.views import BookViews
@@ -27,7 +28,7 @@ from .market.prices import PriceLog
 from .market.slippage import Slippage, as_slippage
 from .market.source import MarketSource
 from .market.venue import Venue, market_clock
-from .models import DEFAULT_ACCOUNT, Quote
+from .models import DEFAULT_ACCOUNT, EquityData, Quote
 from .simulator import Stepper, check_delay
 
 __all__ = ["BrokerParts", "build_parts"]
@@ -84,6 +85,10 @@ class BrokerParts:
         state = "running" if self.stepper.simulator.running else "idle"
         equity = self.engine.ledger.accounts[DEFAULT_ACCOUNT].equity().equity
         return f"{mode}, {working} working orders, equity {equity:,.2f}, simulator {state}"
+
+    def reset_account(self, account_id: str) -> EquityData:
+        """Put one account back to its start (see :mod:`paperbroker.core.reset`)."""
+        return reset_account(self.engine, account_id)
 
     def shutdown(self) -> None:
         """Close every subscription, stop the simulator, then run the shutdown hooks."""

@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
+from ..core.history import History
 from ..errors import InvalidOrder, InvalidState, UnknownOrder
 from ..events import topic
-from ..models import EquityData, Execution, OrderStatus, PlacedOrder, Position, Quote
+from ..models import EquityData, Execution, OrderStatus, PlacedOrder, Position, PreOrder, Quote
 from .mirror import Mirror
 from .protocol import AccessDenied
 
@@ -29,6 +30,9 @@ _OPTIONS = {
     "trailing_stop_pips": "trailingStopPips",
     "duration": "duration",
 }
+
+# the fields of a whole PreOrder that modify() takes (symbol and side cannot change)
+_MODIFIABLE = ("qty", "limitPrice", "stopPrice", "takeProfit", "stopLoss", "trailingStopPips", "duration")
 
 
 class RemoteAccount:
@@ -104,6 +108,17 @@ class RemoteAccount:
             raise InvalidState(msg)
         return found.copy()
 
+    def quotes(self) -> list[Quote]:
+        """The latest quote of every symbol this client has heard of."""
+        return [q.copy() for q in self.mirror.quotes.values()]
+
+    @property
+    def history(self) -> History:
+        """The account's executions and equity rows heard since connecting, as a local
+        broker's columnar history: what ``pb.executions_frame(remote)`` and the equity chart read."""
+        self._own(None)  # raises while the client holds no account
+        return self.mirror.history(str(self.account_id))
+
     # ------------------------------------------------------------------ orders (answered later)
 
     def submit(self, order: Any, account_id: str | None = None) -> asyncio.Future[PlacedOrder]:
@@ -135,8 +150,17 @@ class RemoteAccount:
         kind = 4 if limit and stop else 1 if limit else 3 if stop else 2
         return self.submit({"symbol": symbol, "type": kind, "side": side, "qty": qty, **order}, account_id)
 
-    def modify(self, order_id: str, **changes: Any) -> asyncio.Future[PlacedOrder]:
-        """Change a working order (``qty=``, ``limitPrice=`` ...); the future gets it back."""
+    def modify(
+        self, order_id: str, order: PreOrder | None = None, **changes: Any
+    ) -> asyncio.Future[PlacedOrder]:
+        """Change a working order (``qty=``, ``limitPrice=`` ... or a whole :class:`PreOrder`,
+        whose quantity, prices, brackets and duration replace the order's); the future gets it back."""
+        if order is not None:
+            whole = {k: getattr(order, k) for k in _MODIFIABLE}
+            if whole["duration"] is None:
+                del whole["duration"]
+            plain = {k: v.to_dict() if hasattr(v, "to_dict") else v for k, v in whole.items()}
+            changes = {**plain, **changes}
         return self.request("modify", orderId=order_id, changes=changes)
 
     def cancel(self, order_id: str) -> asyncio.Future[PlacedOrder]:

@@ -36,8 +36,8 @@ from ..models import (
     ConnectionStatus,
 )
 from .account import RemoteAccount
-from .mirror import MIRRORED, Mirror
-from .protocol import CLOSE_UNAUTHORIZED, AccessDenied, ConnectionLost, error_class, record_from
+from .mirror import MIRRORED, Mirror, RemoteClock
+from .protocol import CLOSE_UNAUTHORIZED, AccessDenied, ConnectionLost, error_class, record_from, zone_from
 from .server import import_websockets
 
 __all__ = ["RemoteBroker", "connect"]
@@ -61,7 +61,9 @@ class RemoteBroker(RemoteAccount):
         #: Events whose ``seq`` did not follow the one before (0 unless the server lost some).
         self.gaps = 0
         self.reconnects = 0
-        self.mirror = Mirror()
+        #: The server's time zone and time, from its welcome (what the widgets show times in).
+        self.clock = RemoteClock()
+        self.mirror = Mirror(now=self.clock.now_ms)
         self._backoff = backoff
         self._max_size = max_size
         self._hub = TopicHub()
@@ -238,11 +240,14 @@ class RemoteBroker(RemoteAccount):
             self._welcome(message)
         elif kind == "market":
             self.paused = bool(message.get("paused"))
+        elif kind == "reset" and message.get("accountId") == self.account_id:
+            self.mirror.forget_executions()  # the teacher reset this account: it starts over
 
     def _welcome(self, message: dict[str, Any]) -> None:
         self.role = message.get("role")
         self.account_id = message.get("accountId")
         self.paused = bool(message.get("paused"))
+        self.clock.update(zone_from(message.get("timezone")), message.get("time"))
         topics = [] if self.account_id is None else [topic(k, self.account_id) for k in MIRRORED]
         self._remote.update(topics)
         self._live = True

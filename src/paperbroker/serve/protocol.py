@@ -14,6 +14,7 @@ of the network layer, and the mapping between error names and classes.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 from typing import Any
 
@@ -32,6 +33,9 @@ __all__ = [
     "error_message",
     "event_frame",
     "record_from",
+    "welcome",
+    "zone_from",
+    "zone_name",
 ]
 
 #: Bumped when a message changes meaning; the server says it in ``welcome``.
@@ -51,7 +55,7 @@ TRADING = frozenset({"place", "modify", "cancel", "close", "reverse", "brackets"
 #: Requests that read a snapshot.
 QUERIES = frozenset({"orders", "positions", "executions", "equity", "quote", "quotes", "accounts"})
 #: Requests only a teacher's token may make.
-TEACHER_ONLY = frozenset({"pause", "resume"})
+TEACHER_ONLY = frozenset({"pause", "resume", "reset"})
 #: Every message type a client may send.
 REQUESTS = frozenset({"subscribe", "unsubscribe"}) | TRADING | QUERIES | TEACHER_ONLY
 
@@ -87,6 +91,56 @@ def error_class(name: object) -> type[BrokerError]:
         if isinstance(found, type) and issubclass(found, BrokerError):
             return found
     return BrokerError
+
+
+def welcome(role: str, account_id: str | None, accounts: list[Any], paused: bool, clock: Any) -> str:
+    """The server's first frame on a connection: the protocol version, who the token is,
+    the market's state, and the broker clock's zone and time (for the client's clock)."""
+    message = {
+        "type": "welcome",
+        "protocol": PROTOCOL_VERSION,
+        "role": role,
+        "accountId": account_id,
+        "accounts": accounts,
+        "paused": paused,
+        "timezone": zone_name(clock.timezone),
+        "time": clock.now_ms(),
+    }
+    return json.dumps(message, separators=(",", ":"))
+
+
+def zone_name(tz: dt.tzinfo) -> str:
+    """The name ``welcome`` gives the broker's time zone: its IANA name, or ``"UTC"``; a
+    zone with neither (a fixed offset) as ``"UTC+HH:MM"``."""
+    key = getattr(tz, "key", None)  # a zoneinfo.ZoneInfo
+    if isinstance(key, str):
+        return key
+    offset = tz.utcoffset(None) or dt.timedelta(0)
+    if not offset:
+        return "UTC"
+    minutes = int(offset.total_seconds() // 60)
+    sign = "+" if minutes >= 0 else "-"
+    return f"UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+def zone_from(name: object) -> dt.tzinfo:
+    """The time zone a ``welcome`` names (see :func:`zone_name`); UTC for one that this
+    computer does not know (or an older server that sends none)."""
+    if isinstance(name, str) and name.startswith("UTC") and len(name) == 9:
+        try:
+            hours, minutes = int(name[4:6]), int(name[7:9])
+        except ValueError:
+            return dt.timezone.utc
+        sign = -1 if name[3] == "-" else 1
+        return dt.timezone(sign * dt.timedelta(hours=hours, minutes=minutes))
+    if isinstance(name, str) and name != "UTC":
+        try:
+            from zoneinfo import ZoneInfo
+
+            return ZoneInfo(name)
+        except (ImportError, ValueError, OSError):
+            pass
+    return dt.timezone.utc
 
 
 def error_message(request_id: object, exc: BaseException) -> str:

@@ -11,19 +11,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import socket
 import ssl as ssl_module
 import urllib.parse
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..broker import BrokerService
 from ..errors import ConfigurationError, InvalidState
 from .auth import Grant, TokenBook
-from .protocol import CLOSE_SHUTDOWN, CLOSE_UNAUTHORIZED, MAX_MESSAGE_BYTES, PROTOCOL_VERSION, AccessDenied
+from .market import MarketControls
+from .protocol import CLOSE_SHUTDOWN, CLOSE_UNAUTHORIZED, MAX_MESSAGE_BYTES, AccessDenied, welcome
 from .session import Session
 
 if TYPE_CHECKING:
@@ -84,8 +85,11 @@ def _positive(value: object, name: str, meaning: str) -> float:
     return float(value)
 
 
-class ClassroomServer:
-    """A running classroom server; made by :func:`serve`, see there for the parameters."""
+class ClassroomServer(MarketControls):
+    """A running classroom server; made by :func:`serve`, see there for the parameters.
+
+    The teacher's controls (:meth:`pause`, :meth:`resume`, :meth:`reset`) are those of
+    :class:`~paperbroker.serve.market.MarketControls`."""
 
     def __init__(
         self,
@@ -110,6 +114,7 @@ class ClassroomServer:
         self._tokens = TokenBook()
         self._sessions: set[Session] = set()
         self._paused = False
+        self._reset_hooks: list[Callable[[str], Any]] = []  # see MarketControls.on_reset
         self._closed = False
         self._sock = sock
         host, port = sock.getsockname()[:2]
@@ -220,35 +225,6 @@ class ClassroomServer:
             session.drop(CLOSE_UNAUTHORIZED, "The teacher revoked this token.")
         return len(sessions)
 
-    # ------------------------------------------------------------------ the market
-
-    @property
-    def paused(self) -> bool:
-        """True while the teacher has paused the market (trading requests are refused)."""
-        return self._paused
-
-    def pause(self) -> None:
-        """Stop the market: no steps, and students' trading requests are refused until
-        :meth:`resume`.  Needs ``serve(..., interval=...)`` with a manual broker, whose
-        steps the server drives; a broker that steps itself cannot be paused from here."""
-        if self.interval is None:
-            msg = (
-                "This server does not drive the market, so it cannot pause it; build the broker with "
-                "execution_delay=None and serve it with pb.serve(broker, interval=1.0)."
-            )
-            raise InvalidState(msg)
-        self._set_paused(True)
-
-    def resume(self) -> None:
-        """Let the market run again after :meth:`pause`."""
-        self._set_paused(False)
-
-    def _set_paused(self, paused: bool) -> None:
-        self._paused = paused
-        frame = json.dumps({"type": "market", "paused": paused})
-        for session in list(self._sessions):
-            session.push(frame)
-
     # ------------------------------------------------------------------ connections
 
     @property
@@ -302,15 +278,7 @@ class ClassroomServer:
         session = Session(self, ws, grant)
         self._sessions.add(session)
         accounts = self.broker.accounts() if grant.teacher else [grant.account_id]
-        welcome = {
-            "type": "welcome",
-            "protocol": PROTOCOL_VERSION,
-            "role": grant.role,
-            "accountId": grant.account_id,
-            "accounts": accounts,
-            "paused": self._paused,
-        }
-        session.push(json.dumps(welcome, separators=(",", ":")))
+        session.push(welcome(grant.role, grant.account_id, accounts, self._paused, self.broker.clock))
         writer = asyncio.get_running_loop().create_task(session.write())
         try:
             async for text in ws:

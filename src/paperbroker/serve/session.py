@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ..broker import BrokerService
 from ..errors import BrokerError, InvalidState
 from ..events import Subscription, parse_topic
+from ..models import EquityData
 from .auth import Grant
 from .protocol import (
     CLOSE_TOO_SLOW,
@@ -78,6 +79,9 @@ class SessionHost(Protocol):
 
     def resume(self) -> None:
         """Resume the market."""
+
+    def reset(self, account_id: str) -> EquityData:
+        """Reset one account."""
 
     def forget(self, session: Session, code: int, reason: str) -> None:
         """The session ended with ``code`` and ``reason``."""
@@ -251,6 +255,8 @@ class Session:
             return self._reply(request_id, "1" if sub is not None else "0")
         if kind in QUERIES:
             return self._reply(request_id, self._query(kind, message))
+        if kind == "reset":  # the teacher's, as checked above
+            return self._reply(request_id, self.server.reset(field(message, "accountId", str)).to_json())
         if kind in TEACHER_ONLY:
             if kind == "pause":
                 self.server.pause()

@@ -15,6 +15,7 @@ Importing this module imports ipywidgets and anywidget; ``import paperbroker`` d
 from ._base import BrokerWidget, CommandError
 from .chart import EquityChart
 from .dashboard import Dashboard, dashboard
+from .leaderboard import Leaderboard
 from .price import PriceChart
 from .summary import AccountSummary
 from .table import LiveTable
@@ -28,6 +29,7 @@ __all__ = [
     "Dashboard",
     "EquityChart",
     "ExecutionsTable",
+    "Leaderboard",
     "LiveTable",
     "OrderTicket",
     "OrdersTable",

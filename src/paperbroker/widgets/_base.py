@@ -19,6 +19,11 @@ created on with ``loop.call_soon_threadsafe``.  Every command is answered with
 ``{"type": "reply", "id": ..., "ok": bool, "error": str | None}``; a command that fails
 changes nothing and its error is shown in the widget.  A widget never raises into the
 broker: its callbacks only store records, and errors while flushing are logged and shown.
+
+A widget works on any :class:`~paperbroker.host.BrokerHost`: the local broker, or the
+classroom client (``pb.connect``), whose order calls return a future that the server
+answers later.  A command that gets one replies once it is done (:func:`then` chains the
+rest of a command onto it), so the kernel's loop never waits for the network.
 """
 
 from __future__ import annotations
@@ -29,17 +34,27 @@ import math
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import anywidget
 import traitlets
 
-from ..broker import BrokerService
 from ..errors import BrokerError, ConfigurationError
 from ..events import Subscription, topic
+from ..host import BrokerHost, account_for
 from ..models import DEFAULT_ACCOUNT
 
-__all__ = ["BrokerWidget", "CommandError", "add_snapshot", "asset", "shown", "text_arg", "whole"]
+__all__ = [
+    "BrokerWidget",
+    "CommandError",
+    "add_snapshot",
+    "asset",
+    "host_account",
+    "shown",
+    "text_arg",
+    "then",
+    "whole",
+]
 
 logger = logging.getLogger("paperbroker.widgets")
 
@@ -48,7 +63,35 @@ STATIC = Path(__file__).parent / "static"
 #: The shortest flush interval: at most 20 patches per second per widget.
 MIN_INTERVAL = 0.05
 
-Command = Callable[[dict[str, Any]], "str | None"]
+Command = Callable[[dict[str, Any]], "str | asyncio.Future[str | None] | None"]
+
+_R = TypeVar("_R")
+
+
+def then(result: Any, done: Callable[[Any], _R], failed: Callable[[BaseException], Any] | None = None) -> Any:
+    """``done(result)`` now, or, when ``result`` is a future (a remote broker's answer to
+    come), a future of ``done(its result)`` once it is set.  ``failed(error)`` runs first
+    when the call fails; the error is still raised (or set on the returned future)."""
+    if not isinstance(result, asyncio.Future):
+        return done(result)
+    chained: asyncio.Future[_R] = result.get_loop().create_future()
+
+    def settle(answer: asyncio.Future[Any]) -> None:
+        if answer.cancelled():
+            chained.cancel()
+            return
+        try:
+            error = answer.exception()
+            if error is not None:
+                if failed is not None:
+                    failed(error)
+                raise error
+            chained.set_result(done(answer.result()))
+        except Exception as exc:  # noqa: BLE001 - handed to whoever awaits the chained future
+            chained.set_exception(exc)
+
+    result.add_done_callback(settle)
+    return chained
 
 
 def whole(value: object, name: str, low: int, high: int, meaning: str) -> int:
@@ -57,6 +100,17 @@ def whole(value: object, name: str, low: int, high: int, meaning: str) -> int:
         msg = f"{name} must be a whole number from {low} to {high} ({meaning}), got {value!r}."
         raise ConfigurationError(msg)
     return value
+
+
+def host_account(broker: object, account_id: str, who: str) -> str:
+    """The account a widget ``who`` shows on ``broker``: ``account_id``, or on a classroom
+    client given the default id, the client's own; raises ConfigurationError for a
+    ``broker`` that is not a :class:`~paperbroker.BrokerHost`, and the broker's own error
+    (UnknownAccount, which says how to open it) for an account it does not have."""
+    if not isinstance(broker, BrokerHost):
+        msg = f"{who} needs a paperbroker BrokerService or a classroom client (pb.connect), got {broker!r}."
+        raise ConfigurationError(msg)
+    return account_for(broker, account_id)
 
 
 def shown(value: object, limit: int = 60) -> str:
@@ -95,17 +149,13 @@ class BrokerWidget(anywidget.AnyWidget):
 
     def __init__(
         self,
-        broker: BrokerService,
+        broker: BrokerHost,
         account_id: str = DEFAULT_ACCOUNT,
         *,
         interval: float = 0.1,
         **kwargs: Any,
     ) -> None:
-        if not isinstance(broker, BrokerService):
-            msg = f"{type(self).__name__} needs a paperbroker BrokerService, got {broker!r}."
-            raise ConfigurationError(msg)
-        if account_id not in broker.accounts():
-            broker.equity(account_id)  # raises UnknownAccount, which says how to open it
+        account_id = host_account(broker, account_id, type(self).__name__)
         if (
             isinstance(interval, bool)
             or not isinstance(interval, (int, float))
@@ -139,7 +189,7 @@ class BrokerWidget(anywidget.AnyWidget):
     # ------------------------------------------------------------------ for subclasses
 
     @property
-    def broker(self) -> BrokerService:
+    def broker(self) -> BrokerHost:
         """The broker this widget shows."""
         return self._broker
 
@@ -228,13 +278,28 @@ class BrokerWidget(anywidget.AnyWidget):
                 msg = f"Unknown widget command {shown(kind)}; this widget understands {known}."
                 raise CommandError(msg)
             note = command(content)
-        except (BrokerError, ValueError, TypeError, KeyError) as exc:
-            self._reply(request_id, error=str(exc) or type(exc).__name__)
-        except Exception as exc:  # answer the browser, keep the kernel alive
-            logger.exception("%s command failed", type(self).__name__)
-            self._reply(request_id, error=f"Internal error: {type(exc).__name__}: {exc}")
+            if isinstance(note, asyncio.Future):  # a remote broker answers later
+                note.add_done_callback(lambda done: self._settle(request_id, done))
+                return
+        except Exception as exc:  # noqa: BLE001 - every failure is answered (and logged if internal)
+            self._failed(request_id, exc)
         else:
             self._reply(request_id, note=note)
+
+    def _settle(self, request_id: object, done: asyncio.Future[str | None]) -> None:
+        if done.cancelled():
+            self._reply(request_id, error="The command was cancelled before the broker answered.")
+        elif done.exception() is not None:
+            self._failed(request_id, done.exception())  # type: ignore[arg-type]
+        else:
+            self._reply(request_id, note=done.result())
+
+    def _failed(self, request_id: object, exc: BaseException) -> None:
+        if isinstance(exc, (BrokerError, ValueError, TypeError, KeyError)):
+            self._reply(request_id, error=str(exc) or type(exc).__name__)
+        else:  # answer the browser, keep the kernel alive
+            logger.error("%s command failed", type(self).__name__, exc_info=exc)
+            self._reply(request_id, error=f"Internal error: {type(exc).__name__}: {exc}")
 
     def _reply(self, request_id: object, *, error: str | None = None, note: str | None = None) -> None:
         self._post({"type": "reply", "id": request_id, "ok": error is None, "error": error, "note": note})

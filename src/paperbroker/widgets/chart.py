@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 import traitlets
 
-from ..broker import BrokerService
 from ..frames import equity_frame
+from ..host import BrokerHost
 from ..models import DEFAULT_ACCOUNT, EquityData
 from ._base import BrokerWidget, asset, whole
 from ._svg import chart_html
@@ -75,7 +75,7 @@ class EquityChart(BrokerWidget):
 
     def __init__(
         self,
-        broker: BrokerService,
+        broker: BrokerHost,
         account_id: str = DEFAULT_ACCOUNT,
         *,
         height: int = 300,

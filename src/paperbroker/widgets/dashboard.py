@@ -14,9 +14,9 @@ from typing import Any
 
 import ipywidgets
 
-from ..broker import BrokerService
+from ..host import BrokerHost
 from ..models import DEFAULT_ACCOUNT
-from ._base import BrokerWidget, add_snapshot
+from ._base import BrokerWidget, add_snapshot, host_account
 from ._html import snapshot
 from .chart import EquityChart
 from .price import PriceChart
@@ -34,7 +34,7 @@ def _grid(children: list[Any], columns: str) -> Any:
     return ipywidgets.GridBox(children=children, layout=layout)
 
 
-def _first_symbol(broker: BrokerService, account_id: str, symbols: Sequence[str]) -> str | None:
+def _first_symbol(broker: BrokerHost, account_id: str, symbols: Sequence[str]) -> str | None:
     """The symbol the price chart starts with: the ticket's first, else one the market
     quotes, else one the account holds or has orders in."""
     if symbols:
@@ -59,7 +59,7 @@ class Dashboard(ipywidgets.GridBox):  # type: ignore[misc]
 
     def __init__(
         self,
-        broker: BrokerService,
+        broker: BrokerHost,
         account_id: str = DEFAULT_ACCOUNT,
         *,
         symbols: Sequence[str] = (),
@@ -70,6 +70,7 @@ class Dashboard(ipywidgets.GridBox):  # type: ignore[misc]
         **kwargs: Any,
     ) -> None:
         made: list[BrokerWidget] = []
+        account_id = host_account(broker, account_id, "Dashboard")  # a client: its own account
 
         def make(cls: Any, **options: Any) -> Any:
             widget = cls(broker, account_id, **options)
@@ -169,6 +170,9 @@ class Dashboard(ipywidgets.GridBox):  # type: ignore[misc]
 
     def close(self) -> None:
         """Close every part (unsubscribing it), then the grid."""
+        if not hasattr(self, "_boxes"):  # refused while being built: its parts are closed
+            super().close()
+            return
         for widget in self.parts:
             widget.close()
         for box in self._boxes:
@@ -177,7 +181,7 @@ class Dashboard(ipywidgets.GridBox):  # type: ignore[misc]
 
 
 def dashboard(
-    broker: BrokerService,
+    broker: BrokerHost,
     account_id: str = DEFAULT_ACCOUNT,
     *,
     symbols: Sequence[str] = (),

@@ -6,6 +6,12 @@ P&L, commissions, trades (executions) and a sparkline of its equity.  With a ser
 drives the market (``pb.serve(broker, interval=...)``) it also has Pause and Resume
 buttons.  Accounts opened later (``server.invite("NEW")``) join the board within a second.
 
+Each row has a Reset button (click it twice: the first click asks): the account's orders
+are cancelled, its books closed and its initial balance given back
+(:meth:`~paperbroker.BrokerService.reset_account`), through the server when the board shows
+one, so that its connected student sees it at once.  The row's trades and sparkline start
+again; so they do after a reset the teacher makes through the server in any other way.
+
 Updates are coalesced like every widget's (see :mod:`paperbroker.widgets._base`): an equity
 or execution event only marks its account; at most one patch every ``interval`` seconds
 carries the whole ranking.
@@ -23,7 +29,7 @@ from ..broker import BrokerService
 from ..errors import ConfigurationError
 from ..events import topic
 from ..models import DEFAULT_ACCOUNT, EquityData
-from ._base import BrokerWidget, asset, whole
+from ._base import BrokerWidget, asset, text_arg, whole
 from ._html import fixed, signed, snapshot
 
 __all__ = ["Leaderboard"]
@@ -75,10 +81,13 @@ class Leaderboard(BrokerWidget):
         self._trades: dict[str, int] = {}
         self._curves: dict[str, deque[float]] = {}
         self._watch: Any = None
+        self._local = broker
         super().__init__(broker, DEFAULT_ACCOUNT, interval=interval, **kwargs)
         self.set_trait("can_pause", self._server is not None and self._server.interval is not None)
         self._commands["pause"] = self._cmd_pause
         self._commands["resume"] = self._cmd_resume
+        self._commands["reset"] = self._cmd_reset
+        self._unhook = self._server.on_reset(self._restart) if self._server is not None else None
 
     # ------------------------------------------------------------------ accounts
 
@@ -163,6 +172,35 @@ class Leaderboard(BrokerWidget):
         self.paused = False
         return "The market runs again."
 
+    def reset(self, account_id: str) -> EquityData:
+        """Reset one account of the board, as its Reset button does; returns its new equity.
+
+        Through the server when the board shows one (its student sees the change at
+        once); raises ConfigurationError for an account that is not on the board."""
+        if account_id not in self._equity:
+            shown = ", ".join(sorted(self._equity)) or "none yet"
+            msg = f"{account_id!r} is not an account on this leaderboard (its accounts: {shown})."
+            raise ConfigurationError(msg)
+        if self._server is not None:
+            return self._server.reset(account_id)  # calls _restart through its hook
+        equity = self._local.reset_account(account_id)
+        self._restart(account_id)
+        return equity
+
+    def _restart(self, account_id: str) -> None:
+        """After a reset: the account's trades and sparkline start again."""
+        if account_id in self._equity:
+            self._equity[account_id] = data = self._local.equity(account_id)
+            self._trades[account_id] = 0
+            self._curves[account_id] = deque([data.equity], maxlen=self._points)
+            if self._timer is None:
+                self._arm()
+
+    def _cmd_reset(self, content: dict[str, Any]) -> str:
+        account_id = text_arg(content, "account", "The account")
+        equity = self.reset(account_id)
+        return f"{account_id} was reset to {equity.balance:,.2f}."
+
     def _market(self) -> Any:
         if self._server is None:
             msg = "This leaderboard shows a broker, not a classroom server; use Leaderboard(server) to pause."
@@ -197,6 +235,9 @@ class Leaderboard(BrokerWidget):
         watch, self._watch = getattr(self, "_watch", None), None
         if watch is not None:
             watch.cancel()
+        unhook, self._unhook = getattr(self, "_unhook", None), None
+        if unhook is not None:
+            unhook()
         super().close()
 
     def __repr__(self) -> str:

@@ -25,11 +25,11 @@ from typing import Any
 import numpy as np
 import traitlets
 
-from ..broker import BrokerService
 from ..errors import ConfigurationError, InvalidState
 from ..events import Subscription, topic
+from ..host import BrokerHost, OrderReply
 from ..models import DEFAULT_ACCOUNT, Execution, ParentType, PlacedOrder, Position, Quote
-from ._base import BrokerWidget, CommandError, asset, shown, text_arg, whole
+from ._base import BrokerWidget, CommandError, asset, shown, text_arg, then, whole
 from ._lines import LIVE, fill_marker, order_lines, position_line, role
 from ._price_svg import price_html
 from ._zone import wall_ms, zone_spec
@@ -79,7 +79,7 @@ class PriceChart(BrokerWidget):
 
     def __init__(
         self,
-        broker: BrokerService,
+        broker: BrokerHost,
         symbol: str,
         account_id: str = DEFAULT_ACCOUNT,
         *,
@@ -289,8 +289,9 @@ class PriceChart(BrokerWidget):
         """``"candles"`` while the market replays bars, ``"line"`` for quotes."""
         return "candles" if self._candles else "line"
 
-    def move(self, order_id: str, field: str, price: float) -> PlacedOrder:
-        """Move one of the chart's order lines to ``price``: what dragging it does."""
+    def move(self, order_id: str, field: str, price: float) -> OrderReply:
+        """Move one of the chart's order lines to ``price``: what dragging it does (on a
+        classroom client, a future of the moved order)."""
         order = self._drawn(order_id)
         if field not in _FIELDS:
             msg = f"field must be 'limitPrice' or 'stopPrice' (the line dragged), got {shown(field)}."
@@ -310,12 +311,12 @@ class PriceChart(BrokerWidget):
             # a bracket still waiting for its parent: the parent's bracket field moves it
             bracket = "takeProfit" if role(order) == "take-profit" else "stopLoss"
             changes: dict[str, Any] = {bracket: float(price)}
-            self.broker.modify(order.parentId, None, **changes)
-            return self.broker.order(order_id)
+            moved = self.broker.modify(order.parentId, None, **changes)
+            return then(moved, lambda _parent: self.broker.order(order_id))  # type: ignore[no-any-return]
         changes = {field: float(price)}
         return self.broker.modify(order_id, None, **changes)
 
-    def cancel(self, order_id: str) -> PlacedOrder:
+    def cancel(self, order_id: str) -> OrderReply:
         """Cancel one of the chart's orders: what the x on its line does."""
         self._drawn(order_id)
         return self.broker.cancel(order_id)
@@ -335,15 +336,18 @@ class PriceChart(BrokerWidget):
     def _cmd_library(self, _content: dict[str, Any]) -> None:
         self._post({"type": "library"}, [_library()])
 
-    def _cmd_move(self, content: dict[str, Any]) -> str:
+    def _cmd_move(self, content: dict[str, Any]) -> Any:
         order_id = text_arg(content, "order", "The order id")
         moved = self.move(order_id, text_arg(content, "field", "The field"), content.get("price"))  # type: ignore[arg-type]
-        return f"{order_id} moved: {', '.join(line['label'] for line in order_lines(moved)) or 'done'}"
+        return then(moved, lambda order: f"{order_id} moved: {_labels(order)}")
 
-    def _cmd_cancel(self, content: dict[str, Any]) -> str:
+    def _cmd_cancel(self, content: dict[str, Any]) -> Any:
         order_id = text_arg(content, "order", "The order id")
-        self.cancel(order_id)
-        return f"{order_id} cancelled."
+        return then(self.cancel(order_id), lambda _order: f"{order_id} cancelled.")
+
+
+def _labels(order: PlacedOrder) -> str:
+    return ", ".join(line["label"] for line in order_lines(order)) or "done"
 
 
 def _check_symbol(symbol: object) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 import traitlets
 
-from ..broker import BrokerService
+from ..host import BrokerHost
 from ..models import DEFAULT_ACCOUNT, EquityData
 from ._base import BrokerWidget, asset
 from ._html import summary_html
@@ -62,7 +62,7 @@ class AccountSummary(BrokerWidget):
 
     def __init__(
         self,
-        broker: BrokerService,
+        broker: BrokerHost,
         account_id: str = DEFAULT_ACCOUNT,
         *,
         interval: float = 0.2,

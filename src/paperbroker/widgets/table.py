@@ -16,9 +16,9 @@ from typing import Any, NamedTuple
 
 import traitlets
 
-from ..broker import BrokerService
+from ..host import BrokerHost
 from ..models import DEFAULT_ACCOUNT
-from ._base import BrokerWidget, asset, shown, text_arg, whole
+from ._base import BrokerWidget, asset, host_account, shown, text_arg, whole
 from ._html import table_html
 from ._zone import zone_spec
 
@@ -41,12 +41,13 @@ class Column(NamedTuple):
 
 
 class Action(NamedTuple):
-    """A row button: ``run(key)`` does it and returns a note; shown only on rows whose
+    """A row button: ``run(key)`` does it and returns a note (or a future of one, on a
+    classroom client); shown only on rows whose
     ``field`` value is in ``values`` (always when ``field`` is empty)."""
 
     name: str
     label: str
-    run: Callable[[str], str]
+    run: Callable[[str], Any]
     field: str = ""
     values: tuple[Any, ...] = ()
 
@@ -73,7 +74,7 @@ class LiveTable(BrokerWidget):
 
     def __init__(
         self,
-        broker: BrokerService,
+        broker: BrokerHost,
         account_id: str = DEFAULT_ACCOUNT,
         *,
         height: int = 300,
@@ -82,6 +83,7 @@ class LiveTable(BrokerWidget):
         **kwargs: Any,
     ) -> None:
         whole(height, "height", 80, 5000, "pixels")
+        account_id = host_account(broker, account_id, type(self).__name__)  # before the actions use it
         self._max_rows = whole(max_rows, "max_rows", 1, 10**7, "the newest rows are kept")
         self._rows: OrderedDict[str, list[Any]] = OrderedDict()
         self._dirty: dict[str, Any] = {}
@@ -108,7 +110,7 @@ class LiveTable(BrokerWidget):
 
     # ------------------------------------------------------------------ for subclasses
 
-    def _make_actions(self, broker: BrokerService, account_id: str) -> Sequence[Action]:
+    def _make_actions(self, broker: BrokerHost, account_id: str) -> Sequence[Action]:
         return ()
 
     def _initial(self) -> Sequence[Any]:
@@ -182,7 +184,7 @@ class LiveTable(BrokerWidget):
         keys = ["id", *(c.key for c in self.COLUMNS)]
         return [dict(zip(keys, row, strict=True)) for row in self._rows.values()]
 
-    def _cmd_action(self, content: dict[str, Any]) -> str:
+    def _cmd_action(self, content: dict[str, Any]) -> Any:
         name = text_arg(content, "name", "The action name")
         action = self._row_actions.get(name)
         if action is None:

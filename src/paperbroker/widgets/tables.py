@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..broker import BrokerService
 from ..core.ledger import QTY_EPSILON
+from ..host import BrokerHost
 from ..models import OrderStatus, Position
+from ._base import then
 from ._lines import bracket_of
 from .table import Action, Column, LiveTable
 
@@ -50,10 +51,9 @@ class OrdersTable(LiveTable):
         Column("message", "Note", "note"),
     )
 
-    def _make_actions(self, broker: BrokerService, account_id: str) -> Sequence[Action]:
-        def cancel(order_id: str) -> str:
-            broker.cancel(order_id)
-            return f"Cancelled {order_id}."
+    def _make_actions(self, broker: BrokerHost, account_id: str) -> Sequence[Action]:
+        def cancel(order_id: str) -> Any:
+            return then(broker.cancel(order_id), lambda _order: f"Cancelled {order_id}.")
 
         return (Action("cancel", "Cancel", cancel, "status", _CANCELLABLE),)
 
@@ -91,14 +91,14 @@ class PositionsTable(LiveTable):
         Column("realizedPL", "Realized P&L", "pl", gives_way=1),
     )
 
-    def _make_actions(self, broker: BrokerService, account_id: str) -> Sequence[Action]:
-        def close(position_id: str) -> str:
+    def _make_actions(self, broker: BrokerHost, account_id: str) -> Sequence[Action]:
+        def close(position_id: str) -> Any:
             order = broker.flatten(position_id, account_id=account_id)
-            return f"Closing {position_id} with {order.id}."
+            return then(order, lambda placed: f"Closing {position_id} with {placed.id}.")
 
-        def reverse(position_id: str) -> str:
+        def reverse(position_id: str) -> Any:
             order = broker.reverse(position_id, account_id=account_id)
-            return f"Reversing {position_id} with {order.id}."
+            return then(order, lambda placed: f"Reversing {position_id} with {placed.id}.")
 
         return (Action("close", "Close", close), Action("reverse", "Reverse", reverse))
 

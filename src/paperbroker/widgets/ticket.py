@@ -18,11 +18,11 @@ from typing import Any
 
 import traitlets
 
-from ..broker import BrokerService
 from ..errors import BrokerError, ConfigurationError
 from ..events import topic
+from ..host import BrokerHost, OrderReply
 from ..models import DEFAULT_ACCOUNT, OrderStatus, OrderType, PlacedOrder, Quote, Side
-from ._base import BrokerWidget, CommandError, asset, shown, text_arg
+from ._base import BrokerWidget, CommandError, asset, shown, text_arg, then
 from ._html import ticket_html
 
 __all__ = ["OrderTicket"]
@@ -108,7 +108,7 @@ class OrderTicket(BrokerWidget):
 
     def __init__(
         self,
-        broker: BrokerService,
+        broker: BrokerHost,
         account_id: str = DEFAULT_ACCOUNT,
         *,
         symbols: Sequence[str] = (),
@@ -179,16 +179,23 @@ class OrderTicket(BrokerWidget):
         self._shown += 1
         self.status = {"kind": kind, "text": text, "seq": self._shown}
 
-    def place(self, side: str | int | Side, fields: dict[str, Any]) -> PlacedOrder:
+    def place(self, side: str | int | Side, fields: dict[str, Any]) -> OrderReply:
         """Place an order from form fields, as the Buy and Sell buttons do; the outcome
-        is also shown in the ticket.  Raises (and shows) the error of a bad order."""
+        is also shown in the ticket.  Raises (and shows) the error of a bad order.  On a
+        classroom client (``pb.connect``) it returns a future of the server's answer."""
         try:
             order = self._place(side, fields)
         except (BrokerError, ValueError, TypeError, KeyError) as exc:
-            # the status line now tells this error: it no longer follows the order before
-            self._latest_id, self._latest = "", None
-            self._show("error", str(exc))
+            self._refused(exc)
             raise
+        return then(order, self._placed, self._refused)  # type: ignore[no-any-return]
+
+    def _refused(self, exc: BaseException) -> None:
+        # the status line now tells this error: it no longer follows the order before
+        self._latest_id, self._latest = "", None
+        self._show("error", str(exc))
+
+    def _placed(self, order: PlacedOrder) -> PlacedOrder:
         self._mine.add(order.id)
         self._latest_id, self._latest = order.id, None
         if order.status is _REJECTED:
@@ -197,7 +204,7 @@ class OrderTicket(BrokerWidget):
             self._show("ok", _said(order))
         return order
 
-    def _place(self, side: object, fields: dict[str, Any]) -> PlacedOrder:
+    def _place(self, side: object, fields: dict[str, Any]) -> OrderReply:
         if not isinstance(fields, dict):
             msg = f"The order must be a JSON object of form fields, got {shown(fields)}."
             raise CommandError(msg)
@@ -232,6 +239,6 @@ class OrderTicket(BrokerWidget):
             order.pop("seenPrice", None)
         return self.broker.submit(order, self.account_id)
 
-    def _cmd_place(self, content: dict[str, Any]) -> str:
+    def _cmd_place(self, content: dict[str, Any]) -> Any:
         order = self.place(content.get("side"), content.get("order"))  # type: ignore[arg-type]
-        return order.id
+        return then(order, lambda placed: placed.id)

@@ -1,7 +1,8 @@
 // Leaderboard: every account ranked by equity.  State is one synced trait, `rows`
 // ([account, equity, returnPct, realizedPL, unrealizedPL, commission, trades, curve]),
 // plus `paused` / `can_pause` for the teacher's buttons; changes are applied in one
-// animation frame.  Account ids are Python's text: set with textContent only.
+// animation frame.  Account ids are Python's text: set with textContent only.  A row's
+// Reset button asks first ("Reset?") and sends the reset on a second click within 3 s.
 
 const PB_SVG = "http://www.w3.org/2000/svg";
 
@@ -38,7 +39,8 @@ function render({ model, el }) {
   const table = pbEl("table");
   const head = pbEl("tr");
   for (const [text, num] of [["#", true], ["Account", false], ["Equity", true], ["Return", true],
-    ["Realized", true], ["Unrealized", true], ["Commission", true], ["Trades", true], ["Trend", false]]) {
+    ["Realized", true], ["Unrealized", true], ["Commission", true], ["Trades", true], ["Trend", false],
+    ["", false]]) {
     head.appendChild(pbEl("th", num ? "pb-num" : "", text));
   }
   const thead = pbEl("thead");
@@ -65,6 +67,28 @@ function render({ model, el }) {
     return pbEl("td", cls || "", text);
   }
 
+  let asking = null; // the account whose Reset was clicked once, and when
+  function resetButton(account) {
+    const reset = pbEl("button", "pb-button pb-reset", asking && asking.account === account ? "Reset?" : "Reset");
+    reset.type = "button";
+    reset.title = "Cancel this account's orders, close its positions and give back its initial balance";
+    reset.addEventListener("click", () => {
+      if (!asking || asking.account !== account || Date.now() - asking.at > 3000) {
+        asking = { account, at: Date.now() };
+        reset.textContent = "Reset?";
+        return;
+      }
+      asking = null;
+      reset.disabled = true;
+      requests.send({ type: "reset", account }, (reply) => {
+        show(reply.ok ? reply.note || "" : reply.error, reply.ok ? "ok" : "error");
+      });
+    });
+    const td = pbEl("td", "pb-actions");
+    td.appendChild(reset);
+    return td;
+  }
+
   function update() {
     const rows = model.get("rows") || [];
     const paused = model.get("paused");
@@ -85,6 +109,7 @@ function render({ model, el }) {
         cell(pbFixed(commission, 2), "pb-num"),
         cell(String(trades), "pb-num"),
         spark,
+        resetButton(account),
       );
       return tr;
     });
