@@ -69,23 +69,23 @@ class RemoteAccount:
         """The account's orders as last heard, oldest first (``status=`` filters)."""
         wanted = None if status is None else OrderStatus.coerce(status, "order status")
         held = self._own(account_id).orders.values()
-        return [o.copy() for o in held if wanted is None or o.status is wanted]
+        return [o for o in held if wanted is None or o.status is wanted]
 
     def order(self, order_id: str) -> PlacedOrder:
         """One of the account's orders by id."""
         found = self._own(None).orders.get(order_id)
         if found is None:
             raise UnknownOrder(f"This client has heard of no order {order_id!r}.")
-        return found.copy()
+        return found  # read-only: the same record is safe to share
 
     def positions(self, account_id: str | None = None) -> list[Position]:
         """The account's open positions as last heard."""
-        return [p.copy() for p in self._own(account_id).positions.values()]
+        return list(self._own(account_id).positions.values())
 
     def executions(self, symbol: str | None = None, account_id: str | None = None) -> list[Execution]:
         """The account's executions as last heard, oldest first, optionally of one symbol."""
         held = self._own(account_id).executions
-        return [e.copy() for e in held if symbol is None or e.symbol == symbol]
+        return [e for e in held if symbol is None or e.symbol == symbol]
 
     def equity(self, account_id: str | None = None) -> EquityData:
         """The account's balance, equity and P&L as last heard."""
@@ -93,7 +93,7 @@ class RemoteAccount:
         if data is None:
             msg = "No equity has arrived yet; await pb.connect(url) (or remote.ready()) first."
             raise InvalidState(msg)
-        return data.copy()
+        return data
 
     def quote(self, symbol: str) -> Quote:
         """The symbol's latest quote; the first call subscribes to it (and raises until one arrives)."""
@@ -106,11 +106,11 @@ class RemoteAccount:
                     self.request("subscribe", topic=canonical)
             msg = f"No quote of {symbol!r} has arrived yet; it is subscribed now, ask again in a moment."
             raise InvalidState(msg)
-        return found.copy()
+        return found
 
     def quotes(self) -> list[Quote]:
         """The latest quote of every symbol this client has heard of."""
-        return [q.copy() for q in self.mirror.quotes.values()]
+        return list(self.mirror.quotes.values())
 
     @property
     def history(self) -> History:

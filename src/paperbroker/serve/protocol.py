@@ -21,6 +21,7 @@ from typing import Any
 from .. import errors
 from ..errors import BrokerError
 from ..models import BrokerConnectionStatus, EquityData, Execution, PlacedOrder, Position, Quote
+from ..records import read_only
 
 __all__ = [
     "MAX_MESSAGE_BYTES",
@@ -172,7 +173,12 @@ _RECORDS: dict[str, type[Any]] = {
 
 def record_from(kind: str, data: dict[str, Any]) -> Any:
     """Rebuild the record a ``kind`` event carried from its JSON object (the reverse of
-    ``to_dict``): enums from their integers, nested records from their objects."""
+    ``to_dict``): enums from their integers, nested records from their objects.  Read-only,
+    as a local broker's records are."""
+    return read_only(_record_from(kind, data))
+
+
+def _record_from(kind: str, data: dict[str, Any]) -> Any:
     cls = _RECORDS[kind]
     # to_dict() leaves out None: put it back for fields without a default (Quote.bidSize)
     data = {**{f.name: None for f in dataclasses.fields(cls) if f.name not in data}, **data}
