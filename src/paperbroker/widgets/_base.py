@@ -17,8 +17,13 @@ Messages from the browser (cancel, place an order ...) may arrive on another thr
 (ipykernel 7 runs comm handlers on subshell threads): they hop to the loop the widget was
 created on with ``loop.call_soon_threadsafe``.  Every command is answered with
 ``{"type": "reply", "id": ..., "ok": bool, "error": str | None}``; a command that fails
-changes nothing and its error is shown in the widget.  A widget never raises into the
+changes nothing and its error is shown in the widget; a command cut short by a kernel
+interrupt is answered before the interrupt goes on.  A widget never raises into the
 broker: its callbacks only store records, and errors while flushing are logged and shown.
+
+The kernel owns every synced trait but those a view writes (``front_end_traits``):
+ipywidgets' ``set_state`` ignores ``read_only``, so :meth:`BrokerWidget.set_state`
+refuses a browser update of any other trait (an ``account_id``, a table's rows ...).
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ import math
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import anywidget
 import traitlets
@@ -39,7 +44,16 @@ from ..errors import BrokerError, ConfigurationError
 from ..events import Subscription, topic
 from ..models import DEFAULT_ACCOUNT
 
-__all__ = ["BrokerWidget", "CommandError", "add_snapshot", "asset", "shown", "text_arg", "whole"]
+__all__ = [
+    "BrokerWidget",
+    "CommandError",
+    "add_snapshot",
+    "asset",
+    "check_scale",
+    "shown",
+    "text_arg",
+    "whole",
+]
 
 logger = logging.getLogger("paperbroker.widgets")
 
@@ -92,6 +106,12 @@ class BrokerWidget(anywidget.AnyWidget):
     account_id = traitlets.Unicode(read_only=True).tag(sync=True)
     #: The last widget-side failure (a flush that raised), shown in the widget.
     error = traitlets.Unicode("").tag(sync=True)
+    #: The size of the type (1 normal; 1.4 for a projector), read when a view renders.
+    scale = traitlets.Float(1.0, read_only=True).tag(sync=True)
+
+    #: The traits the browser may write (ipywidgets' ``set_state`` ignores ``read_only``):
+    #: every other one is the kernel's, and a front-end update of it is refused.
+    front_end_traits: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(
         self,
@@ -99,6 +119,7 @@ class BrokerWidget(anywidget.AnyWidget):
         account_id: str = DEFAULT_ACCOUNT,
         *,
         interval: float = 0.1,
+        scale: float = 1.0,
         **kwargs: Any,
     ) -> None:
         if not isinstance(broker, BrokerService):
@@ -117,8 +138,10 @@ class BrokerWidget(anywidget.AnyWidget):
                 f"sends its updates), got {interval!r}."
             )
             raise ConfigurationError(msg)
+        check_scale(scale)
         super().__init__(**kwargs)
         self.set_trait("account_id", account_id)
+        self.set_trait("scale", float(scale))
         self._broker = broker
         self._interval = float(interval)
         try:
@@ -128,6 +151,7 @@ class BrokerWidget(anywidget.AnyWidget):
         self._loop_thread = threading.get_ident()
         self._timer: asyncio.TimerHandle | bool | None = None
         self._subs: list[Subscription] = []
+        self._partners: list[BrokerWidget] = []
         self._commands: dict[str, Command] = {"snapshot": self._cmd_snapshot}
         self.on_msg(self._on_msg)
         try:
@@ -195,6 +219,16 @@ class BrokerWidget(anywidget.AnyWidget):
         except Exception as exc:  # a widget must never break the broker
             logger.exception("%s failed to send an update", type(self).__name__)
             self.error = f"Update failed: {type(exc).__name__}: {exc}"
+        for partner in self._partners:
+            partner.flush()
+
+    def flush_with(self, *others: BrokerWidget) -> None:
+        """Send ``others``' pending updates whenever this widget sends its own.
+
+        For widgets that show the same figure (the dashboard's summary and equity chart
+        both show the equity): on screen they then change together and agree.
+        """
+        self._partners.extend(w for w in others if w is not self and w not in self._partners)
 
     def flush(self) -> None:
         """Send pending updates now instead of at the next timer tick."""
@@ -233,11 +267,40 @@ class BrokerWidget(anywidget.AnyWidget):
         except Exception as exc:  # answer the browser, keep the kernel alive
             logger.exception("%s command failed", type(self).__name__)
             self._reply(request_id, error=f"Internal error: {type(exc).__name__}: {exc}")
+        except BaseException as exc:  # an interrupt (the stop button): answer, then stop
+            what = "Interrupted" if isinstance(exc, KeyboardInterrupt) else type(exc).__name__
+            self._reply(
+                request_id,
+                error=f"{what} while the kernel ran this command; look at the orders to see what it did.",
+            )
+            raise
         else:
             self._reply(request_id, note=note)
 
     def _reply(self, request_id: object, *, error: str | None = None, note: str | None = None) -> None:
         self._post({"type": "reply", "id": request_id, "ok": error is None, "error": error, "note": note})
+
+    def set_state(self, sync_data: dict[str, Any]) -> None:
+        """Apply a state update from the browser to the traits it owns (see
+        ``front_end_traits``); an update of any other trait is refused, logged, and the
+        views are sent the kernel's value back."""
+        if not isinstance(sync_data, dict):
+            logger.warning("%s ignored a state update that is not an object", type(self).__name__)
+            return
+        owned = self.front_end_traits
+        refused = [name for name in sync_data if name not in owned]
+        if refused:
+            logger.warning(
+                "%s refused a browser update of %s: the kernel owns it",
+                type(self).__name__,
+                shown(refused),
+            )
+            known = [name for name in refused if name in self.keys]
+            if known and self.comm is not None:
+                self.send_state(known)  # undo it in the views that sent it
+        allowed = {name: value for name, value in sync_data.items() if name in owned}
+        if allowed:
+            super().set_state(allowed)
 
     def _cmd_snapshot(self, _content: dict[str, Any]) -> None:
         self.flush()
@@ -291,6 +354,19 @@ class BrokerWidget(anywidget.AnyWidget):
             handle.cancel()
         self._timer = None
         super().close()
+
+
+def check_scale(scale: object) -> float:
+    """Check a presentation scale (the size of the type); raise ConfigurationError."""
+    if (
+        isinstance(scale, bool)
+        or not isinstance(scale, (int, float))
+        or not math.isfinite(scale)
+        or not 0.5 <= scale <= 3
+    ):
+        msg = f"scale must be a number from 0.5 to 3 (1 is normal, 1.4 suits a projector), got {scale!r}."
+        raise ConfigurationError(msg)
+    return float(scale)
 
 
 def add_snapshot(widget: Any, data: dict[str, Any]) -> None:

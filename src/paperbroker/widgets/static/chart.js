@@ -38,6 +38,7 @@ function render({ model, el }) {
   const loading = pbEl("div", "pb-loading", "Loading chart…");
   plot.appendChild(loading);
   root.append(bar, plot);
+  pbScale(model, root);
   el.appendChild(root);
 
   const x = [];
@@ -69,7 +70,7 @@ function render({ model, el }) {
       margin: { l: 8, r: 64, t: 26, b: 28 },
       paper_bgcolor: "rgba(0,0,0,0)",
       plot_bgcolor: "rgba(0,0,0,0)",
-      font: { family: c.font, size: 11, color: c.muted },
+      font: { family: c.font, size: Math.round(11 * (Number(model.get("scale")) || 1)), color: c.muted },
       showlegend: true,
       legend: { orientation: "h", x: 0, y: 1.02, xanchor: "left", yanchor: "bottom", bgcolor: "rgba(0,0,0,0)" },
       hovermode: "x unified",

@@ -48,6 +48,7 @@ function render({ model, el }) {
   tip.hidden = true;
   plot.append(loading, labels, tip);
   root.append(bar, plot);
+  pbScale(model, root);
   el.appendChild(root);
 
   const maxPoints = model.get("max_points");
@@ -131,7 +132,7 @@ function render({ model, el }) {
         background: { type: "solid", color: "transparent" },
         textColor: pick("--pb-muted", "#59636e"),
         fontFamily: css.fontFamily,
-        fontSize: 11,
+        fontSize: Math.round(11 * (Number(model.get("scale")) || 1)),
         attributionLogo: true,
       },
       grid: { vertLines: { color: pick("--pb-line", "#eef1f4") }, horzLines: { color: pick("--pb-line", "#eef1f4") } },
