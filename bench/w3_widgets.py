@@ -54,13 +54,17 @@ from paperbroker.widgets import BrokerWidget, dashboard
 
 FLUSH = {{}}  # seconds spent in widget flushes, by widget class
 _flush = BrokerWidget._flush
+_nested = [0.0]  # a flush inside a flush (flush_with partners) counts for its own class only
 def _timed(self):
-    t = time.perf_counter()
+    t, outer = time.perf_counter(), _nested[0]
+    _nested[0] = 0.0
     try:
         _flush(self)
     finally:
+        spent = time.perf_counter() - t
         name = type(self).__name__
-        FLUSH[name] = FLUSH.get(name, 0.0) + time.perf_counter() - t
+        FLUSH[name] = FLUSH.get(name, 0.0) + spent - _nested[0]
+        _nested[0] = outer + spent
 BrokerWidget._flush = _timed
 
 SYMBOLS = ["AAPL", "MSFT", "NVDA", "EURUSD", "SPY"]

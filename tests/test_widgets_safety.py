@@ -184,20 +184,44 @@ def last_drawn_equity(chart: w.EquityChart) -> float:
     return float(np.frombuffer(points[-1][1], dtype=np.float64)[-1])
 
 
-async def test_summary_and_equity_chart_show_the_same_equity_after_each_flush():
+async def test_summary_and_equity_chart_show_the_same_equity_at_every_moment():
     broker = pb.BrokerService(execution_delay=None, seed=4, market=pb.RandomWalk({"AAPL": 100.0}))
     broker.step()
     assert broker.buy("AAPL", 50).status is pb.OrderStatus.FILLED  # at the ask, at once
     board = w.dashboard(broker, symbols=["AAPL"])
     board.chart.snapshot_html()  # the views have the chart so far
+    seen = set()
     for _ in range(3):
         for _ in range(20):
             broker.step()
         equity = broker.equity().equity
-        # the summary's timer (0.2 s) fires before the chart's own (0.5 s) would
-        await asyncio.sleep(board.summary.interval + 0.1)
-        assert board.summary.values["equity"] == equity
-        assert last_drawn_equity(board.chart) == equity
+        for _ in range(14):  # look every 50 ms, across more than one flush interval
+            await asyncio.sleep(0.05)
+            shown = board.summary.values["equity"]
+            assert last_drawn_equity(board.chart) == shown
+            seen.add(shown)
+        assert shown == equity  # after the flush, the broker's equity
+    assert len(seen) == 4  # the equity at the start, then after each run
+
+
+async def test_widgets_flushed_together_send_when_either_timer_fires(broker_with_market):
+    broker = broker_with_market
+    summary = w.AccountSummary(broker, interval=0.2)
+    chart = w.EquityChart(broker, interval=5.0)
+    summary.flush_with(chart)
+    broker.step()
+    assert summary.pending and chart.pending
+    chart.flush()  # the link goes both ways
+    assert not summary.pending and not chart.pending
+    assert summary.values["equity"] == broker.equity().equity == chart.points()["equity"][-1]
+
+
+@pytest.fixture
+def broker_with_market() -> pb.BrokerService:
+    broker = pb.BrokerService(execution_delay=None, seed=4, market=pb.RandomWalk({"AAPL": 100.0}))
+    broker.step()
+    broker.buy("AAPL", 50)
+    return broker
 
 
 # ---------------------------------------------------------------- presentation scale

@@ -220,15 +220,25 @@ class BrokerWidget(anywidget.AnyWidget):
             logger.exception("%s failed to send an update", type(self).__name__)
             self.error = f"Update failed: {type(exc).__name__}: {exc}"
         for partner in self._partners:
-            partner.flush()
+            if partner.pending:
+                partner.flush()
+
+    @property
+    def pending(self) -> bool:
+        """True while an update waits for the flush timer."""
+        return self._timer is not None
 
     def flush_with(self, *others: BrokerWidget) -> None:
-        """Send ``others``' pending updates whenever this widget sends its own.
+        """Send this widget's and ``others``' pending updates together, whichever's timer
+        comes first (the link goes both ways).
 
         For widgets that show the same figure (the dashboard's summary and equity chart
         both show the equity): on screen they then change together and agree.
         """
-        self._partners.extend(w for w in others if w is not self and w not in self._partners)
+        for other in others:
+            if other is not self and other not in self._partners:
+                self._partners.append(other)
+                other.flush_with(self)
 
     def flush(self) -> None:
         """Send pending updates now instead of at the next timer tick."""

@@ -51,8 +51,9 @@ class Dashboard(ipywidgets.GridBox):  # type: ignore[misc]
     equity chart.
 
     ``scale`` sizes the type of every part (1 normal; 1.4 or so for a projector).  The
-    summary and the equity chart send their updates together, so they show the same
-    equity at every moment.
+    summary and the equity chart send their updates together (at the summary's pace; the
+    chart's page redraws its curve at most twice a second), so they show the same equity
+    at every moment.
 
     The parts are attributes (``summary``, ``price``, ``ticket``, ``positions``,
     ``executions``, ``orders``, ``chart``).  The price chart follows the ticket's symbol;

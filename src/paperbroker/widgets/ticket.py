@@ -151,7 +151,7 @@ class OrderTicket(BrokerWidget):
         super().__init__(
             broker,
             account_id,
-            interval=0.25,
+            interval=0.5,  # its quotes and late outcomes: twice a second
             symbols=list(symbols),
             symbol=symbols[0] if symbols else "",
             qty=float(qty),

@@ -120,8 +120,25 @@ function render({ model, el }) {
     ];
   }
 
+  // plotly redraws are costly: at most one every REDRAW_MS, while the header's figure
+  // (the same equity as the account summary's) changes with every message
+  const REDRAW_MS = 450;
+  let lastDraw = -Infinity;
+  let redrawTimer = 0;
+  function requestDraw() {
+    if (redrawTimer) return;
+    const wait = lastDraw + REDRAW_MS - performance.now();
+    if (wait <= 0) frames.request();
+    else
+      redrawTimer = setTimeout(() => {
+        redrawTimer = 0;
+        frames.request();
+      }, wait);
+  }
+
   function draw() {
     if (!Plotly || !alive) return;
+    lastDraw = performance.now();
     revision += 1;
     if (x.length) last.textContent = pbFixed(equity[equity.length - 1], 2);
     if (!drawn) {
@@ -149,7 +166,8 @@ function render({ model, el }) {
       equity.splice(0, extra);
       balance.splice(0, extra);
     }
-    frames.request();
+    if (x.length) last.textContent = pbFixed(equity[equity.length - 1], 2);
+    requestDraw();
   }
 
   model.on("msg:custom", (msg, buffers) => {
@@ -182,6 +200,7 @@ function render({ model, el }) {
   return () => {
     alive = false;
     frames.cancel();
+    clearTimeout(redrawTimer);
     themeWatch.disconnect();
     resize.disconnect();
     if (Plotly && drawn) Plotly.purge(plot);

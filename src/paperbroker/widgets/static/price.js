@@ -399,6 +399,8 @@ function render({ model, el }) {
     });
   }
 
+  let heard = false; // an update from the kernel has arrived
+  let noQuotes = false; // the "no quotes yet" notice is showing
   function draw() {
     if (!L || !alive) return;
     if (!chart) {
@@ -409,8 +411,16 @@ function render({ model, el }) {
     if (!rows.length) {
       root.dataset.points = "0";
       if (series) series.setData([]);
-      notice("No quotes of " + model.get("symbol") + " yet: the chart draws the market's quotes.", "", 0);
+      // only once the kernel has said so, not while a view waits for its snapshot
+      if (heard) {
+        notice("No quotes of " + model.get("symbol") + " yet: the chart draws the market's quotes.", "", 0);
+        noQuotes = true;
+      }
       return;
+    }
+    if (noQuotes) {
+      notice("");
+      noQuotes = false;
     }
     const seriesBefore = series;
     drawPoints();
@@ -437,10 +447,14 @@ function render({ model, el }) {
 
   model.on("msg:custom", (msg, buffers) => {
     if (requests.handle(msg)) return;
-    if (msg && msg.type === "update") update(msg, buffers);
+    if (msg && msg.type === "update") {
+      heard = true;
+      update(msg, buffers);
+    }
   });
   model.on("change:error", () => notice(model.get("error"), "error", 0));
   model.on("change:symbol", () => {
+    heard = false;
     rows = [];
     markers = [];
     markersStart = 0;
