@@ -434,16 +434,27 @@ function render({ model, el }) {
       drawLines();
       overlayDirty = false;
     }
+    followFor(300); // the price scale may move with the new points
   }
   const frames = pbScheduler(draw);
 
   // the labels follow their lines while the user pans or zooms, and as the scale moves
+  // after new points: for a while after each of those, not in every frame for ever (an
+  // endless animation-frame loop keeps the browser drawing frames while nothing moves)
   let follow = 0;
+  let followUntil = 0;
   const track = () => {
     placeLabels();
-    follow = requestAnimationFrame(track);
+    follow = performance.now() < followUntil ? requestAnimationFrame(track) : 0;
   };
-  follow = requestAnimationFrame(track);
+  function followFor(ms) {
+    followUntil = Math.max(followUntil, performance.now() + ms);
+    if (!follow) follow = requestAnimationFrame(track);
+  }
+  for (const kind of ["wheel", "pointerdown", "dblclick"]) plot.addEventListener(kind, () => followFor(600), { passive: true });
+  plot.addEventListener("pointermove", (e) => e.buttons && followFor(600), { passive: true });
+  const resized = new ResizeObserver(() => followFor(300));
+  resized.observe(plot);
 
   model.on("msg:custom", (msg, buffers) => {
     if (requests.handle(msg)) return;
@@ -480,6 +491,7 @@ function render({ model, el }) {
     alive = false;
     frames.cancel();
     cancelAnimationFrame(follow);
+    resized.disconnect();
     if (chart) chart.remove();
   };
 }
