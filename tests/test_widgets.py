@@ -347,13 +347,21 @@ async def test_bad_table_commands_reply_an_error_and_change_nothing(broker, cont
 BAD_ORDERS = [
     ({"symbol": "AAPL", "type": "market", "qty": "abc", "seenPrice": 100}, "Quantity must be a number"),
     ({"symbol": "AAPL", "type": "market", "qty": None, "seenPrice": 100}, "Quantity is empty"),
-    ({"symbol": "AAPL", "type": "market", "qty": -1, "seenPrice": 100}, "qty must be"),
+    ({"symbol": "AAPL", "type": "market", "qty": -1, "seenPrice": 100}, "Quantity must be a finite"),
     ({"symbol": "", "type": "market", "qty": 1, "seenPrice": 100}, "Symbol must be"),
     ({"symbol": "A" * 100, "type": "market", "qty": 1, "seenPrice": 100}, "at most 64"),
     ({"symbol": "AAPL", "type": "banana", "qty": 1}, "not a valid order type"),
-    ({"symbol": "AAPL", "type": "limit", "qty": 1}, "limitPrice"),
+    ({"symbol": "AAPL", "type": "limit", "qty": 1}, "needs a Limit price; enter it in the Limit price box"),
+    ({"symbol": "AAPL", "type": "stop_limit", "qty": 1, "limitPrice": 9}, "needs a Stop price"),
+    (
+        {"symbol": "AAPL", "type": "limit", "qty": 1, "limitPrice": 10, "stopLoss": 11},
+        "The Stop loss 11 of this buy order must be below 10",
+    ),
     ({"symbol": "AAPL", "type": "limit", "qty": 1, "limitPrice": "1e999"}, "Limit price must be"),
-    ({"symbol": "NEWCO", "type": "market", "qty": 1}, "No price is known"),
+    (
+        {"symbol": "NEWCO", "type": "market", "qty": 1},
+        "cannot be priced: enter a Fill price, or place a limit",
+    ),
     ("not an order", "JSON object"),
 ]
 

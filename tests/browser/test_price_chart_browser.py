@@ -8,6 +8,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from .conftest import Lab, Page
 
 # A random walk stepped by hand, one fill (a marker), a buy limit with a take-profit, and a
@@ -181,16 +183,21 @@ VISIBLE = """(title) => {
 }"""
 
 
-def test_every_essential_column_shows_at_1024x768(lab: Lab, tab: Page) -> None:
+@pytest.mark.parametrize("file_browser", [False, True], ids=["file-browser-closed", "file-browser-open"])
+def test_every_essential_column_shows_at_1024x768(lab: Lab, tab: Page, file_browser: bool) -> None:
     tab.page.set_viewport_size({"width": 1024, "height": 768})
-    tab.open_lab(lab.notebook("fit.ipynb", DASHBOARD))
+    tab.open_lab(lab.notebook(f"fit-{file_browser}.ipynb", DASHBOARD))
     page = tab.page
-    # as a teacher projects: the file browser closed, the notebook the width of the screen
-    page.evaluate("() => { const s = window.jupyterapp.shell; if (!s.leftCollapsed) s.collapseLeft(); }")
-    page.wait_for_selector(".pb-price[data-points='32']")  # at creation, 31 steps
+    # as a teacher projects: the notebook the width of the screen, or beside the files
+    if file_browser:
+        page.evaluate("() => window.jupyterapp.commands.execute('filebrowser:activate')")
+        page.wait_for_selector(".jp-FileBrowser", state="visible")
+    else:
+        page.evaluate("() => { const s = window.jupyterapp.shell; if (!s.leftCollapsed) s.collapseLeft(); }")
+    page.wait_for_selector(".pb-price[data-points='32']")  # 1 quote at creation, 31 steps
     page.wait_for_selector(".pb-table .pb-row:not([hidden]) .pb-cell")
     time.sleep(1)  # the last resize has settled the columns
-    tab.screenshot(".jp-Notebook", "dashboard-1024.png")
+    tab.screenshot(".jp-Notebook", f"dashboard-1024-{'files' if file_browser else 'wide'}.png")
     for title, wanted in ESSENTIAL.items():
         seen = page.evaluate(VISIBLE, title)
         missing = [c for c in wanted if c not in seen["heads"]]
@@ -215,4 +222,24 @@ def test_every_essential_column_shows_at_1024x768(lab: Lab, tab: Page) -> None:
         ".querySelector('.pb-scroll').clientHeight"
     )
     assert height < 120, height
+    assert tab.errors == []
+
+
+def test_a_presentation_scale_grows_the_type_of_every_part(lab: Lab, tab: Page) -> None:
+    tab.page.set_viewport_size({"width": 1400, "height": 1000})
+    cells = DASHBOARD.replace("dashboard(broker, symbols=", "dashboard(broker, scale=1.5, symbols=")
+    tab.open_lab(lab.notebook("scale.ipynb", cells))
+    page = tab.page
+    page.wait_for_selector(".pb-table .pb-row:not([hidden]) .pb-cell")
+    time.sleep(1)
+    sizes = page.evaluate(
+        "() => ['.pb-summary', '.pb-ticket', '.pb-price', '.pb-chart', '.pb-table'].map((s) =>"
+        " getComputedStyle(document.querySelector(s)).fontSize)"
+    )
+    assert sizes == ["18px"] * 5, sizes  # 12 px at scale 1
+    row = page.evaluate(
+        "() => document.querySelector('.pb-table .pb-row:not([hidden])').getBoundingClientRect().height"
+    )
+    assert row == pytest.approx(36, abs=0.5), row  # 24 px at scale 1: the type fits its row
+    tab.screenshot(".jp-Notebook", "dashboard-scale-1.5.png")
     assert tab.errors == []

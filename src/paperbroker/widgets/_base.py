@@ -17,13 +17,18 @@ Messages from the browser (cancel, place an order ...) may arrive on another thr
 (ipykernel 7 runs comm handlers on subshell threads): they hop to the loop the widget was
 created on with ``loop.call_soon_threadsafe``.  Every command is answered with
 ``{"type": "reply", "id": ..., "ok": bool, "error": str | None}``; a command that fails
-changes nothing and its error is shown in the widget.  A widget never raises into the
+changes nothing and its error is shown in the widget; a command cut short by a kernel
+interrupt is answered before the interrupt goes on.  A widget never raises into the
 broker: its callbacks only store records, and errors while flushing are logged and shown.
 
 A widget works on any :class:`~paperbroker.host.BrokerHost`: the local broker, or the
 classroom client (``pb.connect``), whose order calls return a future that the server
 answers later.  A command that gets one replies once it is done (:func:`then` chains the
 rest of a command onto it), so the kernel's loop never waits for the network.
+
+The kernel owns every synced trait but those a view writes (``front_end_traits``):
+ipywidgets' ``set_state`` ignores ``read_only``, so :meth:`BrokerWidget.set_state`
+refuses a browser update of any other trait (an ``account_id``, a table's rows ...).
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ import math
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import anywidget
 import traitlets
@@ -49,6 +54,7 @@ __all__ = [
     "CommandError",
     "add_snapshot",
     "asset",
+    "check_scale",
     "host_account",
     "shown",
     "text_arg",
@@ -146,6 +152,12 @@ class BrokerWidget(anywidget.AnyWidget):
     account_id = traitlets.Unicode(read_only=True).tag(sync=True)
     #: The last widget-side failure (a flush that raised), shown in the widget.
     error = traitlets.Unicode("").tag(sync=True)
+    #: The size of the type (1 normal; 1.4 for a projector), read when a view renders.
+    scale = traitlets.Float(1.0, read_only=True).tag(sync=True)
+
+    #: The traits the browser may write (ipywidgets' ``set_state`` ignores ``read_only``):
+    #: every other one is the kernel's, and a front-end update of it is refused.
+    front_end_traits: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(
         self,
@@ -153,6 +165,7 @@ class BrokerWidget(anywidget.AnyWidget):
         account_id: str = DEFAULT_ACCOUNT,
         *,
         interval: float = 0.1,
+        scale: float = 1.0,
         **kwargs: Any,
     ) -> None:
         account_id = host_account(broker, account_id, type(self).__name__)
@@ -167,8 +180,10 @@ class BrokerWidget(anywidget.AnyWidget):
                 f"sends its updates), got {interval!r}."
             )
             raise ConfigurationError(msg)
+        check_scale(scale)
         super().__init__(**kwargs)
         self.set_trait("account_id", account_id)
+        self.set_trait("scale", float(scale))
         self._broker = broker
         self._interval = float(interval)
         try:
@@ -178,6 +193,7 @@ class BrokerWidget(anywidget.AnyWidget):
         self._loop_thread = threading.get_ident()
         self._timer: asyncio.TimerHandle | bool | None = None
         self._subs: list[Subscription] = []
+        self._partners: list[BrokerWidget] = []
         self._commands: dict[str, Command] = {"snapshot": self._cmd_snapshot}
         self.on_msg(self._on_msg)
         try:
@@ -245,6 +261,26 @@ class BrokerWidget(anywidget.AnyWidget):
         except Exception as exc:  # a widget must never break the broker
             logger.exception("%s failed to send an update", type(self).__name__)
             self.error = f"Update failed: {type(exc).__name__}: {exc}"
+        for partner in self._partners:
+            if partner.pending:
+                partner.flush()
+
+    @property
+    def pending(self) -> bool:
+        """True while an update waits for the flush timer."""
+        return self._timer is not None
+
+    def flush_with(self, *others: BrokerWidget) -> None:
+        """Send this widget's and ``others``' pending updates together, whichever's timer
+        comes first (the link goes both ways).
+
+        For widgets that show the same figure (the dashboard's summary and equity chart
+        both show the equity): on screen they then change together and agree.
+        """
+        for other in others:
+            if other is not self and other not in self._partners:
+                self._partners.append(other)
+                other.flush_with(self)
 
     def flush(self) -> None:
         """Send pending updates now instead of at the next timer tick."""
@@ -283,6 +319,13 @@ class BrokerWidget(anywidget.AnyWidget):
                 return
         except Exception as exc:  # noqa: BLE001 - every failure is answered (and logged if internal)
             self._failed(request_id, exc)
+        except BaseException as exc:  # an interrupt (the stop button): answer, then stop
+            what = "Interrupted" if isinstance(exc, KeyboardInterrupt) else type(exc).__name__
+            self._reply(
+                request_id,
+                error=f"{what} while the kernel ran this command; look at the orders to see what it did.",
+            )
+            raise
         else:
             self._reply(request_id, note=note)
 
@@ -303,6 +346,28 @@ class BrokerWidget(anywidget.AnyWidget):
 
     def _reply(self, request_id: object, *, error: str | None = None, note: str | None = None) -> None:
         self._post({"type": "reply", "id": request_id, "ok": error is None, "error": error, "note": note})
+
+    def set_state(self, sync_data: dict[str, Any]) -> None:
+        """Apply a state update from the browser to the traits it owns (see
+        ``front_end_traits``); an update of any other trait is refused, logged, and the
+        views are sent the kernel's value back."""
+        if not isinstance(sync_data, dict):
+            logger.warning("%s ignored a state update that is not an object", type(self).__name__)
+            return
+        owned = self.front_end_traits
+        refused = [name for name in sync_data if name not in owned]
+        if refused:
+            logger.warning(
+                "%s refused a browser update of %s: the kernel owns it",
+                type(self).__name__,
+                shown(refused),
+            )
+            known = [name for name in refused if name in self.keys]
+            if known and self.comm is not None:
+                self.send_state(known)  # undo it in the views that sent it
+        allowed = {name: value for name, value in sync_data.items() if name in owned}
+        if allowed:
+            super().set_state(allowed)
 
     def _cmd_snapshot(self, _content: dict[str, Any]) -> None:
         self.flush()
@@ -356,6 +421,19 @@ class BrokerWidget(anywidget.AnyWidget):
             handle.cancel()
         self._timer = None
         super().close()
+
+
+def check_scale(scale: object) -> float:
+    """Check a presentation scale (the size of the type); raise ConfigurationError."""
+    if (
+        isinstance(scale, bool)
+        or not isinstance(scale, (int, float))
+        or not math.isfinite(scale)
+        or not 0.5 <= scale <= 3
+    ):
+        msg = f"scale must be a number from 0.5 to 3 (1 is normal, 1.4 suits a projector), got {scale!r}."
+        raise ConfigurationError(msg)
+    return float(scale)
 
 
 def add_snapshot(widget: Any, data: dict[str, Any]) -> None:

@@ -16,7 +16,7 @@ import ipywidgets
 
 from ..host import BrokerHost
 from ..models import DEFAULT_ACCOUNT
-from ._base import BrokerWidget, add_snapshot, host_account
+from ._base import BrokerWidget, add_snapshot, check_scale, host_account
 from ._html import snapshot
 from .chart import EquityChart
 from .price import PriceChart
@@ -50,6 +50,11 @@ class Dashboard(ipywidgets.GridBox):  # type: ignore[misc]
     beside executions (one above the other when the notebook is narrow); orders; the
     equity chart.
 
+    ``scale`` sizes the type of every part (1 normal; 1.4 or so for a projector).  The
+    summary and the equity chart send their updates together (at the summary's pace; the
+    chart's page redraws its curve at most twice a second), so they show the same equity
+    at every moment.
+
     The parts are attributes (``summary``, ``price``, ``ticket``, ``positions``,
     ``executions``, ``orders``, ``chart``).  The price chart follows the ticket's symbol;
     it is ``None`` when no symbol is known yet (no ``symbols``, quotes, positions or
@@ -67,13 +72,15 @@ class Dashboard(ipywidgets.GridBox):  # type: ignore[misc]
         chart_height: int = 300,
         price_chart: bool = True,
         price_height: int = 360,
+        scale: float = 1.0,
         **kwargs: Any,
     ) -> None:
+        check_scale(scale)
         made: list[BrokerWidget] = []
         account_id = host_account(broker, account_id, "Dashboard")  # a client: its own account
 
         def make(cls: Any, **options: Any) -> Any:
-            widget = cls(broker, account_id, **options)
+            widget = cls(broker, account_id, scale=scale, **options)
             widget.layout.min_width = "0"
             made.append(widget)
             return widget
@@ -85,7 +92,7 @@ class Dashboard(ipywidgets.GridBox):  # type: ignore[misc]
             first = _first_symbol(broker, account_id, symbols) if price_chart else None
             self.price: PriceChart | None = None
             if first is not None:
-                self.price = PriceChart(broker, first, account_id, height=price_height)
+                self.price = PriceChart(broker, first, account_id, height=price_height, scale=scale)
                 self.price.layout.min_width = "0"
                 made.append(self.price)
             self.positions: PositionsTable = make(PositionsTable, height=table_height)
@@ -95,11 +102,16 @@ class Dashboard(ipywidgets.GridBox):  # type: ignore[misc]
             for widget in made:
                 widget.close()
             raise
+        # the summary and the equity chart both show the equity: they send it together
+        self.summary.flush_with(self.chart)
         top = self.price if self.price is not None else self.chart
         rows = [
             self.summary,
-            _grid([top, self.ticket], "minmax(0, 2fr) minmax(250px, 1fr)"),
-            _grid([self.positions, self.executions], "repeat(auto-fit, minmax(min(100%, 660px), 1fr))"),
+            _grid([top, self.ticket], f"minmax(0, 2fr) minmax({250 * scale:.0f}px, 1fr)"),
+            _grid(
+                [self.positions, self.executions],
+                f"repeat(auto-fit, minmax(min(100%, {660 * scale:.0f}px), 1fr))",
+            ),
             self.orders,
         ]
         if self.price is not None:

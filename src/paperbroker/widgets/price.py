@@ -2,9 +2,10 @@
 
 The price comes from the public ``quotes`` topic: candles when the market replays bars
 (quotes carrying ``open``/``high``/``low``), a line of the last price with the bid and ask
-otherwise.  The chart keeps its own bounded window of the newest ``max_points`` points
-(a quote in the same millisecond as the one before, as when prices are set by
-hand, is drawn one millisecond after it).  Per tick the kernel does O(1)
+otherwise.  The chart keeps its own bounded window of the newest ``max_points`` points,
+starting from the market's price log (``broker.price_history``), so a chart made late
+shows the prices so far (a quote in the same millisecond as the one before, as when
+prices are set by hand, is drawn one millisecond after it).  Per tick the kernel does O(1)
 work: it appends to (or merges into) the window and arms the flush timer; a flush sends
 only the points the views lack, as one binary buffer, with the order lines, new fill
 markers and the position, in **one** message.
@@ -25,7 +26,7 @@ from typing import Any
 import numpy as np
 import traitlets
 
-from ..errors import ConfigurationError, InvalidState
+from ..errors import BrokerError, ConfigurationError, InvalidState
 from ..events import Subscription, topic
 from ..host import BrokerHost, OrderReply
 from ..models import DEFAULT_ACCOUNT, Execution, ParentType, PlacedOrder, Position, Quote
@@ -138,8 +139,7 @@ class PriceChart(BrokerWidget):
         self._dirty_from = self._count
         self._markers.clear()
         self._markers_from = self._marker_count
-        with contextlib.suppress(InvalidState):  # classic mode, or no quote of it yet
-            self._on_quote(broker.quote(symbol))
+        self._load_prices()
         for execution in broker.executions(symbol, self.account_id)[-self._max_markers :]:
             self._on_execution(execution)
         self._orders = {
@@ -158,20 +158,65 @@ class PriceChart(BrokerWidget):
             raise
         self._bind_symbol()
 
+    def _load_prices(self) -> None:
+        """Start the window from the prices the market showed so far (its price log, the
+        newest ``max_points``), else from the current quote."""
+        broker, symbol = self.broker, self.symbol
+        history = getattr(broker, "price_history", None)  # a classroom client keeps no log
+        try:
+            log = {} if history is None else history(symbol)
+        except BrokerError:  # classic mode, or no price of this symbol yet
+            log = {}
+        count = len(log.get("time", ()))
+        if count == 0:
+            with contextlib.suppress(InvalidState):  # classic mode, or no quote of it yet
+                self._on_quote(broker.quote(symbol))
+            return
+        cut = slice(max(0, count - (self._window.maxlen or count)), count)
+        last = np.asarray(log["last"][cut], dtype=np.float64)
+
+        def column(name: str) -> np.ndarray:
+            values = np.asarray(log[name][cut], dtype=np.float64)
+            return np.where(np.isnan(values), last, values)  # a quote has no open ...
+
+        candles = ~np.isnan(np.asarray(log["open"][cut], dtype=np.float64))
+        rows = zip(
+            np.asarray(log["time"][cut]).tolist(),
+            *(column(name).tolist() for name in ("open", "high", "low")),
+            last.tolist(),
+            *(column(name).tolist() for name in ("bid", "ask")),
+            candles.tolist(),
+            strict=True,
+        )
+        for when, open_, high, low, close, bid, ask, candle in rows:
+            self._add_point(when, open_, high, low, close, bid, ask, candle=candle)
+
     def _on_quote(self, quote: Quote) -> None:
-        window, t, last = self._window, float(quote.time), quote.last
+        last = quote.last
+        self._add_point(
+            quote.time,
+            last if quote.open is None else quote.open,
+            last if quote.high is None else quote.high,
+            last if quote.low is None else quote.low,
+            last,
+            quote.bid,
+            quote.ask,
+            candle=quote.open is not None,
+        )
+
+    def _add_point(self, time: int, *prices: float, candle: bool) -> None:
+        """Append one point: time (Unix ms), open, high, low, close, bid, ask."""
+        window, t = self._window, float(time)
         if window:
             if t < self._quote_time:  # time went back (a replay restarted): start again
                 window.clear()
                 self._dirty_from = self._count
             elif t <= window[-1][0]:  # the same millisecond (prices set by hand): just after
                 t = window[-1][0] + 1
-        self._quote_time = quote.time
-        high = last if quote.high is None else quote.high
-        low = last if quote.low is None else quote.low
-        window.append([t, last if quote.open is None else quote.open, high, low, last, quote.bid, quote.ask])
+        self._quote_time = time
+        window.append([t, *prices])
         self._count += 1
-        self._candles = quote.open is not None
+        self._candles = candle
         if self._timer is None:
             self._arm()
 

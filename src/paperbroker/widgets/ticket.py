@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import contextlib
 import math
+import re
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import traitlets
 
@@ -37,6 +38,25 @@ _PRICES = {
 }
 _MAX_SYMBOL = 64
 _FIELDS = ("symbol", "type", "qty", *_PRICES)
+#: The broker's field names in its messages, and the boxes of the form they are typed in.
+_BOXES = {**_PRICES, "qty": "Quantity"}
+_NAMES = re.compile(r"\b(" + "|".join(_BOXES) + r")\b")
+_FINAL = frozenset({OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.REJECTED})
+#: Orders the ticket watches for a later rejection, at most (the oldest go first).
+MAX_WATCHED = 1000
+
+
+def in_boxes(text: str) -> str:
+    """A broker message in the form's words: ``limitPrice`` -> ``Limit price``."""
+    return _NAMES.sub(lambda m: _BOXES[m.group(1)], text)
+
+
+_NEEDS = {
+    OrderType.MARKET: (),
+    OrderType.LIMIT: ("limitPrice",),
+    OrderType.STOP: ("stopPrice",),
+    OrderType.STOP_LIMIT: ("stopPrice", "limitPrice"),
+}
 
 
 def _number(value: object, label: str) -> float | None:
@@ -97,6 +117,8 @@ class OrderTicket(BrokerWidget):
 
     _esm = asset("ticket", "js")
     _css = asset("ticket", "css")
+    #: The symbol box: the browser tells the kernel what was typed (a dashboard follows it).
+    front_end_traits: ClassVar[frozenset[str]] = frozenset({"symbol"})
 
     symbols = traitlets.List(traitlets.Unicode()).tag(sync=True)
     symbol = traitlets.Unicode("").tag(sync=True)
@@ -121,7 +143,7 @@ class OrderTicket(BrokerWidget):
         if isinstance(qty, bool) or not isinstance(qty, (int, float)) or not 0 < qty < math.inf:
             msg = f"qty must be a number > 0, got {qty!r}."
             raise ConfigurationError(msg)
-        self._mine: set[str] = set()
+        self._mine: dict[str, None] = {}  # working orders it placed, oldest first
         self._rejected: PlacedOrder | None = None
         self._latest_id = ""  # the order the status line names, and its newest state
         self._latest: PlacedOrder | None = None
@@ -129,7 +151,7 @@ class OrderTicket(BrokerWidget):
         super().__init__(
             broker,
             account_id,
-            interval=0.25,
+            interval=0.5,  # its quotes and late outcomes: twice a second
             symbols=list(symbols),
             symbol=symbols[0] if symbols else "",
             qty=float(qty),
@@ -143,8 +165,17 @@ class OrderTicket(BrokerWidget):
         for symbol in self.symbols:
             self._subs.append(self.broker.subscribe(topic("quotes", symbol=symbol), self._on_quote))
 
+    @property
+    def watching(self) -> tuple[str, ...]:
+        """Ids of the ticket's orders still open, watched for a later rejection (at most
+        1,000, the newest); a finished order is no longer watched."""
+        return tuple(self._mine)
+
     def _on_order(self, order: PlacedOrder) -> None:
-        if order.status is _REJECTED and order.id in self._mine:
+        mine = order.id in self._mine
+        if mine and order.status in _FINAL:  # finished: the broker may forget it now
+            del self._mine[order.id]
+        if mine and order.status is _REJECTED:
             self._rejected = order
             if self._timer is None:
                 self._arm()
@@ -196,10 +227,15 @@ class OrderTicket(BrokerWidget):
         self._show("error", str(exc))
 
     def _placed(self, order: PlacedOrder) -> PlacedOrder:
-        self._mine.add(order.id)
+        if order.status not in _FINAL:
+            self._mine[order.id] = None
+            if len(self._mine) > MAX_WATCHED:
+                del self._mine[next(iter(self._mine))]
         self._latest_id, self._latest = order.id, None
         if order.status is _REJECTED:
-            self._on_order(order)
+            self._rejected = order
+            if self._timer is None:
+                self._arm()
         else:
             self._show("ok", _said(order))
         return order
@@ -237,7 +273,20 @@ class OrderTicket(BrokerWidget):
                 order[key] = value
         if kind is not OrderType.MARKET:
             order.pop("seenPrice", None)
-        return self.broker.submit(order, self.account_id)
+        for key in ("limitPrice", "stopPrice"):
+            if key in _NEEDS[kind] and key not in order:
+                box = _PRICES[key]
+                msg = f"A {kind.label.lower()} order needs a {box}; enter it in the {box} box."
+                raise CommandError(msg)
+        try:
+            return self.broker.submit(order, self.account_id)
+        except BrokerError as exc:  # say it in the form's words, not the protocol's
+            if exc.args and isinstance(exc.args[0], str):
+                text = exc.args[0]
+                if kind is OrderType.MARKET and "cannot be priced" in text:
+                    text = text.split(":")[0] + ": enter a Fill price, or place a limit order."
+                exc.args = (in_boxes(text), *exc.args[1:])
+            raise
 
     def _cmd_place(self, content: dict[str, Any]) -> Any:
         order = self.place(content.get("side"), content.get("order"))  # type: ignore[arg-type]

@@ -16,6 +16,14 @@ function pbEl(tag, className, text) {
   return el;
 }
 
+/** The widget's presentation scale (the `scale` trait: 1 normal, 1.4 for a projector),
+ *  set on its root as the CSS variable --pb-scale that every font size is multiplied by. */
+function pbScale(model, root) {
+  const scale = Number(model.get("scale")) || 1;
+  root.style.setProperty("--pb-scale", String(scale));
+  return scale;
+}
+
 const pbFormats = new Map();
 function pbFormat(minDigits, maxDigits) {
   const key = minDigits * 16 + maxDigits;

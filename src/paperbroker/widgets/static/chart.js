@@ -38,6 +38,7 @@ function render({ model, el }) {
   const loading = pbEl("div", "pb-loading", "Loading chart…");
   plot.appendChild(loading);
   root.append(bar, plot);
+  pbScale(model, root);
   el.appendChild(root);
 
   const x = [];
@@ -69,7 +70,7 @@ function render({ model, el }) {
       margin: { l: 8, r: 64, t: 26, b: 28 },
       paper_bgcolor: "rgba(0,0,0,0)",
       plot_bgcolor: "rgba(0,0,0,0)",
-      font: { family: c.font, size: 11, color: c.muted },
+      font: { family: c.font, size: Math.round(11 * (Number(model.get("scale")) || 1)), color: c.muted },
       showlegend: true,
       legend: { orientation: "h", x: 0, y: 1.02, xanchor: "left", yanchor: "bottom", bgcolor: "rgba(0,0,0,0)" },
       hovermode: "x unified",
@@ -119,8 +120,25 @@ function render({ model, el }) {
     ];
   }
 
+  // plotly redraws are costly: at most one every REDRAW_MS, while the header's figure
+  // (the same equity as the account summary's) changes with every message
+  const REDRAW_MS = 450;
+  let lastDraw = -Infinity;
+  let redrawTimer = 0;
+  function requestDraw() {
+    if (redrawTimer) return;
+    const wait = lastDraw + REDRAW_MS - performance.now();
+    if (wait <= 0) frames.request();
+    else
+      redrawTimer = setTimeout(() => {
+        redrawTimer = 0;
+        frames.request();
+      }, wait);
+  }
+
   function draw() {
     if (!Plotly || !alive) return;
+    lastDraw = performance.now();
     revision += 1;
     if (x.length) last.textContent = pbFixed(equity[equity.length - 1], 2);
     if (!drawn) {
@@ -148,7 +166,8 @@ function render({ model, el }) {
       equity.splice(0, extra);
       balance.splice(0, extra);
     }
-    frames.request();
+    if (x.length) last.textContent = pbFixed(equity[equity.length - 1], 2);
+    requestDraw();
   }
 
   model.on("msg:custom", (msg, buffers) => {
@@ -181,6 +200,7 @@ function render({ model, el }) {
   return () => {
     alive = false;
     frames.cancel();
+    clearTimeout(redrawTimer);
     themeWatch.disconnect();
     resize.disconnect();
     if (Plotly && drawn) Plotly.purge(plot);

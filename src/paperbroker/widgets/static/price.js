@@ -48,6 +48,7 @@ function render({ model, el }) {
   tip.hidden = true;
   plot.append(loading, labels, tip);
   root.append(bar, plot);
+  pbScale(model, root);
   el.appendChild(root);
 
   const maxPoints = model.get("max_points");
@@ -131,7 +132,7 @@ function render({ model, el }) {
         background: { type: "solid", color: "transparent" },
         textColor: pick("--pb-muted", "#59636e"),
         fontFamily: css.fontFamily,
-        fontSize: 11,
+        fontSize: Math.round(11 * (Number(model.get("scale")) || 1)),
         attributionLogo: true,
       },
       grid: { vertLines: { color: pick("--pb-line", "#eef1f4") }, horzLines: { color: pick("--pb-line", "#eef1f4") } },
@@ -398,6 +399,8 @@ function render({ model, el }) {
     });
   }
 
+  let heard = false; // an update from the kernel has arrived
+  let noQuotes = false; // the "no quotes yet" notice is showing
   function draw() {
     if (!L || !alive) return;
     if (!chart) {
@@ -408,8 +411,16 @@ function render({ model, el }) {
     if (!rows.length) {
       root.dataset.points = "0";
       if (series) series.setData([]);
-      notice("No quotes of " + model.get("symbol") + " yet: the chart draws the market's quotes.", "", 0);
+      // only once the kernel has said so, not while a view waits for its snapshot
+      if (heard) {
+        notice("No quotes of " + model.get("symbol") + " yet: the chart draws the market's quotes.", "", 0);
+        noQuotes = true;
+      }
       return;
+    }
+    if (noQuotes) {
+      notice("");
+      noQuotes = false;
     }
     const seriesBefore = series;
     drawPoints();
@@ -423,23 +434,38 @@ function render({ model, el }) {
       drawLines();
       overlayDirty = false;
     }
+    followFor(300); // the price scale may move with the new points
   }
   const frames = pbScheduler(draw);
 
   // the labels follow their lines while the user pans or zooms, and as the scale moves
+  // after new points: for a while after each of those, not in every frame for ever (an
+  // endless animation-frame loop keeps the browser drawing frames while nothing moves)
   let follow = 0;
+  let followUntil = 0;
   const track = () => {
     placeLabels();
-    follow = requestAnimationFrame(track);
+    follow = performance.now() < followUntil ? requestAnimationFrame(track) : 0;
   };
-  follow = requestAnimationFrame(track);
+  function followFor(ms) {
+    followUntil = Math.max(followUntil, performance.now() + ms);
+    if (!follow) follow = requestAnimationFrame(track);
+  }
+  for (const kind of ["wheel", "pointerdown", "dblclick"]) plot.addEventListener(kind, () => followFor(600), { passive: true });
+  plot.addEventListener("pointermove", (e) => e.buttons && followFor(600), { passive: true });
+  const resized = new ResizeObserver(() => followFor(300));
+  resized.observe(plot);
 
   model.on("msg:custom", (msg, buffers) => {
     if (requests.handle(msg)) return;
-    if (msg && msg.type === "update") update(msg, buffers);
+    if (msg && msg.type === "update") {
+      heard = true;
+      update(msg, buffers);
+    }
   });
   model.on("change:error", () => notice(model.get("error"), "error", 0));
   model.on("change:symbol", () => {
+    heard = false;
     rows = [];
     markers = [];
     markersStart = 0;
@@ -465,6 +491,7 @@ function render({ model, el }) {
     alive = false;
     frames.cancel();
     cancelAnimationFrame(follow);
+    resized.disconnect();
     if (chart) chart.remove();
   };
 }

@@ -16,6 +16,7 @@ function render({ model, el }) {
   const errorEl = pbEl("div", "pb-error");
   errorEl.dataset.kind = "error";
   root.append(account, figures, errorEl);
+  pbScale(model, root);
   el.appendChild(root);
 
   let shownFields = "";

@@ -3,7 +3,7 @@
 // where a row is [key, value per column].  Messages are queued and applied in one
 // animation frame; only the rows in view (plus a margin) exist in the DOM.
 
-const ROW_H = 24;
+const ROW_PX = 24; // at scale 1
 const OVERSCAN = 8;
 const WIDTHS = {
   id: "minmax(70px, 1fr)",
@@ -78,11 +78,15 @@ function render({ model, el }) {
   const empty = pbEl("div", "pb-empty", model.get("empty_text"));
   scroller.append(head, body, empty);
   root.append(bar, scroller);
+  const scale = pbScale(model, root);
+  const ROW_H = ROW_PX * scale;
   el.appendChild(root);
 
-  const template = columns.map((c) => WIDTHS[c.kind] || WIDTHS.text);
+  // column widths grow with the type
+  const px = (t) => t.replace(/(\d+)px/g, (_, n) => Math.round(n * scale) + "px");
+  const template = columns.map((c) => px(WIDTHS[c.kind] || WIDTHS.text));
   if (actions.length) {
-    const width = actions.reduce((sum, a) => sum + Math.ceil(a.label.length * 6.6) + 20, 0);
+    const width = actions.reduce((sum, a) => sum + Math.ceil(a.label.length * 6.6 * scale) + 20, 0);
     template.push(width + (actions.length - 1) * 4 + "px");
   }
   // the narrowest each column can be, from its template entry ("70px", "minmax(62px, 1fr)")
@@ -96,15 +100,21 @@ function render({ model, el }) {
   let hiddenKey = null;
   function fitColumns(width) {
     const hidden = new Set();
-    const need = () =>
-      least.reduce((sum, w, i) => sum + (hidden.has(i) ? 0 : w + 8), 20) + (columns.some((c) => c.kind === "note") ? 90 : 0);
+    const note = columns.some((c) => c.kind === "note");
+    // gaps of 8 px, 10 px padding each side, room for a note; tight: 3 px, 4 px, none
+    const need = (gap, pad, noteRoom) =>
+      least.reduce((sum, w, i) => sum + (hidden.has(i) ? 0 : w + gap), 2 * pad) + (note ? noteRoom : 0);
     for (const i of yielding) {
-      if (need() <= width) break;
+      if (need(8, 10, 90 * scale) <= width) break;
       hidden.add(i);
     }
-    const key = [...hidden].join(",");
+    // still too wide with every column that may give way hidden (a notebook beside
+    // JupyterLab's file browser at 1024 px): tighter gaps keep the essential ones in view
+    const tight = need(8, 10, 90 * scale) > width;
+    const key = [...hidden].join(",") + (tight ? " tight" : "");
     if (key === hiddenKey) return;
     hiddenKey = key;
+    root.classList.toggle("pb-tight", tight);
     root.style.setProperty("--pb-cols", template.filter((_, i) => !hidden.has(i)).join(" "));
     root.dataset.hidden = [...hidden].map((i) => columns[i].key).join(" ");
     for (let i = 0; i < columns.length; i++) root.classList.toggle("pb-hide-" + (i + 1), hidden.has(i));

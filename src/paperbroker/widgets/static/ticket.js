@@ -90,6 +90,7 @@ function render({ model, el }) {
   statusEl.setAttribute("role", "status");
   statusEl.setAttribute("aria-live", "polite");
   root.append(head, form, buttons, statusEl);
+  pbScale(model, root);
   el.appendChild(root);
 
   function syncType() {
