@@ -162,9 +162,8 @@ class PriceChart(BrokerWidget):
         """Start the window from the prices the market showed so far (its price log, the
         newest ``max_points``), else from the current quote."""
         broker, symbol = self.broker, self.symbol
-        history = getattr(broker, "price_history", None)  # a classroom client keeps no log
-        try:
-            log = {} if history is None else history(symbol)
+        try:  # a classroom client keeps no price log
+            log = broker.price_history(symbol) if hasattr(broker, "price_history") else {}
         except BrokerError:  # classic mode, or no price of this symbol yet
             log = {}
         count = len(log.get("time", ()))
