@@ -149,7 +149,9 @@ async def test_edit_position_brackets_creates_moves_and_removes():
     moved = b.edit_brackets("X", take_profit=125.0, stop_loss=90.0)
     assert moved[0].limitPrice == 125.0 and moved[0].id == found[0].id
     assert [o.type for o in b.edit_brackets("X", stop_loss=91.0)] == [OrderType.STOP]
-    with pytest.raises(pb.InvalidOrder, match="stopLoss 101 of position X must be below"):
+    with pytest.raises(
+        pb.InvalidOrder, match=r"stop loss 101 \(stop_loss=, or stopLoss\) of position X must be below"
+    ):
         b.edit_brackets("X", stop_loss=101.0)
     with pytest.raises(pb.UnknownPosition):
         b.edit_brackets("Y", stop_loss=1.0)
