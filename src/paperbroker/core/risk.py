@@ -1,7 +1,7 @@
 """Risk and teaching rules: buying power, position limits, a daily loss limit, symbol rules.
 
-``BrokerService(risk=RiskRules(...))`` turns them on; without ``risk`` no order is refused
-for these reasons.  Each rule is a switch:
+A broker has :data:`~paperbroker.DEFAULT_RISK` unless given ``risk=RiskRules(...)``, or
+``risk=None``: no rules, unlimited buying power.  Each rule is a switch:
 
 * ``account="cash"`` (default): no short selling, buying power = equity not yet invested;
   ``account="margin"`` with ``leverage`` (e.g. 2.0): buying power = equity * leverage
@@ -288,7 +288,7 @@ class RiskBook:
             if need > available + 1e-6:
                 return (
                     f"The order needs {_money(need)} of buying power ({opening:g} x {price:g}) but only "
-                    f"{_money(max(0.0, available))} is available; order less or close positions first.",
+                    f"{_money(max(0.0, available))} is available: order less, or BrokerService(risk=None).",
                     opening,
                 )
         return None, opening
