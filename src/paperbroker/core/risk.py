@@ -36,6 +36,7 @@ from .ledger import Account
 __all__ = ["RiskBook", "RiskRules", "RiskState", "SymbolRules"]
 
 _EPS = 1e-9
+_PRICES = ("The limit price", "The stop price", "The take profit", "The stop loss")  # in messages
 
 
 def _opt_positive(value: object, what: str, example: str) -> None:
@@ -304,11 +305,10 @@ class RiskBook:
         ref: float | None,
         prices: tuple[float | None, float | None, float | None, float | None],
     ) -> tuple[str | None, float]:
-        """:meth:`check` of an order of ``account`` (a ledger account): ``prices`` are the
-        order's limit, stop, take-profit and stop-loss prices, ``ref`` its entry price."""
+        """:meth:`check` of ``account``'s order (``prices``: limit, stop, take-profit, stop-loss)."""
         pos = account.positions.get(symbol)
         held = pos.qty if pos is not None else 0.0
-        named = dict(zip(("limitPrice", "stopPrice", "takeProfit", "stopLoss"), prices, strict=True))
+        named = dict(zip(_PRICES, prices, strict=True))
         return self.check(
             account.account_id, account.equity().equity, symbol, int(side), qty, ref, held, named
         )
