@@ -26,7 +26,7 @@ TARGET = HERE / "03-pnl-accounting-student.ipynb"
 STUDENT_NOTE = (
     "**This is the student version**: each exercise's answer is left as `answer = ...`. "
     "Replace the `...` with your answer (a number, or a calculation such as "
-    "`(150 * 52 + 50 * 60) / 200`) and run the cell after it to have it checked. "
+    "`(12 - 10) * 100`) and run the cell after it to have it checked. "
     "The answered version is `03-pnl-accounting.ipynb`."
 )
 BLANK = "answer = ...  # your answer here"

@@ -252,6 +252,7 @@ def test_the_student_notebook_has_every_answer_blank_and_no_outputs() -> None:
     assert len(tagged) == 8  # one per exercise
     code = "\n".join("".join(c["source"]) for c in student["cells"] if c["cell_type"] == "code")
     assert code.count("answer = ...") == 8
-    assert "(150 * 52 + 50 * 60) / 200" not in code  # exercise 1's answer
+    text = json.dumps(student)
+    assert "(150 * 52 + 50 * 60) / 200" not in text  # exercise 1's answer, anywhere
     assert "NBVAL_CHECK_OUTPUT" not in code
     assert all(c.get("outputs", []) == [] for c in student["cells"] if c["cell_type"] == "code")
