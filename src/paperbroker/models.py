@@ -312,9 +312,10 @@ class EquityData(_Record):
     """An account's money: ``balance`` = initial + realized - commission;
     ``equity`` = balance + unrealized.
 
-    With risk rules (``BrokerService(risk=RiskRules(...))``) ``marginUsed`` is the equity
-    tied up by open positions and ``buyingPower`` the notional new orders may still use;
-    without risk rules both are ``None`` (left out of the JSON: no limit).
+    With risk rules (the default :data:`~paperbroker.DEFAULT_RISK`, or
+    ``BrokerService(risk=RiskRules(...))``) ``marginUsed`` is the equity tied up by open
+    positions and ``buyingPower`` the notional new orders may still use; with
+    ``risk=None`` both are ``None`` (left out of the JSON: no limit).
     """
 
     equity: float
