@@ -74,7 +74,11 @@ def make_world() -> World:
     """A broker with history: working, filled and cancelled orders, open positions, two
     accounts, subscribers.  Each example gets a new one and checks that garbage leaves it
     exactly as it was."""
-    broker = pb.BrokerService(execution_delay=None, clock=pb.SimClock(), seed=9, history_limit=None)
+    # risk=None: the world trades without limits, so what a test refuses is the bad input
+    # (a risk refusal keeps the order as Rejected, which is a change)
+    broker = pb.BrokerService(
+        execution_delay=None, clock=pb.SimClock(), seed=9, history_limit=None, risk=None
+    )
     broker.open_account("B", INITIAL["B"])
     events = Events().attach(broker, ACCOUNTS)
     burst(broker, 20, seed=1)

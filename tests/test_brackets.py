@@ -123,10 +123,26 @@ def test_modifying_a_parents_brackets_moves_its_children():
 @pytest.mark.parametrize(
     ("side", "kwargs", "message"),
     [
-        ("buy", {"take_profit": 99.0}, "takeProfit 99 of this buy order must be above 100"),
-        ("buy", {"stop_loss": 101.0}, "stopLoss 101 of this buy order must be below 100"),
-        ("sell", {"take_profit": 101.0}, "takeProfit 101 of this sell order must be below 100"),
-        ("sell", {"stop_loss": 99.0}, "stopLoss 99 of this sell order must be above 100"),
+        (
+            "buy",
+            {"take_profit": 99.0},
+            r"take profit 99 \(take_profit=, or takeProfit\) of this buy order must be above 100",
+        ),
+        (
+            "buy",
+            {"stop_loss": 101.0},
+            r"stop loss 101 \(stop_loss=, or stopLoss\) of this buy order must be below 100",
+        ),
+        (
+            "sell",
+            {"take_profit": 101.0},
+            r"take profit 101 \(take_profit=, or takeProfit\) of this sell order must be below 100",
+        ),
+        (
+            "sell",
+            {"stop_loss": 99.0},
+            r"stop loss 99 \(stop_loss=, or stopLoss\) of this sell order must be above 100",
+        ),
     ],
 )
 def test_brackets_on_the_wrong_side_are_invalid_and_change_nothing(side, kwargs, message):
@@ -149,7 +165,9 @@ async def test_edit_position_brackets_creates_moves_and_removes():
     moved = b.edit_brackets("X", take_profit=125.0, stop_loss=90.0)
     assert moved[0].limitPrice == 125.0 and moved[0].id == found[0].id
     assert [o.type for o in b.edit_brackets("X", stop_loss=91.0)] == [OrderType.STOP]
-    with pytest.raises(pb.InvalidOrder, match="stopLoss 101 of position X must be below"):
+    with pytest.raises(
+        pb.InvalidOrder, match=r"stop loss 101 \(stop_loss=, or stopLoss\) of position X must be below"
+    ):
         b.edit_brackets("X", stop_loss=101.0)
     with pytest.raises(pb.UnknownPosition):
         b.edit_brackets("Y", stop_loss=1.0)

@@ -190,7 +190,9 @@ def test_modify_rules(broker):
     order = broker.buy("X", 5, limit=10.0)
     with pytest.raises(pb.InvalidOrder, match="cannot be modified"):
         broker.modify(order.id, symbol="Y")
-    with pytest.raises(pb.InvalidOrder, match="limitPrice must be a finite price"):
+    with pytest.raises(
+        pb.InvalidOrder, match=r"limit price \(limit=, or limitPrice\) must be a finite price"
+    ):
         broker.modify(order.id, limit_price=-1)
     with pytest.raises(pb.InvalidOrder, match="symbol and side cannot change"):
         broker.modify(order.id, PreOrder("X", OrderType.LIMIT, Side.SELL, 5, limitPrice=10.0))

@@ -30,6 +30,7 @@ def make_broker(**settings: Any) -> pb.BrokerService:
         "commission": pb.PerUnit(0.01),
         "history_limit": 40,
         "clock": pb.SimClock(),
+        "risk": None,  # the broker without risk rules (test_persistence_market.py has them)
     }
     broker = pb.BrokerService(**{**options, **settings})
     broker.open_account("B", INITIAL["B"])

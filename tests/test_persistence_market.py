@@ -161,7 +161,7 @@ def test_risk_brackets_and_day_orders_go_on_identically_after_a_reload(tmp_path:
 
 def test_a_plain_classic_broker_is_written_with_the_classic_sections_only(tmp_path: Path) -> None:
     """Older paperbrokers read such a file: sections are added only for what is in use."""
-    plain = pb.BrokerService(execution_delay=None)
+    plain = pb.BrokerService(execution_delay=None, risk=None)  # no rules: no risk section
     plain.fill(plain.buy("X", 1, price=10.0).id)
     body = json.loads(pb.save(plain, tmp_path / "plain.json").read_bytes())["body"]
     assert sorted(body) == CLASSIC_SECTIONS

@@ -100,6 +100,7 @@ class BrokerMachine(RuleBasedStateMachine):
             commission=commission,
             history_limit=None,
             clock=pb.SimClock(),
+            risk=None,  # the reference model has no buying-power rule
         )
         broker.open_account("B", INITIAL["B"])
         return broker

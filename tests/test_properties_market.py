@@ -113,6 +113,7 @@ class MarketMachine(RuleBasedStateMachine):
             commission=commission,
             history_limit=None,
             market=market,
+            risk=None,  # the reference model has no buying-power rule
         )
         self.broker.open_account("B", INITIAL["B"])
         self.events.attach(self.broker, ACCOUNTS)

@@ -99,7 +99,7 @@ def test_daily_loss_limit_blocks_new_positions_until_the_session_ends():
         (
             pb.SymbolRules(tick_size=0.05),
             lambda b: b.buy("X", 1, limit=99.97),
-            "limitPrice 99.97 is not on the 0.05",
+            "The limit price 99.97 is not on the 0.05",
         ),
         (pb.SymbolRules(max_position=3), lambda b: b.buy("X", 4), "the maximum is 3"),
     ],

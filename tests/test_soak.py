@@ -18,7 +18,7 @@ def test_memory_is_bounded_by_the_history_limit() -> None:
     """With history_limit=200, once the kept history has reached its bound (the first 2,000
     fills), later rounds of 2,000 fills need no more memory: the kept executions, equity rows
     and finished orders are all bounded."""
-    broker = pb.BrokerService(0.001, seed=1, clock=pb.SimClock(), history_limit=200)
+    broker = pb.BrokerService(0.001, seed=1, clock=pb.SimClock(), history_limit=200, risk=None)
     got = {"n": 0}
     for kind in ("executions", "orders", "positions", "equity"):
         broker.subscribe(pb.topic(kind), lambda payload: got.__setitem__("n", got["n"] + 1))
@@ -61,7 +61,7 @@ def test_memory_is_bounded_by_the_history_limit() -> None:
 
 
 async def test_a_thousand_subscribe_unsubscribe_cycles_leave_nothing_behind() -> None:
-    broker = pb.BrokerService(0.0, seed=2, clock=pb.SimClock(), history_limit=None)
+    broker = pb.BrokerService(0.0, seed=2, clock=pb.SimClock(), history_limit=None, risk=None)
     before = set(asyncio.all_tasks())
     received = {"sync": 0, "async": 0}
 

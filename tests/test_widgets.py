@@ -73,7 +73,7 @@ async def settle(*widgets: Any) -> None:
 
 @pytest.fixture
 def broker() -> pb.BrokerService:
-    return pb.BrokerService(execution_delay=None, seed=3)
+    return pb.BrokerService(execution_delay=None, seed=3, risk=None)  # thousands of fills, no limit
 
 
 def trade(broker: pb.BrokerService, i: int) -> None:
@@ -164,7 +164,7 @@ async def test_snapshot_request_rebuilds_a_view(broker):
 
 async def test_equity_chart_window_is_bounded_and_spans_the_session():
     clock = pb.SimClock()
-    broker = pb.BrokerService(execution_delay=None, clock=clock)
+    broker = pb.BrokerService(execution_delay=None, clock=clock, risk=None)  # no buying-power limit
     chart = w.EquityChart(broker, max_points=100)
     start = clock.now_ms()
     for i in range(3000):

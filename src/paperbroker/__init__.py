@@ -22,6 +22,7 @@ from .broker import RANDOM_DELAY, BrokerService
 from .clock import Clock, SimClock, WallClock
 from .core.commissions import FixedPerOrder, NoCommission, PercentOfNotional, PerUnit
 from .core.risk import RiskRules, SymbolRules
+from .core.settings import DEFAULT_RISK
 from .errors import (
     BrokerError,
     ConfigurationError,
@@ -87,6 +88,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "DEFAULT_ACCOUNT",
+    "DEFAULT_RISK",
     "RANDOM_DELAY",
     "AccessDenied",
     "BarReplay",

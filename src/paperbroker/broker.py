@@ -15,7 +15,7 @@ from .core.amend import closing_order
 from .core.checks import side_preorder
 from .core.history import History
 from .core.risk import RiskRules
-from .core.settings import check_balance
+from .core.settings import DEFAULT_RISK, check_balance
 from .events import Subscription
 from .guard import guard_methods, guarded
 from .market.source import MarketSource, QuoteChange
@@ -66,7 +66,7 @@ class BrokerService:
     slippage
         Market mode: ``None``, :class:`FixedSlippage` or :class:`PercentSlippage`.
     risk
-        :class:`RiskRules` to refuse orders (buying power, limits ...); ``None``: no rules.
+        :class:`RiskRules`, by default :data:`DEFAULT_RISK` (no borrowing); ``None``: unlimited.
 
     Every change is broadcast on a topic (:func:`paperbroker.topic`; the types and their
     payloads are listed in :mod:`paperbroker.topics`).
@@ -83,7 +83,7 @@ class BrokerService:
         clock: Clock | None = None,
         market: MarketSource | None = None,
         slippage: Any = None,
-        risk: RiskRules | None = None,
+        risk: RiskRules | None = DEFAULT_RISK,
     ) -> None:
         settings = (execution_delay, initial_balance, seed, commission, history_limit, clock, market)
         self._use(build_parts(*settings, slippage, risk))
@@ -123,9 +123,10 @@ class BrokerService:
         rule refuses it (the order is kept and broadcast with status Rejected)."""
         return self._engine.submit(order, account_id)
 
-    def fill(self, order_id: str, qty: float | None = None, price: float | None = None) -> Execution:
-        """Fill a working order now: all that remains, or ``qty`` of it, at ``price``
-        (default: the order's own price).  Runs the full cascade."""
+    def fill(
+        self, order_id: str | PlacedOrder, qty: float | None = None, price: float | None = None
+    ) -> Execution:
+        """Fill a working order (by id, or the order) now: ``qty`` (all) at ``price`` (its own)."""
         return self._engine.fill(order_id, qty, price)
 
     def fill_all(self) -> list[Execution]:
@@ -274,8 +275,8 @@ class BrokerService:
         return self._stepper.simulator
 
     def step(self) -> bool:
-        """One step now: a market tick, or (classic and manual mode) one random working
-        order filled; False when a replay has no more data."""
+        """One step now: a market tick, or without a market (manual mode too) one random
+        working order filled at its own price; False when a replay has no more data."""
         return self._stepper.step()
 
     def run(self, steps: int | None = None, *, progress: bool = False) -> int:
@@ -390,8 +391,7 @@ class BrokerService:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], **replacements: Any) -> BrokerService:
-        """Read a broker written by :meth:`save`; see :func:`paperbroker.load` for the
-        ``commission=``, ``clock=``, ``market=`` and ``slippage=`` it takes."""
+        """Read a broker written by :meth:`save`; :func:`paperbroker.load` lists the ``replacements``."""
         broker = cls.__new__(cls)
         broker._use(persistence.read(path, **replacements))  # noqa: SLF001 - its own new instance
         return broker

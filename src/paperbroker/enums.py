@@ -1,8 +1,10 @@
 """The TradingView Broker API's enums, with their protocol values.
 
 Each is an ``IntEnum``: it compares and serialises as the protocol's integer, and has a
-readable ``label`` ("Working", "Stop Limit").  ``coerce`` accepts the member, its value,
-or its name in any case.
+readable ``label`` ("Working", "Stop Limit").  ``str()``, ``print()`` and f-strings show
+the member's name (``WORKING``), as its repr in a record does; ``int()`` gives the value,
+and a numeric format (``f"{side:d}"``) formats it as a number.  ``coerce`` accepts the
+member, its value, or its name in any case.
 """
 
 from __future__ import annotations
@@ -21,8 +23,24 @@ __all__ = [
 ]
 
 
+_NUMERIC = frozenset("bcdoxXneEfFgG%")
+
+
 class _LabelledEnum(IntEnum):
-    """An int enum whose members also have a readable label ("Stop Limit")."""
+    """An int enum whose members also have a readable label ("Stop Limit").
+
+    It prints as its name: ``str(OrderStatus.WORKING)`` is ``"WORKING"``.
+    """
+
+    def __str__(self) -> str:
+        return self.name
+
+    def __format__(self, spec: str) -> str:
+        # a numeric presentation type ("d", "x", ".2f" ...) formats the value, anything
+        # else (the empty spec of an f-string, a width) the name
+        if spec and spec[-1] in _NUMERIC:
+            return format(self.value, spec)
+        return format(self.name, spec)
 
     @property
     def label(self) -> str:

@@ -1,13 +1,16 @@
 """pandas DataFrames of a broker's orders, positions, executions and equity history.
 
 Each function returns the same columns with the same dtypes whether there are rows or not:
-times are UTC datetimes, enums are readable categories ("Buy", "Working"), ids are strings.
+times are datetimes in the time zone of the broker's clock (UTC unless the clock was given
+another, as in ``SimClock(timezone="America/New_York")``), enums are readable categories
+("Buy", "Working"), ids are strings.
 Executions and equity come from columnar history, so exporting hundreds of thousands of
 rows takes milliseconds.  pandas is imported when a function is first called.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TYPE_CHECKING, Any, cast
 
 from .host import account_for
@@ -32,11 +35,14 @@ def _pd() -> Any:
     return pd
 
 
-def _times(pd: Any, ms: Any) -> Any:
+def _times(pd: Any, ms: Any, broker: BrokerHost) -> Any:
+    """Unix milliseconds as datetimes in the time zone of ``broker``'s clock."""
     import numpy as np
 
     values = np.asarray(ms, dtype="int64").astype("datetime64[ms]")
-    return pd.DatetimeIndex(values).tz_localize("UTC")
+    index = pd.DatetimeIndex(values).tz_localize("UTC")
+    zone = broker.clock.timezone
+    return index if zone is dt.timezone.utc else index.tz_convert(zone)
 
 
 def _enum_column(pd: Any, enum: Any, values: list[Any]) -> Any:
@@ -76,7 +82,7 @@ def orders_frame(broker: BrokerHost, account_id: str | None = DEFAULT_ACCOUNT) -
             "stop_loss": pd.Series([o.stopLoss for o in orders], dtype="float64"),
             "filled_qty": pd.Series([o.filledQty for o in orders], dtype="float64"),
             "avg_price": pd.Series([o.avgPrice for o in orders], dtype="float64"),
-            "updated": _times(pd, [o.updateTime or 0 for o in orders]),
+            "updated": _times(pd, [o.updateTime or 0 for o in orders], broker),
             "parent_id": pd.Series([o.parentId for o in orders], dtype="str"),
             "parent_type": _enum_column(pd, ParentType, [o.parentType for o in orders]),
             "message": pd.Series([o.message.text if o.message else None for o in orders], dtype="str"),
@@ -151,7 +157,7 @@ def executions_frame(broker: BrokerHost, account_id: str | None = DEFAULT_ACCOUN
     commission = rows[:, 6]
     frame = pd.DataFrame(
         {
-            "time": _times(pd, rows[:, 0]),
+            "time": _times(pd, rows[:, 0], broker),
             "id": _strings(pd, log.exec_ids, keep),
             "order_id": _strings(pd, log.order_ids, keep),
             "account": pd.Categorical.from_codes(
@@ -182,7 +188,7 @@ def equity_frame(broker: BrokerHost, account_id: str | None = DEFAULT_ACCOUNT) -
         rows = rows[keep]
     frame = pd.DataFrame(
         {
-            "time": _times(pd, rows[:, 0]),
+            "time": _times(pd, rows[:, 0], broker),
             "account": pd.Categorical.from_codes(
                 rows[:, 1].astype(np.int64), categories=broker.history.accounts.names
             ),

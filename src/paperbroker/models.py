@@ -5,6 +5,10 @@ Field names are the protocol's own camelCase names (``limitPrice``, ``filledQty`
 JSON a TradingView front end expects with :meth:`to_dict` / :meth:`to_json`, and the
 protocol documentation reads the same as this package.
 
+A record's repr shows enums by name (``status=WORKING``), money rounded to the cent and
+prices to 6 decimals (the fields keep full precision), and each millisecond time with the
+UTC time it stands for: ``time=1704205800000 (2024-01-02 14:30:00 UTC)``.
+
 Records are slotted dataclasses.  Every record the broker hands out, to subscribers or
 from ``buy``, ``submit``, ``order``, ``orders``, ``positions``, ``executions``, ``equity``
 or ``quote``, is **read-only**: changing a field raises
@@ -204,9 +208,10 @@ class EquityData(Record):
     """An account's money: ``balance`` = initial + realized - commission;
     ``equity`` = balance + unrealized.
 
-    With risk rules (``BrokerService(risk=RiskRules(...))``) ``marginUsed`` is the equity
-    tied up by open positions and ``buyingPower`` the notional new orders may still use;
-    without risk rules both are ``None`` (left out of the JSON: no limit).
+    With risk rules (the default :data:`~paperbroker.DEFAULT_RISK`, or
+    ``BrokerService(risk=RiskRules(...))``) ``marginUsed`` is the equity tied up by open
+    positions and ``buyingPower`` the notional new orders may still use; with
+    ``risk=None`` both are ``None`` (left out of the JSON: no limit).
     """
 
     equity: float

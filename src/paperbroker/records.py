@@ -11,6 +11,7 @@ from :func:`dataclasses.replace` (read-only again) or :meth:`Record.copy` (mutab
 
 from __future__ import annotations
 
+import datetime as _dt
 import json
 import math
 from dataclasses import FrozenInstanceError, fields
@@ -133,6 +134,42 @@ def is_read_only(record: object) -> bool:
     return type(record) in _TWINS
 
 
+#: Fields a repr shows rounded (the values themselves keep full precision): amounts of
+#: money to the cent, prices to 6 decimals (finer than any tick, coarser than float noise).
+_MONEY_FIELDS = frozenset(
+    ("equity", "balance", "unrealizedPL", "realizedPL", "commission", "marginUsed", "buyingPower")
+)
+_PRICE_FIELDS = frozenset(
+    (
+        "limitPrice", "stopPrice", "takeProfit", "stopLoss", "guaranteedStop", "seenPrice",
+        "avgPrice", "price", "last", "bid", "ask", "open", "high", "low",
+    )
+)  # fmt: skip
+#: Unix-millisecond fields, shown with the UTC time they stand for beside them.
+_TIME_FIELDS = frozenset(("time", "updateTime", "timestamp"))
+
+
+def _shown(name: str, value: object) -> str:
+    """How a record's repr shows field ``name``: enums by name, money to the cent, prices
+    without float noise, times in milliseconds with the UTC time beside them."""
+    if isinstance(value, IntEnum):
+        return value.name
+    if type(value) is float and math.isfinite(value):
+        if name in _MONEY_FIELDS:
+            return repr(round(value, 2) + 0.0)  # + 0.0: -0.004 shows as 0.0, not -0.0
+        if name in _PRICE_FIELDS:
+            return repr(round(value, 6) + 0.0)
+    if name in _TIME_FIELDS and type(value) is int and 0 < value < _MAX_MS:
+        when = _dt.datetime.fromtimestamp(value / 1000, _dt.timezone.utc)
+        text = when.strftime("%Y-%m-%d %H:%M:%S")
+        if value % 1000:
+            text += f".{value % 1000:03d}"
+        return f"{value} ({text} UTC)"
+    return repr(value)
+
+
+_MAX_MS = 253_402_300_800_000  # 10000-01-01: later times have no calendar date to show
+
 _HTML_SAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
 
 
@@ -169,11 +206,9 @@ class Record:
         raise TypeError(f"{type(self).__name__} is not a finished record class")
 
     def __repr__(self) -> str:
-        parts = []
-        for name in self._names:
-            value = getattr(self, name)
-            if value is None:
-                continue
-            shown = value.name if isinstance(value, IntEnum) else repr(value)
-            parts.append(f"{name}={shown}")
+        parts = [
+            f"{name}={_shown(name, value)}"
+            for name in self._names
+            if (value := getattr(self, name)) is not None
+        ]
         return f"{type(self).__name__}({', '.join(parts)})"

@@ -15,6 +15,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import sys
+import warnings
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
     from .core.engine import OrderEngine
 
 __all__ = [
+    "NO_LOOP",
     "RANDOM_DELAY",
     "Simulator",
     "Stepper",
@@ -144,6 +147,26 @@ def progress_steps(steps: int, progress: bool, unit: str = "step") -> Iterable[i
     return bar  # type: ignore[no-any-return]
 
 
+#: The warning of a subscription that needs the background task while no loop runs.
+NO_LOOP = (
+    "No asyncio event loop is running, so the broker's background simulator cannot start "
+    "and nothing will fill or tick on its own (Jupyter runs a loop for you; a plain script "
+    "does not). In a script, use manual mode: BrokerService(execution_delay=None), then "
+    "broker.fill(order), broker.fill_all(), broker.step() or broker.run(n); or run your "
+    "code inside asyncio.run(main())."
+)
+
+
+def _user_level() -> int:
+    """The ``stacklevel`` of the first frame outside paperbroker: the user's line."""
+    frame = sys._getframe(1)  # noqa: SLF001 - the stdlib's documented frame access
+    level = 1
+    while frame is not None and frame.f_globals.get("__name__", "").startswith("paperbroker"):
+        frame = frame.f_back  # type: ignore[assignment]
+        level += 1
+    return level
+
+
 class _RandomDelay:
     def __repr__(self) -> str:
         return "RANDOM_DELAY"
@@ -176,6 +199,7 @@ class Stepper:
         self._clock: Clock = engine.clock
         self.delay = delay
         self.simulator = Simulator(self._step_once, self.next_interval, self._health_changed)
+        self._warned = False  # NO_LOOP is said once per broker
 
     @property
     def mode(self) -> str:
@@ -209,9 +233,16 @@ class Stepper:
             self.ensure_running()
 
     def ensure_running(self) -> None:
-        """Start the background task when it should run (a delay, subscribers, a loop)."""
-        if self.delay is not None and len(self._hub) and not self.simulator.running:
-            self.simulator.start()
+        """Start the background task when it should run (a delay, subscribers, a loop).
+
+        Without a running event loop it cannot start: the first time, a ``RuntimeWarning``
+        says what to do instead (manual mode, or ``asyncio.run``).
+        """
+        if self.delay is None or not len(self._hub) or self.simulator.running:
+            return
+        if not self.simulator.start() and not self._warned:
+            self._warned = True
+            warnings.warn(NO_LOOP, RuntimeWarning, stacklevel=_user_level())
 
     def next_interval(self) -> float:
         """Seconds until the next background step (random 1-2 s in classic mode)."""

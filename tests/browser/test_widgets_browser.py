@@ -161,7 +161,7 @@ def test_ticket_places_an_order_that_can_be_cancelled(lab: Lab, tab: Page) -> No
 VIRTUAL = """\
 import paperbroker as pb
 from paperbroker.widgets import ExecutionsTable
-broker = pb.BrokerService(execution_delay=None)
+broker = pb.BrokerService(execution_delay=None, risk=None)  # 10,000 buys: no buying-power limit
 for i in range(10_000):
     broker.fill(broker.buy(f"S{i % 7}", 1 + i % 5, price=100 + i % 13).id)
 table = ExecutionsTable(broker, height=300)

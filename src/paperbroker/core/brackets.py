@@ -42,14 +42,14 @@ def check_sides(side: Side, ref: float | None, tp: float | None, sl: float | Non
     if tp is not None and (tp <= ref if long else tp >= ref):
         where = "above" if long else "below"
         msg = (
-            f"The takeProfit {tp:g} of {what} must be {where} {ref:g} for a {word}: "
-            f"it takes the profit of a move {where} that price."
+            f"The take profit {tp:g} (take_profit=, or takeProfit) of {what} must be {where} "
+            f"{ref:g} for a {word}: it takes the profit of a move {where} that price."
         )
         raise InvalidOrder(msg)
     if sl is not None and (sl >= ref if long else sl <= ref):
         where = "below" if long else "above"
         msg = (
-            f"The stopLoss {sl:g} of {what} must be {where} {ref:g} for a {word}: "
+            f"The stop loss {sl:g} (stop_loss=, or stopLoss) of {what} must be {where} {ref:g} for a {word}: "
             f"it limits the loss of a move {where} that price."
         )
         raise InvalidOrder(msg)

@@ -196,35 +196,41 @@ def checked_fields(order: object) -> OrderFields:
     # placing an order.
     limit = pre.limitPrice
     if limit is not None and (type(limit) is not float or not 0.0 < limit <= MAX_SIZE):
-        limit = _positive(limit, "limitPrice", "price")
+        limit = _positive(limit, "The limit price (limit=, or limitPrice)", "price")
     stop = pre.stopPrice
     if stop is not None and (type(stop) is not float or not 0.0 < stop <= MAX_SIZE):
-        stop = _positive(stop, "stopPrice", "price")
+        stop = _positive(stop, "The stop price (stop=, or stopPrice)", "price")
     if kind is not _MARKET:
         if limit is None and (kind is _LIMIT or kind is _STOP_LIMIT):
-            msg = f"A {kind.label.lower()} order needs limitPrice: the worst price you accept."
+            msg = (
+                f"A {kind.label.lower()} order needs a limit price (limit=..., or limitPrice): "
+                "the worst price you accept."
+            )
             raise InvalidOrder(msg)
         if stop is None and (kind is _STOP or kind is _STOP_LIMIT):
-            msg = f"A {kind.label.lower()} order needs stopPrice: the price that triggers it."
+            msg = (
+                f"A {kind.label.lower()} order needs a stop price (stop=..., or stopPrice): "
+                "the price that triggers it."
+            )
             raise InvalidOrder(msg)
     take_profit = pre.takeProfit
     if take_profit is not None:
-        take_profit = _positive(take_profit, "takeProfit", "price")
+        take_profit = _positive(take_profit, "The take profit (take_profit=, or takeProfit)", "price")
     stop_loss = pre.stopLoss
     if stop_loss is not None:
-        stop_loss = _positive(stop_loss, "stopLoss", "price")
+        stop_loss = _positive(stop_loss, "The stop loss (stop_loss=, or stopLoss)", "price")
     guaranteed = pre.guaranteedStop
     if guaranteed is not None:
-        guaranteed = _positive(guaranteed, "guaranteedStop", "price")
+        guaranteed = _positive(guaranteed, "The guaranteed stop (guaranteedStop)", "price")
     trailing = pre.trailingStopPips
     if trailing is not None:
-        trailing = check_qty(trailing, "trailingStopPips")
+        trailing = check_qty(trailing, "The trailing distance (trailing_stop_pips=, or trailingStopPips)")
     stop_type = pre.stopType
     if stop_type is not None:
         stop_type = _coerce(StopType, stop_type, "stop type")
     seen = pre.seenPrice
     if seen is not None and (type(seen) is not float or not 0.0 < seen <= MAX_SIZE):
-        seen = _positive(seen, "seenPrice", "price")
+        seen = _positive(seen, "The fill price (price=, or seenPrice)", "price")
     is_close = pre.isClose
     if is_close is not None:
         is_close = bool(is_close)

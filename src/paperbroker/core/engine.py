@@ -228,12 +228,13 @@ class OrderEngine:
         pips = order.trailingStopPips
         return None if pips is None else pips * self.grid(order.symbol)[0]
 
-    def fill(self, order_id: str, qty: float | None = None, price: float | None = None) -> Execution:
+    def fill(self, order_id: object, qty: float | None = None, price: float | None = None) -> Execution:
         """Fill a working order now: all that remains or ``qty``, at ``price`` (default: the
         order's own price, or the market's); runs the full cascade."""
         order = self.book.orders.get(order_id) if type(order_id) is str else None
         if order is None:
-            order = self.book.get(order_id)  # raises UnknownOrder with the explanation
+            order = self.book.get(order_id)  # an order record, or UnknownOrder with the explanation
+            order_id = order.id
         if order.status is not _WORKING:
             msg = f"Order {order_id} is {order.status.label.lower()}; only working orders can fill."
             raise InvalidState(msg)

@@ -272,7 +272,8 @@ class Ledger:
             return last
         msg = (
             f"No price is known for {symbol!r} yet, so a market order cannot be priced: "
-            "give limitPrice or seenPrice (buy(..., price=...)) or currentQuotes."
+            "give the price it fills at (buy(..., price=...), or seenPrice in a PreOrder) or "
+            "place a limit order (limit=...)."
         )
         raise InvalidOrder(msg)
 

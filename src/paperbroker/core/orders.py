@@ -103,10 +103,15 @@ class OrderBook:
             self._finished(order.id)
 
     def get(self, order_id: object) -> PlacedOrder:
-        """The order ``order_id``, or UnknownOrder explaining which are kept."""
+        """The order ``order_id`` (an id, or an order record, whose ``id`` is used), or
+        UnknownOrder explaining which are kept."""
+        if isinstance(order_id, PlacedOrder):
+            order_id = order_id.id
         order = self.orders.get(order_id) if isinstance(order_id, str) else None
         if order is None:
             msg = f"There is no order {order_id!r}."
+            if not isinstance(order_id, str):
+                msg += " Pass an order's id (order.id, such as 'ORDER-1') or the order itself."
             if isinstance(order_id, str) and self._done_limit is not None:
                 msg += (
                     f" Only the newest {self._done_limit} finished orders are kept; "

@@ -1,7 +1,7 @@
 """Risk and teaching rules: buying power, position limits, a daily loss limit, symbol rules.
 
-``BrokerService(risk=RiskRules(...))`` turns them on; without ``risk`` no order is refused
-for these reasons.  Each rule is a switch:
+A broker has :data:`~paperbroker.DEFAULT_RISK` unless given ``risk=RiskRules(...)``, or
+``risk=None``: no rules, unlimited buying power.  Each rule is a switch:
 
 * ``account="cash"`` (default): no short selling, buying power = equity not yet invested;
   ``account="margin"`` with ``leverage`` (e.g. 2.0): buying power = equity * leverage
@@ -36,6 +36,7 @@ from .ledger import Account
 __all__ = ["RiskBook", "RiskRules", "RiskState", "SymbolRules"]
 
 _EPS = 1e-9
+_PRICES = ("The limit price", "The stop price", "The take profit", "The stop loss")  # in messages
 
 
 def _opt_positive(value: object, what: str, example: str) -> None:
@@ -288,7 +289,7 @@ class RiskBook:
             if need > available + 1e-6:
                 return (
                     f"The order needs {_money(need)} of buying power ({opening:g} x {price:g}) but only "
-                    f"{_money(max(0.0, available))} is available; order less or close positions first.",
+                    f"{_money(max(0.0, available))} is available: order less, or BrokerService(risk=None).",
                     opening,
                 )
         return None, opening
@@ -304,11 +305,10 @@ class RiskBook:
         ref: float | None,
         prices: tuple[float | None, float | None, float | None, float | None],
     ) -> tuple[str | None, float]:
-        """:meth:`check` of an order of ``account`` (a ledger account): ``prices`` are the
-        order's limit, stop, take-profit and stop-loss prices, ``ref`` its entry price."""
+        """:meth:`check` of ``account``'s order (``prices``: limit, stop, take-profit, stop-loss)."""
         pos = account.positions.get(symbol)
         held = pos.qty if pos is not None else 0.0
-        named = dict(zip(("limitPrice", "stopPrice", "takeProfit", "stopLoss"), prices, strict=True))
+        named = dict(zip(_PRICES, prices, strict=True))
         return self.check(
             account.account_id, account.equity().equity, symbol, int(side), qty, ref, held, named
         )

@@ -10,7 +10,14 @@ from ..clock import Clock
 from ..errors import ConfigurationError
 from .risk import RiskRules
 
-__all__ = ["check_balance", "check_settings", "seeded_generator"]
+__all__ = ["DEFAULT_RISK", "check_balance", "check_settings", "seeded_generator"]
+
+#: The risk rules of a broker built without ``risk=``: an account that cannot borrow.  An
+#: order may open positions worth at most the equity not yet used (longs and shorts
+#: alike; working orders reserve their share), and one that needs more is refused with
+#: the amounts in its message.  Pass ``risk=None`` for unlimited buying power, or your own
+#: :class:`~paperbroker.RiskRules` (a cash account without short selling, leverage ...).
+DEFAULT_RISK = RiskRules(account="margin", leverage=1.0)
 
 
 def check_balance(value: object) -> float:
