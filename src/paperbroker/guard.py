@@ -24,6 +24,7 @@ someone else (ipykernel does, for every cell) installed another since.
 
 from __future__ import annotations
 
+import _signal  # the C module: signal.getsignal wraps it in an enum lookup on every call
 import functools
 import inspect
 import signal
@@ -39,8 +40,8 @@ T = TypeVar("T")
 
 _get_ident = threading.get_ident
 _MAIN = threading.main_thread().ident
-_SIGINT = signal.SIGINT
-_getsignal = signal.getsignal
+_SIGINT = _signal.SIGINT
+_getsignal = _signal.getsignal
 
 # How deep the main thread is in guarded calls (of any broker), whether a SIGINT waits for
 # it to leave, and the handler the waiting one goes to.  Only the main thread changes them.
