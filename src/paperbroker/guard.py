@@ -24,7 +24,7 @@ someone else (ipykernel does, for every cell) installed another since.
 
 from __future__ import annotations
 
-import _signal  # the C module: signal.getsignal wraps it in an enum lookup on every call
+import _signal  # type: ignore[import-not-found]  # C module: signal.getsignal adds an enum lookup a call
 import functools
 import inspect
 import signal
