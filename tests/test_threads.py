@@ -12,6 +12,7 @@ runs a longer one.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
 import threading
@@ -142,3 +143,29 @@ def test_several_calls_are_one_step_under_the_lock() -> None:
         assert seen == []  # the reader waits for the lock
     t.join(timeout=30)
     assert seen and set(seen) == {2}
+
+
+async def test_widgets_stay_true_while_other_threads_trade() -> None:
+    from paperbroker.widgets import OrdersTable, PositionsTable
+
+    broker = pb.BrokerService(execution_delay=None, risk=None)
+    orders, positions = OrdersTable(broker, interval=0.05), PositionsTable(broker, interval=0.05)
+    stop = time.monotonic() + SECONDS
+
+    def trade(seed: int) -> None:
+        rng = random.Random(seed)
+        while time.monotonic() < stop:
+            order = broker.buy(rng.choice(SYMBOLS), rng.randint(1, 3), limit=100.0)
+            if rng.random() < 0.5:
+                broker.fill(order.id)
+            else:
+                broker.cancel(order.id)
+
+    await asyncio.gather(*(asyncio.to_thread(trade, seed) for seed in range(THREADS)))
+    orders.flush()
+    positions.flush()
+    assert {r["id"]: r["status"] for r in orders.rows()} == {o.id: o.status for o in broker.orders()}
+    assert {r["id"]: r["qty"] for r in positions.rows()} == {p.id: p.qty for p in broker.positions()}
+    assert orders.error == "" and positions.error == ""
+    orders.close()
+    positions.close()

@@ -34,6 +34,7 @@ refuses a browser update of any other trait (an ``account_id``, a table's rows .
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import threading
@@ -199,8 +200,12 @@ class BrokerWidget(anywidget.AnyWidget):
         self._timer = None
         if self.comm is None:
             return
+        # a local broker's lock: the callbacks that fill the buffers may run on another
+        # thread (a widget message on ipykernel's subshell, a user's thread)
+        lock = getattr(self._broker, "lock", None) or contextlib.nullcontext()
         try:
-            self._flush_now()
+            with lock:
+                self._flush_now()
         except Exception as exc:  # a widget must never break the broker
             logger.exception("%s failed to send an update", type(self).__name__)
             self.error = f"Update failed: {type(exc).__name__}: {exc}"
