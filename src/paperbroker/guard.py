@@ -85,10 +85,11 @@ class BooksGuard:
     guarded call returns.  Use it as a context manager: ``with broker.lock: ...`` makes
     several calls one step that no other thread and no interrupt can split."""
 
-    __slots__ = ("_lock",)
+    __slots__ = ("rlock",)
 
     def __init__(self) -> None:
-        self._lock = threading.RLock()
+        #: The lock itself (the wrappers below take it directly, at C speed).
+        self.rlock = threading.RLock()
 
     def __enter__(self) -> BooksGuard:
         global _depth
@@ -98,19 +99,19 @@ class BooksGuard:
                 _install()
             _depth += 1
             try:
-                self._lock.acquire()
+                self.rlock.acquire()
             except BaseException:
                 _depth -= 1
                 raise
         else:
-            self._lock.acquire()
+            self.rlock.acquire()
         return self
 
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         global _depth, _pending
-        self._lock.release()
+        self.rlock.release()
         if _get_ident() != _MAIN:
             return
         _depth -= 1
@@ -120,27 +121,52 @@ class BooksGuard:
                 _pass_on(_SIGINT, None)
 
     def __repr__(self) -> str:
-        return f"<BooksGuard {self._lock!r}>"
+        return f"<BooksGuard {self.rlock!r}>"
+
+
+# What ``with guard:`` does around a call, written into the wrapper itself: one Python
+# frame a call instead of three (the wrapper, __enter__, __exit__), the lock taken by the
+# C RLock's own ``with``.  Two factories are made from this text, in this module's globals
+# (so ``global _depth`` is this module's): for a bound function and for a method.
+_WRAPPER = """
+def {factory}(function, _lock):
+    def call({params}):
+        global _depth, _pending
+        lock = {lock}
+        if _get_ident() != _MAIN:
+            with lock:
+                return function({params})
+        if not _depth and _getsignal(_SIGINT) is not _on_sigint:
+            _install()
+        _depth += 1
+        try:
+            with lock:
+                result = function({params})
+        except BaseException as exc:
+            _depth -= 1
+            if _pending and not _depth:
+                _pending = False
+                if not isinstance(exc, KeyboardInterrupt):
+                    _pass_on(_SIGINT, None)
+            raise
+        _depth -= 1
+        if _pending and not _depth:
+            _pending = False
+            _pass_on(_SIGINT, None)
+        return result
+    return call
+"""
+exec(_WRAPPER.format(factory="_bound_call", params="*args, **kwargs", lock="_lock"))
+exec(_WRAPPER.format(factory="_method_call", params="self, *args, **kwargs", lock="self.lock.rlock"))
 
 
 def guarded(guard: BooksGuard, function: Callable[..., T]) -> Callable[..., T]:
     """``function`` run inside ``guard``."""
-
-    @functools.wraps(function)
-    def call(*args: Any, **kwargs: Any) -> T:
-        with guard:
-            return function(*args, **kwargs)
-
-    return call
+    return functools.wraps(function)(_bound_call(function, guard.rlock))  # type: ignore[name-defined]  # noqa: F821
 
 
 def _method(function: F) -> F:
-    @functools.wraps(function)
-    def call(self: Any, *args: Any, **kwargs: Any) -> Any:
-        with self.lock:
-            return function(self, *args, **kwargs)
-
-    return call  # type: ignore[return-value]
+    return functools.wraps(function)(_method_call(function, None))  # type: ignore[name-defined,return-value]  # noqa: F821
 
 
 def guard_methods(*skip: str) -> Callable[[type[T]], type[T]]:
