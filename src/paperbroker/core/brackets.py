@@ -263,16 +263,21 @@ class Brackets:
             for child in children.values():
                 self._owner.pop(child.id, None)
             self.count = len(self._owner)
-            self._arm(order, account_id, position, children)
+            if self._arm(order, account_id, position, children):
+                # armed at the position's qty; a child that filled on arming kept them in
+                # step itself, so ``position`` (from before those fills) must not resize them
+                return
         self.sync(account_id, position, order if by_bracket else None)
 
     def _arm(
         self, parent: PlacedOrder, account_id: str, position: Position, children: dict[str, PlacedOrder]
-    ) -> None:
+    ) -> bool:
+        """Arm ``children`` for the position; False (and cancel them) when the parent's
+        fill did not leave a position on its side."""
         if position.qty <= _EPS or position.side is not parent.side:
             for child in children.values():
                 self._host.cancel_with(child, f"Its parent {parent.id} did not open a position on its side.")
-            return
+            return False
         key = (account_id, position.symbol)
         for old in list(self._position.get(key, {}).values()):
             self._unregister(old.id)
@@ -287,6 +292,7 @@ class Brackets:
         for child in children.values():
             if child.status is OrderStatus.INACTIVE:
                 self._host.activate(child, account_id)
+        return True
 
     def sync(self, account_id: str, position: Position, cause: PlacedOrder | None = None) -> None:
         """Match the position's brackets to its qty, or cancel them when it closed or reversed
