@@ -425,17 +425,19 @@ def instructions(framework: str, scenario: str, n: int) -> int:
 def callgrind(args: argparse.Namespace) -> None:
     """Instructions per bar (and per order) by the two-size difference."""
     small, large = args.sizes
-    frameworks = ["paperbroker", "loop"]
+    frameworks = args.frameworks or ["paperbroker", "loop"]
     if args.peers:
         frameworks += [f for f in ("backtesting", "backtrader") if available(f)]
     for framework in frameworks:
         per_bar = {}
-        for scenario in SCENARIOS:
+        for scenario in args.scenarios:
             counts = [instructions(framework, scenario, size) for size in (small, large)]
             per_bar[scenario] = (counts[1] - counts[0]) / (large - small)
             figure = per_bar[scenario]
             print(f"  {framework:12s} {scenario}  {figure:>12,.0f} instructions per bar", flush=True)
-        print(f"  {framework:12s} an order {per_bar['E2'] - per_bar['E0']:>9,.0f} instructions (E2 - E0)")
+        if "E0" in per_bar and "E2" in per_bar:
+            order = per_bar["E2"] - per_bar["E0"]
+            print(f"  {framework:12s} an order {order:>9,.0f} instructions (E2 - E0)")
 
 
 def main() -> None:
@@ -448,6 +450,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--callgrind", action="store_true", help="count instructions instead of timing")
     parser.add_argument("--peers", action="store_true", help="with --callgrind: the peers too (slow)")
+    parser.add_argument("--frameworks", nargs="+", choices=FRAMEWORKS, help="with --callgrind")
+    parser.add_argument(
+        "--scenarios", nargs="+", choices=SCENARIOS, default=SCENARIOS, help="with --callgrind"
+    )
     parser.add_argument("--sizes", type=int, nargs=2, default=(2_000, 6_000), help="with --callgrind")
     parser.add_argument("--job", nargs=3, metavar=("FRAMEWORK", "SCENARIO", "BARS"), help=argparse.SUPPRESS)
     args = parser.parse_args()

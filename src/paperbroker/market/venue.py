@@ -98,7 +98,7 @@ class Venue:
             if quote is not None:
                 host.mark(symbol, quote.last)
         self._quote_subs = hub.table("quotes")
-        self._deliver = hub.deliver
+        self._send = hub.send
         self.ticks = 0
         self.prices = PriceLog(history_limit, source.symbols, source.bars)  # what it showed
         # the built-in sources make sound ticks from checked input; a source of your own
@@ -250,17 +250,21 @@ class Venue:
         symbols = source.symbols
         if len(symbols) > len(matcher.books):
             matcher.grow(source.tick_sizes)
+        index = tick.index
         mark = self._host.mark
-        changed: list[Any] = []
-        for i, last in zip(tick.index, tick.last, strict=True):
-            changed.extend(mark(symbols[i], last))
+        if len(index) == 1:  # one symbol (most replays): no loop
+            changed = mark(symbols[index[0]], tick.last[0])
+        else:
+            changed = []
+            for i, last in zip(index, tick.last, strict=True):
+                changed.extend(mark(symbols[i], last))
         try:
             if source.bars:
                 matcher.on_bars(
-                    tick.index, tick.open, tick.high, tick.low, tick.last, tick.ask_size, source.half_spread
+                    index, tick.open, tick.high, tick.low, tick.last, tick.ask_size, source.half_spread
                 )
             else:
-                matcher.on_quotes(tick.index, tick.bid, tick.ask, tick.bid_size, tick.ask_size)
+                matcher.on_quotes(index, tick.bid, tick.ask, tick.bid_size, tick.ask_size)
         finally:
             # also when a fill raised part way (each fill is whole): the new marks and
             # quotes are in the books already, so their events go out
@@ -268,11 +272,11 @@ class Venue:
                 self._host.publish_marks(changed)
             subs_by_symbol = self._quote_subs
             if subs_by_symbol:
-                for n, i in enumerate(tick.index):
+                for n, i in enumerate(index):
                     symbol = symbols[i]
                     subs = subs_by_symbol.get(symbol)
                     if subs:
-                        self._deliver(subs, tick_quote(symbol, tick, n))
+                        self._send(((subs, tick_quote(symbol, tick, n)),))
 
     def set_quote(self, symbol: str, change: QuoteChange) -> None:
         """Move a symbol's price by hand and let the market react at once."""
