@@ -105,7 +105,7 @@ class OrderEngine:
         self.account_codes.code(account.account_id)
         if self.risk is not None:
             self.risk.new_session({account.account_id: balance})
-        self.equity.publish(account)
+        self.equity.open(account)
         return account
 
     def account(self, account_id: object) -> Account:
