@@ -126,9 +126,14 @@ class OrderEngine:
         )
         market = self.market
         tif = "GTC" if duration is None else duration.type
+        brackets = take_profit is not None or stop_loss is not None or trailing is not None
+        risk = self.risk
         if market is not None:
             market.check_symbol(symbol)
-            ref = (market.price(symbol, side is _BUY) if kind is _MARKET else None) or limit or seen
+            # a market order's reference price (the quote it would take) serves only the
+            # risk rules and the brackets: without them it is not looked up
+            priced = kind is _MARKET and (risk is not None or brackets)
+            ref = (market.price(symbol, side is _BUY) if priced else None) or limit or seen
         else:
             if tif == "IOC" or tif == "FOK":
                 msg = f"{tif} needs a market to fill against at once; build the broker with market=..."
@@ -138,10 +143,8 @@ class OrderEngine:
             ref = limit
         if kind is not _MARKET:
             ref = limit if limit is not None else stop
-        brackets = take_profit is not None or stop_loss is not None or trailing is not None
         if brackets:
             check_sides(side, ref, take_profit, stop_loss, f"this {side.label.lower()} order")
-        risk = self.risk
         opening = 0.0
         if risk is not None:
             prices = (limit, stop, take_profit, stop_loss)
@@ -159,6 +162,7 @@ class OrderEngine:
             if subs:
                 self.hub.send(((subs, snapshot),))
             return snapshot
+        matched = False
         try:
             snapshot = self.publish_order(placed, account_id)
         finally:  # also when a subscriber raised (an interrupt): the order is working
@@ -166,10 +170,16 @@ class OrderEngine:
                 with self.hub.interrupts_held():
                     self.brackets.attach(placed, account_id, ref, self.grid(symbol))
             if market is not None:
-                market.add(placed, None, immediate=True)
-        if market is not None and placed != snapshot:
-            # it changed at once (filled, in part or whole, or its stop triggered): return
-            # it as it is now, not as broadcast on placing
+                matched = market.add(placed, None, immediate=True)
+        # it may have changed at once (filled, in part or whole, or its stop triggered, or
+        # an orders subscriber acted on it): then return it as it is now, not as broadcast
+        # on placing.  When the market did not match it and no subscriber saw it (a bar
+        # market, no orders subscriber), nothing could change it: no comparison
+        if (
+            market is not None
+            and (matched or brackets or account_id in self._orders_subs)
+            and placed != snapshot
+        ):
             return placed.copy()
         return snapshot
 

@@ -271,7 +271,12 @@ class RestingOrders:
         book.size += 1
         if self.bars and (entry.ioc or entry.fok):
             self.pending.setdefault(i, []).append(entry)
-        self._refresh(i)
+        if where == _BM:  # what _refresh would find: a market buy waits, so any ask matches
+            self.bl[i] = _INF
+        elif where == _SM:
+            self.sl[i] = -_INF
+        else:
+            self._refresh(i)
         return entry
 
     def remove(self, order_id: str) -> None:

@@ -163,6 +163,9 @@ class Venue:
 
     def check_symbol(self, symbol: str) -> None:
         """Refuse an order for a symbol this market will never quote."""
+        i = self.source.index.get(symbol)
+        if i is not None and i < len(self.matcher.books):  # known, and in the matcher
+            return
         if self.source.ensure_symbol(symbol) is None:
             known = ", ".join(self.source.symbols)
             msg = f"This market does not trade {symbol!r}; its symbols are {known}."
@@ -177,21 +180,23 @@ class Venue:
         value = self.matcher.ask[i] if buy else self.matcher.bid[i]
         return None if value != value else value
 
-    def add(self, order: PlacedOrder, trail_distance: float | None, immediate: bool) -> None:
-        """Index a working order; on a quote market, match it at once when ``immediate``."""
+    def add(self, order: PlacedOrder, trail_distance: float | None, immediate: bool) -> bool:
+        """Index a working order; on a quote market, match it at once when ``immediate``.
+        Returns whether it was matched (and so may have changed)."""
         i = self.source.index[order.symbol]
         if order.stopType is not _TRAILING:
             trail_distance = None
         matcher = self.matcher
         matcher.add(order, i, trail_distance)
         if not immediate or self.source.bars:
-            return
+            return False
         matcher.match_quote(i)
         duration = order.duration
         if duration is not None and duration.type in ("IOC", "FOK") and order.status is _WORKING:
             what = "Immediate or cancel" if duration.type == "IOC" else "Fill or kill"
             rest = "the rest" if order.filledQty else "it"
             self._host.cancel_with(order, f"{what}: {rest} could not fill at once.")
+        return True
 
     def reindex(self, order: PlacedOrder, trail_distance: float | None) -> None:
         """A working order's prices changed: file it again and match it if it now can."""
