@@ -126,8 +126,7 @@ class OrderEngine:
         )
         market = self.market
         tif = "GTC" if duration is None else duration.type
-        brackets = take_profit is not None or stop_loss is not None or trailing is not None
-        risk = self.risk
+        brackets, risk = take_profit is not None or stop_loss is not None or trailing is not None, self.risk
         if market is not None:
             market.check_symbol(symbol)
             # a market order's reference price (the quote it would take) serves only the
@@ -171,17 +170,9 @@ class OrderEngine:
                     self.brackets.attach(placed, account_id, ref, self.grid(symbol))
             if market is not None:
                 matched = market.add(placed, None, immediate=True)
-        # it may have changed at once (filled, in part or whole, or its stop triggered, or
-        # an orders subscriber acted on it): then return it as it is now, not as broadcast
-        # on placing.  When the market did not match it and no subscriber saw it (a bar
-        # market, no orders subscriber), nothing could change it: no comparison
-        if (
-            market is not None
-            and (matched or brackets or account_id in self._orders_subs)
-            and placed != snapshot
-        ):
-            return placed.copy()
-        return snapshot
+        # changed at once (filled, triggered, acted on by a subscriber)? then as it is now
+        seen_now = matched or brackets or account_id in self._orders_subs  # else it cannot be
+        return placed.copy() if market is not None and seen_now and placed != snapshot else snapshot
 
     def new_order(
         self,
