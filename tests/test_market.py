@@ -115,8 +115,30 @@ def test_equity_history_keeps_one_row_per_account_per_tick():
     b.buy("A", 5)  # fills one unit per tick: several equity changes per tick
     b.run(50)
     frame = pb.equity_frame(b)
-    assert frame["time"].is_unique
+    # the opening row, then one row per tick: the first unit filled in the opening's
+    # millisecond gets a row of its own rather than overwriting the opening balance
+    assert frame["equity"].iloc[0] == 100_000.0 and frame["unrealized_pl"].iloc[0] == 0.0
+    assert frame["time"].iloc[1:].is_unique
+    assert frame["time"].iloc[1] == frame["time"].iloc[0]
     assert len(frame) <= 52
+
+
+def test_a_replay_that_fills_on_its_first_bar_keeps_the_opening_balance():
+    # the account opens at the first bar's time, and the order placed before run() fills
+    # at that bar's open, 100, in the same millisecond: 10 shares, closes 101, 102, 103
+    b = pb.BrokerService(
+        execution_delay=None,
+        market=bars([[100, 101, 99, 101, 1e6], [101, 102, 100, 102, 1e6], [102, 103, 101, 103, 1e6]],
+                    volume_share=None),
+    )  # fmt: skip
+    b.buy("SPY", 10)
+    b.run()
+    frame = pb.equity_frame(b)
+    assert frame["equity"].tolist() == [100_000.0, 100_010.0, 100_020.0, 100_030.0]
+    assert frame["time"].iloc[0] == frame["time"].iloc[1]
+    curve = pb.equity_curve(b)
+    assert curve.tolist() == [100_000.0, 100_010.0, 100_020.0, 100_030.0]
+    assert pb.stats(b)["return_pct"] == pytest.approx(0.03)
 
 
 def test_bar_replay_steps_bar_by_bar_and_fills_at_the_next_open():

@@ -106,7 +106,7 @@ class OrderEngine:
         self.account_codes.code(account.account_id)
         if self.risk is not None:
             self.risk.new_session({account.account_id: balance})
-        self.equity.publish(account)
+        self.equity.open(account)
         return account
 
     def account(self, account_id: object) -> Account:
@@ -127,9 +127,13 @@ class OrderEngine:
         )
         market = self.market
         tif = "GTC" if duration is None else duration.type
+        brackets, risk = take_profit is not None or stop_loss is not None or trailing is not None, self.risk
         if market is not None:
             market.check_symbol(symbol)
-            ref = (market.price(symbol, side is _BUY) if kind is _MARKET else None) or limit or seen
+            # a market order's reference price (the quote it would take) serves only the
+            # risk rules and the brackets: without them it is not looked up
+            priced = kind is _MARKET and (risk is not None or brackets)
+            ref = (market.price(symbol, side is _BUY) if priced else None) or limit or seen
         else:
             if tif == "IOC" or tif == "FOK":
                 msg = f"{tif} needs a market to fill against at once; build the broker with market=..."
@@ -139,10 +143,8 @@ class OrderEngine:
             ref = limit
         if kind is not _MARKET:
             ref = limit if limit is not None else stop
-        brackets = take_profit is not None or stop_loss is not None or trailing is not None
         if brackets:
             check_sides(side, ref, take_profit, stop_loss, f"this {side.label.lower()} order")
-        risk = self.risk
         opening = 0.0
         if risk is not None:
             prices = (limit, stop, take_profit, stop_loss)
@@ -160,6 +162,7 @@ class OrderEngine:
             if subs:
                 self.hub.send(((subs, snapshot),))
             return snapshot
+        matched = False
         try:
             snapshot = self.publish_order(placed, account_id)
         finally:  # also when a subscriber raised (an interrupt): the order is working
@@ -167,12 +170,10 @@ class OrderEngine:
                 with self.hub.interrupts_held():
                     self.brackets.attach(placed, account_id, ref, self.grid(symbol))
             if market is not None:
-                market.add(placed, None, immediate=True)
-        if market is not None and placed != snapshot:
-            # it changed at once (filled, in part or whole, or its stop triggered): return
-            # it as it is now, not as broadcast on placing
-            return placed.snapshot()
-        return snapshot
+                matched = market.add(placed, None, immediate=True)
+        # changed at once (filled, triggered, acted on by a subscriber)? then as it is now
+        seen_now = matched or brackets or account_id in self._orders_subs  # else it cannot be
+        return placed.snapshot() if market is not None and seen_now and placed != snapshot else snapshot
 
     def new_order(
         self,

@@ -32,6 +32,7 @@ class EquityBook:
         self.one_row_per_tick = False
         self.last_rows: dict[str, tuple[int, int]] = {}  # account -> (time, index) of its last row
         self._subs = hub.table("equity")
+        self._pl_subs = hub.table("pl")
         self._codes = self.account_codes.by_name
         self._rows = log.data.frombytes
 
@@ -47,6 +48,13 @@ class EquityBook:
         if equity is not None:
             self.hub.send(((self._subs[account.account_id], equity),))
 
+    def open(self, account: Account) -> None:
+        """Book and broadcast a new account's first row, which later rows of the same tick
+        never replace: the opening balance stays in the history (and in the equity curve
+        of a replay that fills on its first bar, at the same millisecond)."""
+        self.publish(account)
+        self.last_rows.pop(account.account_id, None)
+
     def book(self, account: Account, now: int | None = None) -> EquityData | None:
         """Log the account's equity row; return its EquityData when someone listens."""
         realized = account.realized
@@ -54,21 +62,25 @@ class EquityBook:
         unrealized = account.unrealized
         balance = account.initial_balance + realized - commission
         account_id = account.account_id
-        row = (
-            self.clock.now_ms() if now is None else now,
-            self._codes[account_id],
-            balance,
-            balance + unrealized,
-            realized,
-            unrealized,
-            commission,
-        )
-        if not self.one_row_per_tick or not self._overwrite(account_id, row):
-            log = self.log
-            self._rows(log.pack(*row))
-            log.total += 1  # log.added(), inline: it runs per fill
-            if len(log.data) >= log.cap:
-                log.trim()
+        if now is None:
+            now = self.clock.now_ms()
+        row = (now, self._codes[account_id], balance, balance + unrealized, realized, unrealized, commission)
+        log = self.log
+        if self.one_row_per_tick:  # market mode: one row per account per tick, the last wins
+            last = self.last_rows.get(account_id)
+            if last is not None and last[0] == now and log.replace(last[1], row):
+                return self._data(account_id, balance, unrealized, realized, commission)
+            self.last_rows[account_id] = (now, log.total)
+        self._rows(log.pack(*row))
+        log.total += 1  # log.added(), inline: it runs per fill
+        if len(log.data) >= log.cap:
+            log.trim()
+        return self._data(account_id, balance, unrealized, realized, commission)
+
+    def _data(
+        self, account_id: str, balance: float, unrealized: float, realized: float, commission: float
+    ) -> EquityData | None:
+        """The EquityData of a row just booked, or None when nobody listens."""
         if account_id not in self._subs:
             return None
         data = EquityData(balance + unrealized, balance, unrealized, realized, commission)
@@ -76,27 +88,31 @@ class EquityBook:
             data.marginUsed, data.buyingPower = self.risk.margin(account_id, data.equity)
         return read_only(data)
 
-    def _overwrite(self, account_id: str, row: tuple[float, ...]) -> bool:
-        """Market mode keeps one equity row per account per tick: the last one wins."""
-        log = self.log
-        last = self.last_rows.get(account_id)
-        if last is not None and last[0] == row[0] and log.replace(last[1], row):
-            return True
-        self.last_rows[account_id] = (int(row[0]), log.total)
-        return False
-
     def publish_marks(
         self, changed: list[tuple[Account, PositionState]], skip: Account | None = None
     ) -> None:
-        """New marks moved these positions: ``pl`` for each, then one ``equity`` per account."""
+        """New marks moved these positions: ``pl`` for each, then one ``equity`` per account.
+
+        A position's ``pl`` record is built only when the account has ``pl`` subscribers.
+        """
+        if len(changed) == 1:  # one position (one symbol held): no accounts to collect
+            account, pos = changed[0]
+            if pos.qty and account is not skip:
+                self._moved(account, pos)
+                self.publish(account)
+            return
         accounts: dict[str, Account] = {}
-        publish = self.hub.publish
-        risk = self.risk
         for account, pos in changed:
             if pos.qty and account is not skip:
-                if risk is not None:
-                    risk.position(account.account_id, pos.symbol, pos.qty, pos.mark)
-                publish("pl", account.account_id, pos.snapshot())
+                self._moved(account, pos)
                 accounts[account.account_id] = account
         for account in accounts.values():
             self.publish(account)
+
+    def _moved(self, account: Account, pos: PositionState) -> None:
+        """A mark moved ``pos``: tell the risk book, and ``pl`` when someone listens."""
+        if self.risk is not None:
+            self.risk.position(account.account_id, pos.symbol, pos.qty, pos.mark)
+        subs = self._pl_subs.get(account.account_id)
+        if subs:
+            self.hub.send(((subs, pos.snapshot()),))

@@ -30,7 +30,7 @@ class MarketPort(Protocol):
     def tick_size(self, symbol: str) -> float:
         """The symbol's price grid."""
 
-    def add(self, order: PlacedOrder, trail_distance: float | None, immediate: bool) -> None:
+    def add(self, order: PlacedOrder, trail_distance: float | None, immediate: bool) -> bool:
         """Index a working order (and match it at once when ``immediate``)."""
 
     def reindex(self, order: PlacedOrder, trail_distance: float | None) -> None:

@@ -40,7 +40,7 @@ from typing import Protocol
 
 from ..models import OrderStatus, OrderType, PlacedOrder, Side
 from .resting import _SS, MatcherState, RestingOrders, _Entry, _Heap
-from .slippage import Slippage, round_to_tick
+from .slippage import NoSlippage, Slippage, round_to_tick
 
 __all__ = [
     "MatchHost",
@@ -88,6 +88,7 @@ class Matcher(RestingOrders):
     def __init__(self, host: MatchHost, slippage: Slippage, tick_sizes: list[float], bars: bool) -> None:
         self._host = host
         self._slip = slippage
+        self._free = isinstance(slippage, NoSlippage)  # no call per market fill
         super().__init__(tick_sizes, bars)
 
     @property
@@ -156,10 +157,16 @@ class Matcher(RestingOrders):
                 self._trigger(self._pop(book.bs))
             while book.ss and -book.ss[0][0] >= b:
                 self._trigger(self._pop(book.ss))
-            self._market(book.bm, i, a, True)
-            self._market(book.sm, i, b, False)
-            self._limits(book.bl, i, -a, a)
-            self._limits(book.sl, i, b, b)
+            # (each only when it holds orders: a call that finds nothing costs as much as a
+            # comparison of a whole quote)
+            if book.bm:
+                self._market(book.bm, i, a, True)
+            if book.sm:
+                self._market(book.sm, i, b, False)
+            if book.bl:
+                self._limits(book.bl, i, -a, a)
+            if book.sl:
+                self._limits(book.sl, i, b, b)
         finally:  # also when a fill raised: the thresholds must match the heaps
             self._refresh(i)
 
@@ -169,8 +176,11 @@ class Matcher(RestingOrders):
         while queue and avail[i] > _EPS:
             entry = queue[0]
             order = entry.order
-            slip = self._slip(price, order.qty - order.filledQty, tick)
-            self._take(entry, price + slip if buy else price - slip, buy)
+            if self._free:
+                self._take(entry, price, buy)
+            else:
+                slip = self._slip(price, order.qty - order.filledQty, tick)
+                self._take(entry, price + slip if buy else price - slip, buy)
             if entry.alive:  # only part filled: no size left this tick
                 return
 
@@ -236,8 +246,14 @@ class Matcher(RestingOrders):
         half_spread: float = 0.0,
     ) -> None:
         """New bars for the symbols in ``index``; ``size`` is each bar's fillable volume."""
-        bl, sl, bs, ss, always, pending = self.bl, self.sl, self.bs, self.ss, self.always, self.pending
         half = half_spread
+        if len(index) == 1:  # one symbol (most replays): no rows to build
+            i = index[0]
+            self.avail_buy[i] = self.avail_sell[i] = size[0]
+            self.bid[i] = close[0] - half
+            self.ask[i] = close[0] + half
+            self._bar(i, open_[0], high[0], low[0], close[0], half)
+            return
         rows = list(zip(index, open_, high, low, close, size, strict=True))
         # every bar's size and closing quote first (a walk starts from its bar's open), so a
         # fill that raises part way leaves no symbol on its old quote
@@ -246,30 +262,42 @@ class Matcher(RestingOrders):
             self.bid[i] = c - half
             self.ask[i] = c + half
         for i, o, h, lo, c, _v in rows:
-            if (
-                lo + half <= bl[i]
-                or h - half >= sl[i]
-                or h + half >= bs[i]
-                or lo - half <= ss[i]
-                or i in always
-                or i in pending
-            ):
-                try:
-                    self._walk(i, bar_path(o, h, lo, c), half)
-                finally:  # the bar ends at its close, also when a fill on the way raised
-                    self.bid[i] = c - half
-                    self.ask[i] = c + half
-            waiting = pending.pop(i, None) if pending else None
-            for entry in waiting or ():
-                if entry.alive:
-                    what = "Fill or kill" if entry.fok else "Immediate or cancel"
-                    self._host.expire(entry.order, f"{what}: the rest did not fill on the first bar.")
+            self._bar(i, o, h, lo, c, half)
+
+    def _bar(self, i: int, o: float, h: float, lo: float, c: float, half: float) -> None:
+        """Symbol ``i``'s bar (its size and closing quote set): match along its path when
+        a threshold, a trailing stop or an IOC/FOK order waiting for it asks to."""
+        pending = self.pending
+        if (
+            lo + half <= self.bl[i]
+            or h - half >= self.sl[i]
+            or h + half >= self.bs[i]
+            or lo - half <= self.ss[i]
+            or i in self.always
+            or i in pending
+        ):
+            try:
+                self._walk(i, bar_path(o, h, lo, c), half)
+            finally:  # the bar ends at its close, also when a fill on the way raised
+                self.bid[i] = c - half
+                self.ask[i] = c + half
+        waiting = pending.pop(i, None) if pending else None
+        for entry in waiting or ():
+            if entry.alive:
+                what = "Fill or kill" if entry.fok else "Immediate or cancel"
+                self._host.expire(entry.order, f"{what}: the rest did not fill on the first bar.")
 
     def _walk(self, i: int, path: tuple[float, float, float, float], half: float) -> None:
         self.bid[i] = path[0] - half
         self.ask[i] = path[0] + half
         self.match_quote(i)
-        if i in self.always:
+        book = self.books[i]
+        always = self.always
+        if not (book.bl or book.sl or book.bs or book.ss or i in always):
+            # market orders only (or none left): they match at the open, and nothing rests
+            # that the rest of the path could reach (the caller sets the closing quote)
+            return
+        if i in always:
             self._trail(i, self.bid[i], self.ask[i])
         for p0, p1 in pairwise(path):
             if p1 > p0:
@@ -278,7 +306,7 @@ class Matcher(RestingOrders):
                 self._fall(i, p1, half)
             self.bid[i] = p1 - half
             self.ask[i] = p1 + half
-            if i in self.always:
+            if i in always:
                 self._trail(i, self.bid[i], self.ask[i])
             self._refresh(i)
 

@@ -88,6 +88,7 @@ class _Replay(MarketSource):
         self._cols = loaded.columns
         self._starts = loaded.starts
         self._k = 0
+        self._chunk: _Chunk = _EMPTY
 
     @staticmethod
     def _check_row(columns: dict[str, Any]) -> tuple[Any, str] | None:
@@ -132,6 +133,7 @@ class _Replay(MarketSource):
 
     def _at(self: _R, k: int) -> _R:
         self._k = k
+        self._chunk = _EMPTY
         return self
 
     def __len__(self) -> int:
@@ -145,16 +147,53 @@ class _Replay(MarketSource):
     def start_ms(self) -> int | None:
         return int(self._time[0]) if len(self._time) else None
 
-    def _group(self) -> tuple[int, list[int], dict[str, list[Any]]] | None:
-        """The next time's rows, as lists: ``(time, symbol indexes, {column: values})``;
-        None at the end of the data."""
-        if self._k >= len(self):
-            return None
-        start, end = int(self._starts[self._k]), int(self._starts[self._k + 1])
-        self._k += 1
-        rows = slice(start, end)
-        values = {name: column[rows].tolist() for name, column in self._cols.items()}
-        return int(self._time[start]), self._codes[rows].tolist(), values
+    def _step(self) -> tuple[_Chunk, int] | None:
+        """Move to the next time: the chunk that holds it (converted to lists now when it
+        is a new one) and its position there; None at the end of the data."""
+        k = self._k
+        chunk = self._chunk
+        if not chunk.first <= k < chunk.end:
+            if k >= len(self):
+                return None
+            chunk = _Chunk(self._time, self._codes, self._cols, self._starts, k, min(k + _CHUNK, len(self)))
+            self._chunk = chunk
+        self._k = k + 1
+        return chunk, k - chunk.first
+
+
+#: times converted from numpy to Python lists at once: a numpy slice and ``tolist`` cost
+#: as much as a whole bar does, so a replay does them once per this many bars
+_CHUNK = 512
+
+
+class _Chunk:
+    """A run of a replay's times as Python lists: ``times`` and ``starts`` per time
+    (``starts`` relative to the run, one more than the times), the rest per row."""
+
+    __slots__ = ("codes", "columns", "end", "first", "starts", "times")
+
+    def __init__(
+        self,
+        times: np.ndarray[Any, Any],
+        codes: np.ndarray[Any, Any],
+        columns: dict[str, np.ndarray[Any, Any]],
+        starts: np.ndarray[Any, Any],
+        first: int,
+        end: int,
+    ) -> None:
+        self.first = first  # the run's first time (the replay's step number) ...
+        self.end = end  # ... and the one after its last
+        bounds = starts[first : end + 1]
+        r0, r1 = int(bounds[0]), int(bounds[-1])
+        self.times: list[int] = times[bounds[:-1]].tolist()
+        self.starts: list[int] = (bounds - r0).tolist()
+        self.codes: list[int] = codes[r0:r1].tolist()
+        self.columns: dict[str, list[float]] = {
+            name: column[r0:r1].tolist() for name, column in columns.items()
+        }
+
+
+_EMPTY = _Chunk(np.zeros(0, np.int64), np.zeros(0, np.int64), {}, np.zeros(1, np.int64), 0, 0)
 
 
 class BarReplay(_Replay):
@@ -219,18 +258,27 @@ class BarReplay(_Replay):
 
     def next_tick(self, now_ms: int) -> Tick | None:
         """The next bar of each symbol at the next time, or None at the end."""
-        group = self._group()
-        if group is None:
+        step = self._step()
+        if step is None:
             return None
-        time, codes, cols = group
-        close = cols["close"]
-        half = self.half_spread
-        volume = cols.get("volume") or [_INF] * len(close)
-        share = self._share
-        size = [_INF if share is None else v * share for v in volume]
-        bars = (cols["open"], cols["high"], cols["low"], volume)
+        chunk, j = step
+        s0, s1 = chunk.starts[j], chunk.starts[j + 1]
+        cols = chunk.columns
+        half, share = self.half_spread, self._share
+        volume = cols.get("volume")
+        if s1 - s0 == 1:  # one symbol at this time: no slices
+            c = cols["close"][s0]
+            v = _INF if volume is None else volume[s0]
+            size = [_INF if share is None else v * share]
+            bars = ([cols["open"][s0]], [cols["high"][s0]], [cols["low"][s0]], [v])
+            tick = Tick(chunk.times[j], [chunk.codes[s0]], [c - half], [c + half], size, size, [c], bars)
+            return self._store(tick)
+        close = cols["close"][s0:s1]
+        vol = [_INF] * len(close) if volume is None else volume[s0:s1]
+        size = [_INF if share is None else v * share for v in vol]
+        bars = (cols["open"][s0:s1], cols["high"][s0:s1], cols["low"][s0:s1], vol)
         bid, ask = [c - half for c in close], [c + half for c in close]
-        return self._store(Tick(time, codes, bid, ask, size, size, close, bars))
+        return self._store(Tick(chunk.times[j], chunk.codes[s0:s1], bid, ask, size, size, close, bars))
 
 
 class QuoteReplay(_Replay):
@@ -272,12 +320,14 @@ class QuoteReplay(_Replay):
 
     def next_tick(self, now_ms: int) -> Tick | None:
         """The next quotes at the next time, or None at the end."""
-        group = self._group()
-        if group is None:
+        step = self._step()
+        if step is None:
             return None
-        time, codes, cols = group
-        bid, ask = cols["bid"], cols["ask"]
-        bid_size = cols.get("bid_size") or [_INF] * len(bid)
-        ask_size = cols.get("ask_size") or [_INF] * len(bid)
-        last = cols.get("last") or [(b + a) / 2 for b, a in zip(bid, ask, strict=True)]
-        return self._store(Tick(time, codes, bid, ask, bid_size, ask_size, last))
+        chunk, j = step
+        rows = slice(chunk.starts[j], chunk.starts[j + 1])
+        cols = chunk.columns
+        bid, ask = cols["bid"][rows], cols["ask"][rows]
+        bid_size = cols["bid_size"][rows] if "bid_size" in cols else [_INF] * len(bid)
+        ask_size = cols["ask_size"][rows] if "ask_size" in cols else [_INF] * len(bid)
+        last = cols["last"][rows] if "last" in cols else [(b + a) / 2 for b, a in zip(bid, ask, strict=True)]
+        return self._store(Tick(chunk.times[j], chunk.codes[rows], bid, ask, bid_size, ask_size, last))

@@ -271,7 +271,12 @@ class RestingOrders:
         book.size += 1
         if self.bars and (entry.ioc or entry.fok):
             self.pending.setdefault(i, []).append(entry)
-        self._refresh(i)
+        if where == _BM:  # what _refresh would find: a market buy waits, so any ask matches
+            self.bl[i] = _INF
+        elif where == _SM:
+            self.sl[i] = -_INF
+        else:
+            self._refresh(i)
         return entry
 
     def remove(self, order_id: str) -> None:
@@ -330,9 +335,10 @@ class RestingOrders:
     def _refresh(self, i: int) -> None:
         """Recompute symbol ``i``'s four thresholds from its heap tops."""
         book = self.books[i]
-        for heap in (book.bl, book.sl, book.bs, book.ss):
-            while heap and not heap[0][2].alive:
-                self._pop(heap)
+        if book.dead:  # dead entries rest in the heaps: none may be a top
+            for heap in (book.bl, book.sl, book.bs, book.ss):
+                while heap and not heap[0][2].alive:
+                    self._pop(heap)
         self.bl[i] = _INF if book.bm else (-book.bl[0][0] if book.bl else -_INF)
         self.sl[i] = -_INF if book.sm else (book.sl[0][0] if book.sl else _INF)
         self.bs[i] = book.bs[0][0] if book.bs else _INF

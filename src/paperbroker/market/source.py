@@ -132,25 +132,31 @@ class Tick:
         self.open, self.high, self.low, self.volume = bars if bars is not None else ([], [], [], [])
 
 
-def _size(value: float) -> float | None:
-    return None if value == _INF else value
-
-
 def tick_quote(symbol: str, tick: Tick, n: int) -> Quote:
     """Row ``n`` of ``tick`` as the :class:`Quote` of ``symbol``."""
-    quote = Quote(
-        symbol,
-        tick.bid[n],
-        tick.ask[n],
-        _size(tick.bid_size[n]),
-        _size(tick.ask_size[n]),
-        tick.last[n],
-        tick.time,
-    )
-    if tick.open:
-        quote.open, quote.high, quote.low = tick.open[n], tick.high[n], tick.low[n]
-        quote.volume = _size(tick.volume[n])
-    return read_only(quote)
+    bid_size, ask_size = tick.bid_size[n], tick.ask_size[n]
+    if bid_size == _INF:
+        bid_size = None  # type: ignore[assignment]
+    if ask_size == _INF:
+        ask_size = None  # type: ignore[assignment]
+    if tick.open:  # a bar: one constructor call with its open, high, low and volume
+        volume = tick.volume[n]
+        return read_only(
+            Quote(
+                symbol,
+                tick.bid[n],
+                tick.ask[n],
+                bid_size,
+                ask_size,
+                tick.last[n],
+                tick.time,
+                tick.open[n],
+                tick.high[n],
+                tick.low[n],
+                None if volume == _INF else volume,
+            )
+        )
+    return read_only(Quote(symbol, tick.bid[n], tick.ask[n], bid_size, ask_size, tick.last[n], tick.time))
 
 
 def _digits(ticks: Sequence[float]) -> int:
@@ -241,7 +247,9 @@ class MarketSource(ABC):
 
     def _store(self, tick: Tick) -> Tick:
         latest = self._latest
-        if len(tick.index) == len(latest):  # every symbol: one list, no loop
+        if len(tick.index) == 1:  # one symbol (most ticks of a replay)
+            latest[tick.index[0]] = tick
+        elif len(tick.index) == len(latest):  # every symbol: one list, no loop
             self._latest = [tick] * len(latest)
         else:
             for i in tick.index:

@@ -98,7 +98,7 @@ class Venue:
             if quote is not None:
                 host.mark(symbol, quote.last)
         self._quote_subs = hub.table("quotes")
-        self._deliver = hub.deliver
+        self._send = hub.send
         self.ticks = 0
         self.prices = PriceLog(history_limit, source.symbols, source.bars)  # what it showed
         # the built-in sources make sound ticks from checked input; a source of your own
@@ -163,6 +163,9 @@ class Venue:
 
     def check_symbol(self, symbol: str) -> None:
         """Refuse an order for a symbol this market will never quote."""
+        i = self.source.index.get(symbol)
+        if i is not None and i < len(self.matcher.books):  # known, and in the matcher
+            return
         if self.source.ensure_symbol(symbol) is None:
             known = ", ".join(self.source.symbols)
             msg = f"This market does not trade {symbol!r}; its symbols are {known}."
@@ -177,21 +180,23 @@ class Venue:
         value = self.matcher.ask[i] if buy else self.matcher.bid[i]
         return None if value != value else value
 
-    def add(self, order: PlacedOrder, trail_distance: float | None, immediate: bool) -> None:
-        """Index a working order; on a quote market, match it at once when ``immediate``."""
+    def add(self, order: PlacedOrder, trail_distance: float | None, immediate: bool) -> bool:
+        """Index a working order; on a quote market, match it at once when ``immediate``.
+        Returns whether it was matched (and so may have changed)."""
         i = self.source.index[order.symbol]
         if order.stopType is not _TRAILING:
             trail_distance = None
         matcher = self.matcher
         matcher.add(order, i, trail_distance)
         if not immediate or self.source.bars:
-            return
+            return False
         matcher.match_quote(i)
         duration = order.duration
         if duration is not None and duration.type in ("IOC", "FOK") and order.status is _WORKING:
             what = "Immediate or cancel" if duration.type == "IOC" else "Fill or kill"
             rest = "the rest" if order.filledQty else "it"
             self._host.cancel_with(order, f"{what}: {rest} could not fill at once.")
+        return True
 
     def reindex(self, order: PlacedOrder, trail_distance: float | None) -> None:
         """A working order's prices changed: file it again and match it if it now can."""
@@ -250,17 +255,21 @@ class Venue:
         symbols = source.symbols
         if len(symbols) > len(matcher.books):
             matcher.grow(source.tick_sizes)
+        index = tick.index
         mark = self._host.mark
-        changed: list[Any] = []
-        for i, last in zip(tick.index, tick.last, strict=True):
-            changed.extend(mark(symbols[i], last))
+        if len(index) == 1:  # one symbol (most replays): no loop
+            changed = mark(symbols[index[0]], tick.last[0])
+        else:
+            changed = []
+            for i, last in zip(index, tick.last, strict=True):
+                changed.extend(mark(symbols[i], last))
         try:
             if source.bars:
                 matcher.on_bars(
-                    tick.index, tick.open, tick.high, tick.low, tick.last, tick.ask_size, source.half_spread
+                    index, tick.open, tick.high, tick.low, tick.last, tick.ask_size, source.half_spread
                 )
             else:
-                matcher.on_quotes(tick.index, tick.bid, tick.ask, tick.bid_size, tick.ask_size)
+                matcher.on_quotes(index, tick.bid, tick.ask, tick.bid_size, tick.ask_size)
         finally:
             # also when a fill raised part way (each fill is whole): the new marks and
             # quotes are in the books already, so their events go out
@@ -268,11 +277,11 @@ class Venue:
                 self._host.publish_marks(changed)
             subs_by_symbol = self._quote_subs
             if subs_by_symbol:
-                for n, i in enumerate(tick.index):
+                for n, i in enumerate(index):
                     symbol = symbols[i]
                     subs = subs_by_symbol.get(symbol)
                     if subs:
-                        self._deliver(subs, tick_quote(symbol, tick, n))
+                        self._send(((subs, tick_quote(symbol, tick, n)),))
 
     def set_quote(self, symbol: str, change: QuoteChange) -> None:
         """Move a symbol's price by hand and let the market react at once."""

@@ -75,11 +75,17 @@ class History:
         rows = equity_frame(self.broker, self.account_id)
         row_ms = _ms(rows["time"])
         at = _distinct(self.prices["time"] if len(self.prices["time"]) else row_ms)
-        if len(rows) and len(at) and row_ms[0] < at[0]:
+        opening = len(rows) and len(at) and row_ms[0] < at[0]
+        # a market that changed the account in the opening's millisecond (a replay filling
+        # on its first bar): the opening row is kept apart, and is the curve's first sample
+        at_first_tick = len(self.prices["time"]) and len(row_ms) > 1 and row_ms[0] == row_ms[1] == at[0]
+        if opening or at_first_tick:
             at = np.r_[row_ms[0], at]  # the account's opening, before the first tick
         if len(rows):
             # rows of one time are in order: the last of them is the account after that time
             index = np.maximum(np.searchsorted(row_ms, at, side="right") - 1, 0)
+            if at_first_tick:
+                index[0] = 0
             values = rows["equity"].to_numpy()[index]
         else:
             values = np.full(len(at), np.nan)
