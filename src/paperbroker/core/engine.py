@@ -171,8 +171,7 @@ class OrderEngine:
                     self.brackets.attach(placed, account_id, ref, self.grid(symbol))
             if market is not None:
                 matched = market.add(placed, None, immediate=True)
-        # changed at once (filled, triggered, acted on by a subscriber)? then as it is now
-        seen_now = matched or brackets or account_id in self._orders_subs  # else it cannot be
+        seen_now = matched or brackets or account_id in self._orders_subs  # changed at once?
         return placed.snapshot() if market is not None and seen_now and placed != snapshot else snapshot
 
     def new_order(
