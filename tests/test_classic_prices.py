@@ -37,7 +37,7 @@ def test_a_market_order_with_no_known_price_is_refused_and_changes_nothing(broke
     with pytest.raises(pb.InvalidOrder) as caught:
         broker.buy("X", 1)
     assert str(caught.value) == (
-        "No price is known for 'X' yet, so a market order cannot be priced: give limitPrice or "
-        "seenPrice (buy(..., price=...)) or currentQuotes."
+        "No price is known for 'X' yet, so a market order cannot be priced: give the price it "
+        "fills at (buy(..., price=...), or seenPrice in a PreOrder) or place a limit order (limit=...)."
     )
     assert broker.orders() == [] and broker.positions() == []

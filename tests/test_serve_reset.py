@@ -19,7 +19,10 @@ START = 10_000.0
 
 
 def _classroom() -> pb.BrokerService:
-    broker = pb.BrokerService(execution_delay=None, initial_balance=START, commission=pb.FixedPerOrder(1.0))
+    # no risk rules: the figures below are the ledger's alone
+    broker = pb.BrokerService(
+        execution_delay=None, initial_balance=START, commission=pb.FixedPerOrder(1.0), risk=None
+    )
     broker.open_account("ALICE")
     broker.open_account("BOB", 20_000.0)
     # ALICE: 10 AAPL at 100 and 4 sold at 110 (+40 realized), 6 still held; a working
@@ -166,3 +169,13 @@ def test_a_leaderboard_of_a_broker_resets_on_the_broker():
     assert next(r for r in board.rows if r[0] == "ALICE")[6] == 0
     assert broker.positions("ALICE") == []
     board.close()
+
+
+def test_a_reset_under_risk_rules_answers_with_the_risk_figures():
+    broker = pb.BrokerService(execution_delay=None, initial_balance=START)
+    broker.open_account("ALICE")
+    broker.fill(broker.buy("AAPL", 10, price=100.0, account_id="ALICE").id)
+    equity = broker.reset_account("ALICE")
+    # a margin account that may not borrow (the default rules): all of it is buying power again
+    assert equity == pb.EquityData(START, START, 0.0, 0.0, 0.0, marginUsed=0.0, buyingPower=START)
+    assert broker.equity("ALICE") == equity

@@ -100,7 +100,8 @@ async def test_an_interrupt_during_a_command_still_answers_the_browser(two):
 
 
 async def test_the_ticket_forgets_finished_orders_and_watches_a_bounded_number():
-    broker = pb.BrokerService(execution_delay=None, seed=1, history_limit=10)
+    # no risk rules: a thousand working orders would need more buying power than the account has
+    broker = pb.BrokerService(execution_delay=None, seed=1, history_limit=10, risk=None)
     ticket = w.OrderTicket(broker, symbols=["AAPL"])
     placed = [
         ticket.place("buy", {"symbol": "AAPL", "type": "limit", "qty": 1, "limitPrice": 100}).id

@@ -87,8 +87,10 @@ class BrokerParts:
         return f"{mode}, {working} working orders, equity {equity:,.2f}, simulator {state}"
 
     def reset_account(self, account_id: str) -> EquityData:
-        """Put one account back to its start (see :mod:`paperbroker.core.reset`)."""
-        return reset_account(self.engine, account_id)
+        """Put one account back to its start (see :mod:`paperbroker.core.reset`); returns its
+        equity as :meth:`~paperbroker.BrokerService.equity` gives it (with the risk figures)."""
+        reset_account(self.engine, account_id)
+        return self.views.equity(account_id)
 
     def shutdown(self) -> None:
         """Close every subscription, stop the simulator, then run the shutdown hooks."""

@@ -41,6 +41,9 @@ _FIELDS = ("symbol", "type", "qty", *_PRICES)
 #: The broker's field names in its messages, and the boxes of the form they are typed in.
 _BOXES = {**_PRICES, "qty": "Quantity"}
 _NAMES = re.compile(r"\b(" + "|".join(_BOXES) + r")\b")
+#: "The stop loss 11 (stop_loss=, or stopLoss)": the broker names both spellings a script
+#: may use; the ticket's user typed into a box, so the box's name replaces all three.
+_BOTH = re.compile(r"\b([Tt]he) [a-z ]+?( -?[0-9][0-9.e+-]*)? \(\w+=, or (" + "|".join(_BOXES) + r")\)")
 _FINAL = frozenset({OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.REJECTED})
 #: Orders the ticket watches for a later rejection, at most (the oldest go first).
 MAX_WATCHED = 1000
@@ -48,6 +51,7 @@ MAX_WATCHED = 1000
 
 def in_boxes(text: str) -> str:
     """A broker message in the form's words: ``limitPrice`` -> ``Limit price``."""
+    text = _BOTH.sub(lambda m: f"{m.group(1)} {_BOXES[m.group(3)]}{m.group(2) or ''}", text)
     return _NAMES.sub(lambda m: _BOXES[m.group(1)], text)
 
 
