@@ -76,8 +76,12 @@ SHORT = make_bars(50, seed=7)
 
 def crossover(fast: int, slow: int, seed: int, bars: pd.DataFrame, qty: int = 500) -> dict[str, Any]:
     """Notebook 05's rule: long ``qty`` when the fast average is above the slow one, else short."""
-    broker = pb.BrokerService(
-        execution_delay=None, seed=seed, market=pb.BarReplay(bars, symbol="SYN"), commission=pb.PerUnit(0.005)
+    broker = pb.BrokerService(  # no risk rules, as notebook 05 (and the peers' backtests)
+        execution_delay=None,
+        seed=seed,
+        market=pb.BarReplay(bars, symbol="SYN"),
+        commission=pb.PerUnit(0.005),
+        risk=None,
     )
     closes: list[float] = []
     target = [0]
