@@ -52,10 +52,11 @@ def percentile(values: list[float], q: float) -> float:
 
 async def run_server(mode: str, clients: int, rate: int, seconds: float) -> None:
     if mode == "roundtrip":
-        broker = pb.BrokerService(execution_delay=None, market=pb.ManualQuotes({"AAPL": 100.0}))
+        broker = pb.BrokerService(execution_delay=None, market=pb.ManualQuotes({"AAPL": 100.0}), risk=None)
     else:  # classic manual mode: wall-clock times, so the client can measure the delay
-        broker = pb.BrokerService(execution_delay=None)
-    server = pb.serve(broker)
+        broker = pb.BrokerService(execution_delay=None, risk=None)
+    # a round trip sends orders back to back, faster than the per-connection limit allows
+    server = pb.serve(broker, rate=1e6, burst=1e6) if mode == "roundtrip" else pb.serve(broker)
     invitations = [server.invite(f"S{i:02d}").url for i in range(clients)]
     print(json.dumps({"invitations": invitations}), flush=True)
     await wait_until(lambda: len(server.clients) >= clients)
