@@ -26,7 +26,11 @@ async def test_execution_cascade_design_document():
 
     assert len(callbacks["executions"]) == 1
     assert [o.status for o in callbacks["orders"]] == [OrderStatus.WORKING, OrderStatus.FILLED]
-    assert len(callbacks["equity"]) == 1
+    # two equity records: the working order reserves 10 x 150 of buying power (the default
+    # risk rules), then the fill turns the reservation into a position of the same value
+    reserved, booked = callbacks["equity"]
+    assert (reserved.marginUsed, reserved.buyingPower) == (0.0, 100_000.0 - 1_500.0)
+    assert (booked.marginUsed, booked.buyingPower) == (1_500.0, 100_000.0 - 1_500.0)
     assert len(callbacks["positions"]) == 1
     execution, filled = callbacks["executions"][0], callbacks["orders"][-1]
     assert filled.filledQty == execution.qty == 10
@@ -242,7 +246,9 @@ def test_accounts_are_separate(broker):
     demo = record(broker)
     broker.fill(broker.buy("X", 10, price=10.0, account_id="ALICE").id)
     assert demo.events == []
-    assert [k for k, _ in alice.events] == ["orders", "executions", "orders", "positions", "equity"]
+    # placing reserves buying power (the default risk rules): equity, then the fill's cascade
+    kinds = ["orders", "equity", "executions", "orders", "positions", "equity"]
+    assert [k for k, _ in alice.events] == kinds
     assert broker.positions() == []
     assert broker.positions("ALICE")[0].qty == 10
     assert broker.equity("ALICE").balance == 5_000.0

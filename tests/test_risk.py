@@ -178,3 +178,31 @@ def test_modify_cannot_turn_a_sell_into_a_short_in_a_cash_account():
     assert b.order(sell.id).qty == 3
     b.modify(sell.id, qty=5)
     assert b.order(sell.id).qty == 5
+
+
+def test_a_working_order_moves_buying_power_with_an_equity_event():
+    # cash account, 10,000: a limit buy of 20 at 95 holds 1,900 while it works
+    b = broker(pb.RiskRules())
+    rec = record(b)
+    order = b.buy("X", 20, limit=95.0)
+    b.modify(order.id, qty=30)  # now 2,850
+    b.cancel(order.id)  # all of it back
+    kinds = [kind for kind, _ in rec.events]
+    assert kinds == ["orders", "equity", "orders", "equity", "orders", "equity"]
+    power = [e.buyingPower for kind, e in rec.events if kind == "equity"]
+    assert power == [8_100.0, 7_150.0, 10_000.0]
+    # no money moved: the equity history has no new row, only the opening one
+    assert len(pb.equity_frame(b)) == 1
+
+
+def test_orders_that_hold_no_buying_power_send_no_equity_event():
+    b = broker(pb.RiskRules())
+    b.buy("X", 10)  # fills at 100: 1,000 in the position
+    rec = record(b)
+    closing = b.sell("X", 10, limit=105.0)  # closes the position: it opens nothing
+    b.cancel(closing.id)
+    assert [kind for kind, _ in rec.events] == ["orders", "orders"]
+    free = broker(None)
+    rec = record(free)
+    free.cancel(free.buy("X", 10, limit=95.0).id)  # no risk rules: no buying power to move
+    assert [kind for kind, _ in rec.events] == ["orders", "orders"]

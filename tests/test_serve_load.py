@@ -26,12 +26,9 @@ def _profile() -> tuple[int, float]:
 
 def _market() -> pb.BrokerService:
     prices = {"AAPL": 190.0, "MSFT": 410.0, "SPY": 520.0}
-    # risk=None: under risk rules an order placed or cancelled changes buyingPower without an
-    # equity event (an open bug, see the xfail in test_serve_widgets.py), so a client's copy
-    # of the equity could lag and the comparison below would fail at random
-    return pb.BrokerService(
-        execution_delay=None, market=pb.RandomWalk(prices, volatility=0.002), seed=11, risk=None
-    )
+    # the default risk rules: every order placed, modified or cancelled moves buyingPower,
+    # which each client's copy of the equity must follow
+    return pb.BrokerService(execution_delay=None, market=pb.RandomWalk(prices, volatility=0.002), seed=11)
 
 
 async def _trade(remote: pb.RemoteBroker, rng: random.Random, stop_at: float) -> int:
@@ -112,7 +109,7 @@ async def test_many_clients_trading_each_rebuild_the_servers_state_from_their_ev
 
 
 async def test_a_client_killed_mid_cascade_changes_nothing_for_the_others():
-    broker = pb.BrokerService(execution_delay=None, seed=5, risk=None)  # see _market()
+    broker = pb.BrokerService(execution_delay=None, seed=5)
     server = pb.serve(broker)
     others = [await pb.connect(server.invite(f"S{i}").url) for i in range(4)]
     victim = await Raw.open(server.invite(teacher=True).url)

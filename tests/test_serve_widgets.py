@@ -25,10 +25,7 @@ START = 1_704_205_800_000  # 2024-01-02 14:30 UTC, 09:30 in New York
 async def classroom() -> AsyncIterator[tuple[pb.BrokerService, pb.ClassroomServer, pb.RemoteBroker]]:
     clock = pb.SimClock(START, timezone="America/New_York")
     market = pb.ManualQuotes({"AAPL": 100.0, "MSFT": 50.0}, spread=0.02)
-    # no risk rules here: see test_a_clients_buying_power_follows_an_order_placed below
-    broker = pb.BrokerService(
-        execution_delay=None, clock=clock, market=market, initial_balance=10_000.0, risk=None
-    )
+    broker = pb.BrokerService(execution_delay=None, clock=clock, market=market, initial_balance=10_000.0)
     server = pb.serve(broker)
     remote = await pb.connect(server.invite("ALICE").url)
     yield broker, server, remote
@@ -180,21 +177,24 @@ async def test_a_teacher_client_holds_no_account_for_the_widgets():
     await asyncio.sleep(0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open bug: under risk rules (the default) placing or cancelling an order changes "
-    "buyingPower without an equity event, so a client's copy shows the old figure until the next fill",
-)
-async def test_a_clients_buying_power_follows_an_order_placed():
+async def test_a_clients_buying_power_follows_its_working_orders():
+    # the default rules: a margin account at leverage 1, so buying power is equity minus
+    # positions minus what working orders reserve
     broker = pb.BrokerService(execution_delay=None, market=pb.ManualQuotes({"AAPL": 100.0}))
-    broker.open_account("ALICE")
+    broker.open_account("ALICE", 10_000.0)
     server = pb.serve(broker)
     remote = await pb.connect(server.invite("ALICE").url)
+    seen: list[float] = []
+    remote.subscribe('equity:{"accountId":"ALICE"}', lambda e: seen.append(e.buyingPower))
     try:
-        broker.buy("AAPL", 3, limit=99.0, account_id="ALICE")
-        await until(lambda: len(remote.orders()) == 1)
-        await asyncio.sleep(0.2)
-        assert remote.equity().buyingPower == broker.equity("ALICE").buyingPower
+        order = broker.buy("AAPL", 3, limit=99.0, account_id="ALICE")  # reserves 3 x 99
+        await until(lambda: remote.equity().buyingPower == 10_000.0 - 297.0)
+        broker.modify(order.id, qty=5)  # reserves 5 x 99 instead
+        await until(lambda: remote.equity().buyingPower == 10_000.0 - 495.0)
+        broker.cancel(order.id)  # gives it back
+        await until(lambda: remote.equity().buyingPower == 10_000.0)
+        assert seen[-3:] == [9_703.0, 9_505.0, 10_000.0]
+        assert broker.equity("ALICE").buyingPower == 10_000.0
     finally:
         remote.close()
         server.close()

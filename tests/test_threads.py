@@ -149,12 +149,18 @@ async def test_widgets_stay_true_while_other_threads_trade() -> None:
     from paperbroker.widgets import OrdersTable, PositionsTable
 
     broker = pb.BrokerService(execution_delay=None, risk=None)
-    orders, positions = OrdersTable(broker, interval=0.05), PositionsTable(broker, interval=0.05)
+    rows = 4_000  # the orders table keeps its newest ``rows`` orders
+    orders = OrdersTable(broker, interval=0.05, max_rows=rows)
+    positions = PositionsTable(broker, interval=0.05)
     stop = time.monotonic() + SECONDS
 
     def trade(seed: int) -> None:
         rng = random.Random(seed)
-        while time.monotonic() < stop:
+        # bounded in count too: all the threads' orders together fit in the table however
+        # fast the machine is
+        for _ in range(rows // THREADS):
+            if time.monotonic() >= stop:
+                break
             order = broker.buy(rng.choice(SYMBOLS), rng.randint(1, 3), limit=100.0)
             if rng.random() < 0.5:
                 broker.fill(order.id)

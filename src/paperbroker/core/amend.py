@@ -79,8 +79,9 @@ class OrderChanges:
                 placed.side, clean.limitPrice or clean.stopPrice, clean.takeProfit, clean.stopLoss, order_id
             )
         still_working = clean.qty > placed.filledQty + QTY_EPSILON
+        reserved = False  # did the order's hold on buying power change?
         if engine.risk is not None and placed.status is _WORKING and still_working:
-            self._recheck_risk(placed, clean, account_id)
+            reserved = self._recheck_risk(placed, clean, account_id)
         if market is not None and (clean.type is not placed.type or clean.stopPrice != placed.stopPrice):
             market.rearmed(placed)  # a triggered stop waits for its new stop again
         placed.type = clean.type
@@ -95,11 +96,14 @@ class OrderChanges:
         finally:  # also when a subscriber raised: the market and brackets follow the change
             if placed.status is not _FILLED:
                 self._modified(placed, account_id)
+        if reserved and placed.status is _WORKING:  # the order's effect on buying power
+            engine.equity.announce(engine.ledger.accounts[account_id])
         return snapshot
 
-    def _recheck_risk(self, placed: PlacedOrder, clean: PreOrder, account_id: str) -> None:
+    def _recheck_risk(self, placed: PlacedOrder, clean: PreOrder, account_id: str) -> bool:
         """A modified order must pass the risk rules as a new one would, with what it holds
-        itself counted as free; refused (OrderRejected), it stays as it was."""
+        itself counted as free; refused (OrderRejected), it stays as it was.  True when it
+        held or now holds buying power."""
         engine = self._engine
         risk = engine.risk
         assert risk is not None
@@ -119,8 +123,9 @@ class OrderChanges:
         if reason is not None:
             msg = f"Order {placed.id} was left as it was: {reason}"
             raise OrderRejected(msg, order_id=placed.id)
-        risk.release(placed.id)
+        held = risk.release(placed.id)
         risk.accept(placed.id, account_id, symbol, int(side), remaining, opening * (ref or 0.0))
+        return held or opening * (ref or 0.0) > 0.0
 
     def _modified(self, order: PlacedOrder, account_id: str) -> None:
         engine = self._engine

@@ -17,12 +17,7 @@ from __future__ import annotations
 import math
 
 from ..clock import Clock
-from ..errors import (
-    BrokerError,
-    InvalidOrder,
-    InvalidState,
-    OrderRejected,
-)
+from ..errors import BrokerError, InvalidOrder, InvalidState, OrderRejected
 from ..events import TopicHub
 from ..models import DEFAULT_ACCOUNT, Execution, OrderMessage, OrderStatus, OrderType, PlacedOrder, Side
 from ..records import read_only
@@ -152,8 +147,9 @@ class OrderEngine:
             if reason is not None:
                 self.reject(account_id, fields, reason, limit)
         placed = self.new_order(account_id, fields, _WORKING, now, limit)
+        reserved = opening * (ref or 0.0)  # buying power held while the order works
         if risk is not None:
-            risk.accept(placed.id, account_id, symbol, int(side), qty, opening * (ref or 0.0))
+            risk.accept(placed.id, account_id, symbol, int(side), qty, reserved)
         if tif == "DAY":
             self.day_orders[placed.id] = placed
         if market is None and not brackets:  # nothing else follows: the usual classic order
@@ -161,6 +157,8 @@ class OrderEngine:
             subs = self._orders_subs.get(account_id)
             if subs:
                 self.hub.send(((subs, snapshot),))
+            if reserved > 0.0:
+                self.equity.announce(self.ledger.accounts[account_id])
             return snapshot
         matched = False
         try:
@@ -171,6 +169,8 @@ class OrderEngine:
                     self.brackets.attach(placed, account_id, ref, self.grid(symbol))
             if market is not None:
                 matched = market.add(placed, None, immediate=True)
+            if reserved > 0.0 and placed.status is _WORKING:  # (a fill announced its own)
+                self.equity.announce(self.ledger.accounts[account_id])
         seen_now = matched or brackets or account_id in self._orders_subs  # changed at once?
         return placed.snapshot() if market is not None and seen_now and placed != snapshot else snapshot
 
@@ -383,8 +383,8 @@ class OrderEngine:
         """``order`` stopped working: drop it from the market, risk book and day orders."""
         if self.market is not None:
             self.market.remove(order.id)
-        if self.risk is not None:
-            self.risk.release(order.id)
+        if self.risk is not None and self.risk.release(order.id) and order.status is not _FILLED:
+            self.equity.announce(self.ledger.accounts[self.book.account_of(order.id)])
         self.day_orders.pop(order.id, None)
         if order.status is not _FILLED and self.brackets.count:
             with self.hub.interrupts_held():

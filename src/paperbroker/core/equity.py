@@ -48,6 +48,17 @@ class EquityBook:
         if equity is not None:
             self.hub.send(((self._subs[account.account_id], equity),))
 
+    def announce(self, account: Account) -> None:
+        """Broadcast the account's equity without booking a row: its buying power moved
+        (a working order took or gave back a reservation) while its money did not."""
+        subs = self._subs.get(account.account_id)
+        if subs:
+            balance = account.initial_balance + account.realized - account.commission
+            data = self._data(
+                account.account_id, balance, account.unrealized, account.realized, account.commission
+            )
+            self.hub.send(((subs, data),))
+
     def open(self, account: Account) -> None:
         """Book and broadcast a new account's first row, which later rows of the same tick
         never replace: the opening balance stays in the history (and in the equity curve

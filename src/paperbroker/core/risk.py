@@ -220,8 +220,6 @@ class RiskBook:
             if not math.isclose(value, self._reserved.get(account, -1.0), rel_tol=1e-7, abs_tol=1e-6):
                 raise PersistenceError(f"reserved of {account!r} is not the sum of its reservations")
 
-    # ------------------------------------------------------------------ checks
-
     def check(
         self,
         account: str,
@@ -363,11 +361,13 @@ class RiskBook:
             else:
                 self._reserved[res.account] = reserved
 
-    def release(self, order_id: str) -> None:
-        """The order stopped working: give back what it still held."""
+    def release(self, order_id: str) -> bool:
+        """The order stopped working: give back what it still held (True if that was any)."""
         res = self._orders.pop(order_id, None)
+        held = res is not None and res.left * res.per_unit > 0.0
         if res is not None:
             self._consume(res, res.left)
+        return held
 
     def _consume(self, res: _Reservation, qty: float) -> None:
         res.left -= qty
