@@ -13,7 +13,7 @@ anything is built (:mod:`paperbroker.persistence.decode`); nothing here does any
   infinity survive), read back as a numpy array;
 * :class:`Tagged` - a choice of state types told apart by a ``"type"`` key;
 * :data:`OMIT_NONE` - a field left out of the file when it is ``None`` (as the records'
-  ``to_dict`` does).
+  ``to_dict`` does), and :data:`OMIT_DEFAULT` when it has its default value.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from typing import Annotated, Any
 import numpy as np
 
 __all__ = [
+    "OMIT_DEFAULT",
     "OMIT_NONE",
     "Check",
     "Count",
@@ -77,11 +78,14 @@ class Tagged:
 
 @dataclass(frozen=True, slots=True)
 class Omit:
-    """A field written only when it is not ``None`` (read back as its default)."""
+    """A field written only when it is neither ``None`` nor its default (read back as its
+    default): files stay as they were for brokers that do not use what the field adds."""
 
 
 #: The marker for ``Annotated[X | None, OMIT_NONE]``.
 OMIT_NONE = Omit()
+#: The marker for ``Annotated[X, OMIT_DEFAULT]`` (a field with a default); the same rule.
+OMIT_DEFAULT = OMIT_NONE
 
 
 #: Any finite number (a float, NaN and infinities refused).

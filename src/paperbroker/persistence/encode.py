@@ -119,20 +119,30 @@ def _omitted(hint: Any) -> bool:
     )
 
 
+def _default(f: dataclasses.Field[Any]) -> Any:
+    """A dataclass field's default value (``None`` when it has none)."""
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return None
+
+
 def _fields_writer(cls: type[Any], refine: _Refine) -> _Writer:
     hints = field_hints(cls, refine)
     fields = [(name, _writer(h, refine)) for name, h, _ in hints if not _omitted(h)]
     plain = [name for name, w in fields if w is _same]
     other = [(name, w) for name, w in fields if w is not _same]
-    omitted = [(name, _writer(h, refine)) for name, h, _ in hints if _omitted(h)]
+    defaults = {f.name: _default(f) for f in dataclasses.fields(cls)}
+    omitted = [(name, _writer(h, refine), defaults.get(name)) for name, h, _ in hints if _omitted(h)]
 
     def write(value: Any) -> dict[str, Any]:
         out = {name: getattr(value, name) for name in plain}
         for name, w in other:
             out[name] = w(getattr(value, name))
-        for name, w in omitted:
+        for name, w, default in omitted:
             item = getattr(value, name)
-            if item is not None:
+            if item is not None and (default is None or item != default):
                 out[name] = w(item)
         return out
 
