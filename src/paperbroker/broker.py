@@ -67,6 +67,8 @@ class BrokerService:
         Market mode: ``None``, :class:`FixedSlippage` or :class:`PercentSlippage`.
     risk
         :class:`RiskRules`, by default :data:`DEFAULT_RISK` (no borrowing); ``None``: unlimited.
+    mark
+        Market mode: ``"last"`` (default) or ``"bid_ask"``: a long valued at the bid, a short at the ask.
 
     Every change is broadcast on a topic (:func:`paperbroker.topic`; the types and their
     payloads are listed in :mod:`paperbroker.topics`).
@@ -84,9 +86,10 @@ class BrokerService:
         market: MarketSource | None = None,
         slippage: Any = None,
         risk: RiskRules | None = DEFAULT_RISK,
+        mark: str = "last",
     ) -> None:
         settings = (execution_delay, initial_balance, seed, commission, history_limit, clock, market)
-        self._use(build_parts(*settings, slippage, risk))
+        self._use(build_parts(*settings, slippage, risk, mark))
         self.open_account(DEFAULT_ACCOUNT, initial_balance)
 
     def _use(self, parts: BrokerParts) -> None:
@@ -210,9 +213,7 @@ class BrokerService:
         """Set a position's take-profit, stop-loss or trailing stop (``None`` removes one) from
         a :class:`Brackets` or the keywords; returns the position's working brackets."""
         position = self._views.position_state(position_id, account_id).snapshot()
-        given = brackets or Brackets(
-            stopLoss=stop_loss, takeProfit=take_profit, trailingStopPips=trailing_stop_pips
-        )
+        given = brackets or Brackets(stop_loss, None, take_profit, trailing_stop_pips)
         return self._changes.edit_brackets(account_id, position, given)
 
     def orders(self, account_id: str = DEFAULT_ACCOUNT, *, status: Any = None) -> list[PlacedOrder]:
@@ -242,8 +243,7 @@ class BrokerService:
     @property
     def history(self) -> History:
         """The columnar execution and equity history the DataFrame exports read."""
-        engine = self._engine
-        return History(engine.executions, engine.equity_log, engine.symbols, engine.account_codes)
+        return self._parts.history()
 
     def price_history(self, symbol: str | None = None) -> dict[str, Any]:
         """The prices the market showed, oldest first, as numpy columns: ``time``, ``symbol``,

@@ -18,9 +18,10 @@ from .core.amend import OrderChanges
 from .core.children import ChildOrders
 from .core.commissions import as_commission_model
 from .core.engine import OrderEngine
+from .core.history import History
 from .core.reset import reset_account
 from .core.risk import RiskBook, RiskRules
-from .core.settings import check_balance, check_settings, seeded_generator
+from .core.settings import Mark, check_balance, check_mark, check_settings, seeded_generator
 from .core.views import BookViews
 from .errors import InvalidState
 from .events import TopicHub
@@ -47,6 +48,8 @@ class BrokerParts:
     stepper: Stepper
     initial_balance: float
     history_limit: int | None
+    #: How positions are marked: ``"last"`` or ``"bid_ask"`` (see BrokerService).
+    mark: Mark = "last"
     venue: Venue | None = None
     #: Called once by :meth:`shutdown`, after the subscriptions are closed.
     shutdown_hooks: list[Callable[[], Any]] = field(default_factory=list)
@@ -56,7 +59,8 @@ class BrokerParts:
     def join_market(self, source: MarketSource, slippage: Slippage) -> Venue:
         """Market mode: the venue of ``source`` becomes the engine's market and the steps'."""
         assert isinstance(self.clock, SimClock)
-        venue = Venue(self.engine, self.hub, self.clock, self.rng, source, slippage, self.history_limit)
+        limit, bid_ask = self.history_limit, self.mark == "bid_ask"
+        venue = Venue(self.engine, self.hub, self.clock, self.rng, source, slippage, limit, bid_ask)
         self.venue = venue
         self.engine.market = venue
         self.engine.equity.one_row_per_tick = True
@@ -73,6 +77,11 @@ class BrokerParts:
     def quotes(self) -> list[Quote]:
         """The current quote of every symbol the market has quoted (none in classic mode)."""
         return [] if self.venue is None else self.venue.quotes()
+
+    def history(self) -> History:
+        """The columnar execution and equity history (see BrokerService.history)."""
+        engine = self.engine
+        return History(engine.executions, engine.equity_log, engine.symbols, engine.account_codes)
 
     def price_history(self, symbol: str | None) -> dict[str, Any]:
         """The market's price log as columns (empty ones in classic mode)."""
@@ -112,12 +121,14 @@ def build_parts(
     market: Any,
     slippage: Any,
     risk: Any,
+    mark: Any = "last",
 ) -> BrokerParts:
     """Check the settings of :class:`~paperbroker.BrokerService` (in its order; each is
     refused with what to pass instead) and wire the parts."""
     delay = check_delay(execution_delay)
     balance = check_balance(initial_balance)
     check_settings(history_limit, clock, risk, market, slippage)
+    check_mark(mark, market)
     if market is not None:
         clock = market_clock(market, clock)
     rng = seeded_generator(seed)
@@ -130,9 +141,8 @@ def build_parts(
     engine.brackets.bind(ChildOrders(engine))
     stepper = Stepper(engine, None, hub, rng, delay)
     hub.watch(stepper.subscribers_changed)
-    parts = BrokerParts(
-        clock, rng, hub, engine, OrderChanges(engine), BookViews(engine), stepper, balance, history_limit
-    )
+    changes, views = OrderChanges(engine), BookViews(engine)
+    parts = BrokerParts(clock, rng, hub, engine, changes, views, stepper, balance, history_limit, mark)
     if market is not None:
         parts.join_market(market, as_slippage(slippage))
     return parts

@@ -26,7 +26,7 @@ from .checks import OrderFields, check_price, check_qty, checked_fields
 from .commissions import CommissionModel, NoCommission
 from .equity import EquityBook
 from .history import Codes, EquityLog, ExecutionLog
-from .ledger import Account, Ledger, PositionState, flat_tolerance
+from .ledger import Account, Ledger, Marked, PositionState, flat_tolerance
 from .orders import OrderBook
 from .ports import Books, MarketPort
 from .risk import RiskBook
@@ -351,9 +351,9 @@ class OrderEngine:
                     brackets.after_fill(order, account_id, pos_snapshot or pos.snapshot())
         return execution
 
-    def mark(self, symbol: str, price: float) -> list[tuple[Account, PositionState]]:
-        """Mark ``symbol`` at ``price``; return the positions whose P&L moved."""
-        return self.ledger.set_mark(symbol, price)
+    def mark(self, symbol: str, price: float, short: float | None = None) -> Marked:
+        """Mark ``symbol`` at ``price`` (its shorts at ``short``); return the positions it moved."""
+        return self.ledger.set_mark(symbol, price, short)
 
     def publish_marks(self, changed: list[tuple[Account, PositionState]]) -> None:
         """Broadcast the positions new marks moved (``pl``) and their accounts' equity."""

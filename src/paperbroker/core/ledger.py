@@ -18,13 +18,13 @@ Rules (per account, one netted position per symbol):
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Annotated, Any
 
 from ..errors import ConfigurationError, InvalidOrder, InvalidState, PersistenceError, UnknownAccount
 from ..models import EquityData, Position, Side
 from ..records import read_only
-from ..statetypes import Finite, NonNegative, Positive
+from ..statetypes import OMIT_DEFAULT, Finite, NonNegative, Positive
 
 __all__ = [
     "QTY_EPSILON",
@@ -33,6 +33,7 @@ __all__ = [
     "AccountState",
     "Ledger",
     "LedgerState",
+    "Marked",
     "PositionRow",
     "PositionState",
     "flat_tolerance",
@@ -56,7 +57,9 @@ def flat_tolerance(size: float) -> float:
     return tol if tol > QTY_EPSILON else QTY_EPSILON
 
 
-_NOTHING: list[tuple[Account, PositionState]] = []  # shared empty result: never appended to
+#: The positions a new mark moved, with their accounts.
+Marked = list[tuple["Account", "PositionState"]]
+_NOTHING: Marked = []  # shared empty result: never appended to
 
 
 def _near(a: float, b: float) -> bool:
@@ -132,6 +135,9 @@ class LedgerState:
     accounts: tuple[AccountState, ...]
     marks: dict[str, Positive]
     holders: dict[str, tuple[str, ...]]
+    #: ``mark="bid_ask"``: each symbol's ask, at which short positions are marked
+    #: (``marks`` then holds the bid, at which long ones are)
+    short_marks: Annotated[dict[str, Positive], OMIT_DEFAULT] = field(default_factory=dict)
 
 
 class Account:
@@ -166,11 +172,14 @@ class Account:
 class Ledger:
     """All accounts, and the mark price of every symbol they trade."""
 
-    __slots__ = ("accounts", "holders", "marks")
+    __slots__ = ("accounts", "holders", "marks", "short_marks")
 
     def __init__(self) -> None:
         self.accounts: dict[str, Account] = {}
+        # each symbol's mark: the last price, or with ``mark="bid_ask"`` the bid, at which
+        # long positions are marked, and the ask for short ones (``short_marks``, else empty)
         self.marks: dict[str, float] = {}
+        self.short_marks: dict[str, float] = {}
         # symbol -> accounts holding an open position in it, for re-marking on a new price
         self.holders: dict[str, dict[str, Account]] = {}
 
@@ -193,6 +202,7 @@ class Ledger:
             ),
             dict(self.marks),
             {symbol: tuple(holders) for symbol, holders in self.holders.items()},
+            dict(self.short_marks),
         )
 
     @classmethod
@@ -213,7 +223,8 @@ class Ledger:
                     raise PersistenceError(f"{here}.symbol {row.symbol!r} is a position listed twice")
                 if row.qty == 0.0 or (row.qty > 0.0) is not (row.side is _BUY):
                     raise PersistenceError(f"{here}.qty {row.qty!r} does not fit its side {int(row.side)}")
-                if row.mark != state.marks.get(row.symbol, row.mark):
+                marks = state.short_marks if row.qty < 0.0 else {}  # mark="bid_ask": shorts at the ask
+                if row.mark != marks.get(row.symbol, state.marks.get(row.symbol, row.mark)):
                     raise PersistenceError(f"{here}.mark {row.mark!r} is not the mark of {row.symbol!r}")
                 if not _near(row.unrealized, (row.mark - row.avg) * row.qty):
                     raise PersistenceError(f"{here}.unrealized {row.unrealized!r} is not (mark - avg) * qty")
@@ -226,6 +237,7 @@ class Ledger:
                 raise PersistenceError(f"{where}.unrealized {saved.unrealized!r} is not its positions' sum")
             ledger.accounts[saved.id] = account
         ledger.marks.update(state.marks)
+        ledger.short_marks.update(state.short_marks)
         for symbol, ids in state.holders.items():
             held = [a for a in ledger.accounts.values() if symbol in a.positions]
             if not ids or sorted(ids) != sorted(a.account_id for a in held) or len(set(ids)) != len(ids):
@@ -321,6 +333,8 @@ class Ledger:
             pos.side = _SELL
         account.commission += commission
         mark = self.marks.get(symbol, price)
+        if new < 0.0 and self.short_marks:  # mark="bid_ask": a short is marked at the ask
+            mark = self.short_marks.get(symbol, mark)
         pos.mark = mark
         unrealized = (mark - pos.avg) * new + 0.0  # + 0.0 turns -0.0 into 0.0
         account.unrealized += unrealized - pos.unrealized
@@ -329,20 +343,27 @@ class Ledger:
             self._forget(account, pos)
         return pos
 
-    def set_mark(self, symbol: str, price: float) -> list[tuple[Account, PositionState]]:
-        """Mark ``symbol`` at ``price``; return the positions whose P&L changed."""
+    def set_mark(self, symbol: str, price: float, short_price: float | None = None) -> Marked:
+        """Mark ``symbol``'s long positions at ``price`` and its short ones at
+        ``short_price`` (``mark="bid_ask"``: the bid and the ask; else both at ``price``);
+        return the positions whose P&L changed."""
         self.marks[symbol] = price
+        if short_price is None:
+            short_price = price
+        else:
+            self.short_marks[symbol] = short_price
         holders = self.holders.get(symbol)
         if not holders:
             return _NOTHING
         changed = []
         for account in holders.values():
             pos = account.positions[symbol]
-            if pos.mark == price:
+            mark = price if pos.qty > 0.0 else short_price
+            if pos.mark == mark:
                 continue
             # a new mark is a change even when rounding leaves the P&L equal: ``last`` moved
-            pos.mark = price
-            account.set_unrealized(pos, (price - pos.avg) * pos.qty + 0.0)
+            pos.mark = mark
+            account.set_unrealized(pos, (mark - pos.avg) * pos.qty + 0.0)
             changed.append((account, pos))
         return changed
 

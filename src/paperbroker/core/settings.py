@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import numpy as np
 
@@ -10,7 +11,15 @@ from ..clock import Clock
 from ..errors import ConfigurationError
 from .risk import RiskRules
 
-__all__ = ["DEFAULT_RISK", "check_balance", "check_settings", "seeded_generator"]
+__all__ = [
+    "DEFAULT_RISK",
+    "MARKS",
+    "Mark",
+    "check_balance",
+    "check_mark",
+    "check_settings",
+    "seeded_generator",
+]
 
 #: The risk rules of a broker built without ``risk=``: an account that cannot borrow.  An
 #: order may open positions worth at most the equity not yet used (longs and shorts
@@ -18,6 +27,11 @@ __all__ = ["DEFAULT_RISK", "check_balance", "check_settings", "seeded_generator"
 #: the amounts in its message.  Pass ``risk=None`` for unlimited buying power, or your own
 #: :class:`~paperbroker.RiskRules` (a cash account without short selling, leverage ...).
 DEFAULT_RISK = RiskRules(account="margin", leverage=1.0)
+
+#: How open positions can be valued: at the last price (the default), or a long at the bid
+#: and a short at the ask, what closing it at once would fetch.
+MARKS = ("last", "bid_ask")
+Mark = Literal["last", "bid_ask"]
 
 
 def check_balance(value: object) -> float:
@@ -50,6 +64,24 @@ def check_settings(
         raise ConfigurationError(msg)
     if market is None and slippage is not None:
         msg = "slippage applies to market mode only; pass market=... as well, or leave slippage out."
+        raise ConfigurationError(msg)
+
+
+def check_mark(mark: object, market: object) -> None:
+    """Refuse a ``mark=`` other than ``"last"`` or ``"bid_ask"``, and ``"bid_ask"``
+    without a market to take the bid and ask from."""
+    if mark not in MARKS or type(mark) is not str:
+        msg = (
+            "mark must be 'last' (the last price) or 'bid_ask' (a long at the bid, a short at "
+            f"the ask), got {mark!r}."
+        )
+        raise ConfigurationError(msg)
+    if mark == "bid_ask" and market is None:
+        msg = (
+            "mark='bid_ask' values positions at the market's bid and ask, and classic mode has "
+            "no quotes: build the broker with market=... (pb.ManualQuotes for prices you set by "
+            "hand), or leave mark out."
+        )
         raise ConfigurationError(msg)
 
 

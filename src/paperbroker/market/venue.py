@@ -66,8 +66,9 @@ class VenueHost(Protocol):
     def roll_session(self, now: int) -> None:
         """The clock passed a session end: expire the day's orders."""
 
-    def mark(self, symbol: str, price: float) -> list[Any]:
-        """Mark ``symbol`` at ``price``; return the positions whose P&L moved."""
+    def mark(self, symbol: str, price: float, short_price: float | None = None) -> list[Any]:
+        """Mark ``symbol``'s longs at ``price`` and its shorts at ``short_price`` (default:
+        ``price`` too); return the positions whose P&L moved."""
 
     def publish_marks(self, changed: list[Any]) -> None:
         """Broadcast the positions a new mark moved, and their accounts' equity."""
@@ -85,9 +86,12 @@ class Venue:
         source: MarketSource,
         slippage: Slippage,
         history_limit: int | None = None,
+        bid_ask: bool = False,
     ) -> None:
         source.bind(rng, clock.now_ms())
         self._host = host
+        #: ``mark="bid_ask"``: positions are marked at the bid (longs) and the ask (shorts)
+        self.bid_ask = bid_ask
         self._clock = clock
         self.source = source
         self.matcher = Matcher(self, slippage, list(source.tick_sizes), source.bars)
@@ -96,7 +100,7 @@ class Venue:
             m.bid[i], m.ask[i], m.avail_sell[i], m.avail_buy[i] = source.current(i)
             quote = source.quote(symbol)
             if quote is not None:
-                host.mark(symbol, quote.last)
+                host.mark(symbol, *((quote.bid, quote.ask) if bid_ask else (quote.last,)))
         self._quote_subs = hub.table("quotes")
         self._send = hub.send
         self.ticks = 0
@@ -257,7 +261,11 @@ class Venue:
             matcher.grow(source.tick_sizes)
         index = tick.index
         mark = self._host.mark
-        if len(index) == 1:  # one symbol (most replays): no loop
+        if self.bid_ask:
+            changed = []
+            for n, i in enumerate(index):
+                changed.extend(mark(symbols[i], tick.bid[n], tick.ask[n]))
+        elif len(index) == 1:  # one symbol (most replays): no loop
             changed = mark(symbols[index[0]], tick.last[0])
         else:
             changed = []

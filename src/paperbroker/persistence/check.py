@@ -35,6 +35,8 @@ def check_document(doc: Document) -> None:
     _check_orders(doc, accounts)
     _check_history(doc.history, accounts, doc.settings.exec_seq, doc.settings.order_seq)
     _check_books(doc)
+    if doc.market is None and (doc.settings.mark != "last" or doc.ledger.short_marks):
+        raise FieldError("settings.mark 'bid_ask' (or ledger.short_marks) needs a market section")
     if doc.risk is not None:
         _known(doc.risk.accounts(), accounts, "risk")
         for n, row in enumerate(doc.risk.reservations):

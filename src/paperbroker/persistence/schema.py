@@ -24,6 +24,7 @@ from ..core.history import LogState
 from ..core.ledger import LedgerState
 from ..core.orders import OrderBookState
 from ..core.risk import RiskState
+from ..core.settings import Mark
 from ..market.manual import ManualQuotesState
 from ..market.random_walk import RandomWalkState
 from ..market.replay_sources import BarReplayState, QuoteReplayState
@@ -31,7 +32,7 @@ from ..market.resting import MatcherState
 from ..market.slippage import FixedSlippage, NoSlippage, PercentSlippage
 from ..market.source import QuotesState
 from ..models import OrderDuration, PlacedOrder
-from ..statetypes import OMIT_NONE, Check, Count, NonNegative, Positive, Tagged
+from ..statetypes import OMIT_DEFAULT, OMIT_NONE, Check, Count, NonNegative, Positive, Tagged
 
 __all__ = [
     "REFINE",
@@ -117,6 +118,8 @@ class Settings:
     order_seq: Count
     exec_seq: Count
     session_end: Count
+    #: how positions are marked (BrokerService's ``mark=``); files without it mark at last
+    mark: Annotated[Mark, OMIT_DEFAULT] = "last"
 
 
 @dataclass(frozen=True, slots=True)

@@ -90,6 +90,7 @@ def collect(parts: BrokerParts) -> Document:
         engine.order_seq,
         engine.exec_seq,
         engine.session_end,
+        parts.mark,
     )
     history = History(
         engine.symbols.state(),
@@ -210,6 +211,7 @@ def assemble(
     delay = RANDOM_DELAY if settings.execution_delay == "random" else settings.execution_delay
     parts = build_parts(delay, settings.initial_balance, rng, commission, limit, clock, None, None, None)
     engine = parts.engine
+    parts.mark = settings.mark  # before the market joins: its venue marks that way
     if doc.brackets is not None:
         with within("brackets"):
             engine.brackets = Brackets.from_state(doc.brackets, ChildOrders(engine), book.orders)
