@@ -69,6 +69,25 @@ def test_a_new_quote_re_marks_longs_at_its_bid_and_shorts_at_its_ask():
     assert broker.equity("SHORT").equity == 100_000.0 - 28.0
 
 
+def test_a_fraction_of_a_share_is_marked_by_its_side_too():
+    broker = market("bid_ask")
+    broker.buy("ABC", 0.5)  # at the ask, 101; marked at the bid, 99
+    assert (broker.position("ABC").last, broker.position("ABC").unrealizedPL) == (99.0, -1.0)
+    broker.set_quote("ABC", bid=100.0, ask=102.0)
+    assert (broker.position("ABC").last, broker.position("ABC").unrealizedPL) == (100.0, -0.5)
+
+
+def test_a_closed_position_is_broadcast_at_the_long_side_mark():
+    # once flat a position has no side to value: its last broadcast shows the bid, as the
+    # symbol's mark, with no unrealized P&L
+    broker = market("bid_ask")
+    broker.buy("ABC", 10)
+    seen: list[pb.Position] = []
+    broker.subscribe(pb.topic("positions"), seen.append)
+    broker.sell("ABC", 10)
+    assert [(p.qty, p.last, p.unrealizedPL, p.realizedPL) for p in seen] == [(0.0, 99.0, 0.0, -20.0)]
+
+
 def test_the_two_marks_differ_by_the_half_spread_on_a_seeded_walk():
     # the same seed gives the same fills; a long of 50 at the end is worth 50 half spreads
     # less at the bid than at the last price (the walk's last is its mid)
