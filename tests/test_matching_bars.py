@@ -251,29 +251,46 @@ def test_an_immediate_or_cancel_stop_that_fills_on_its_first_bar_stays_filled():
 # ---------------------------------------------------------------------- a stop-loss armed inside a bar
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="on bars a stop armed inside the walk that the quote already touches waits for the path "
-    "to come back to it; when the bar closes there it stays working though the closing quote "
-    "touches it (on quotes such a stop fills when armed)",
-)
 @pytest.mark.parametrize(
-    ("bar", "side", "stop", "stop_loss"),
+    ("bar", "side", "stop", "stop_loss", "prices"),
     [
-        # 100 -> 100.5 -> 99 -> 99: the sell stop 99 fills at path price 99.25 (ask 99.5);
-        # its stop-loss, a buy stop at 99.2, is touched from then on, the close's ask 99.25 too
-        ((100.0, 100.5, 99.0, 99.0), "sell", 99.0, 99.2),
-        # 100 -> 99.5 -> 101 -> 101: the buy stop 101 fills at path price 100.75 (bid 100.5);
-        # its stop-loss, a sell stop at 100.8, is touched from then on, the close's bid 100.75 too
-        ((100.0, 101.0, 99.5, 101.0), "buy", 101.0, 100.8),
+        # 100 -> 100.5 -> 99 -> 99: the sell stop 99 is touched at path price 99.25 and fills
+        # at the bid, 99.0; its stop-loss, a buy stop at 99.2, is armed with the ask at 99.5,
+        # already above it, so it triggers at once and fills at that ask
+        ((100.0, 100.5, 99.0, 99.0), "sell", 99.0, 99.2, (99.0, 99.5)),
+        # 100 -> 99.5 -> 101 -> 101: the buy stop 101 is touched at path price 100.75 and
+        # fills at the ask, 101.0; its stop-loss, a sell stop at 100.8, is armed with the bid
+        # at 100.5, already below it, so it fills at that bid
+        ((100.0, 101.0, 99.5, 101.0), "buy", 101.0, 100.8, (101.0, 100.5)),
     ],
 )
-def test_a_stop_loss_armed_inside_a_bar_that_the_quote_touches_does_not_outlive_the_bar(
-    bar, side, stop, stop_loss
+def test_a_stop_loss_armed_inside_a_bar_that_the_quote_touches_fills_where_it_was_armed(
+    bar, side, stop, stop_loss, prices
 ):
     b = bars(FLAT, bar)
     entry = getattr(b, side)("X", 1, stop=stop, stop_loss=stop_loss)
     assert b.step()
-    assert b.order(entry.id).status is OrderStatus.FILLED
     (child,) = [o for o in b.orders() if o.id != entry.id]
-    assert b.order(child.id).status is OrderStatus.FILLED
+    assert (filled_at(b, entry), filled_at(b, child)) == (
+        (OrderStatus.FILLED, prices[0]),
+        (OrderStatus.FILLED, prices[1]),
+    )
+    assert b.positions() == []
+
+
+def test_a_stop_loss_inside_the_spread_fills_at_the_open_it_was_armed_at():
+    # a market buy fills at the open's ask, 100.25; its stop-loss at 99.9 is above the bid
+    # (99.75) from the moment it is armed, so it fills at that bid on the same bar, as it
+    # would on a quote, rather than waiting for the next bar
+    b = bars(FLAT, FLAT, FLAT)
+    entry = b.buy("X", 1, stop_loss=99.9)
+    assert b.step()
+    (child,) = [o for o in b.orders() if o.id != entry.id]
+    assert (filled_at(b, entry), filled_at(b, child)) == (
+        (OrderStatus.FILLED, 100.25),
+        (OrderStatus.FILLED, 99.75),
+    )
+    quotes = pb.BrokerService(execution_delay=None, market=pb.ManualQuotes({"X": 100.0}, spread=0.5))
+    entry = quotes.buy("X", 1, stop_loss=99.9)
+    (child,) = [o for o in quotes.orders() if o.id != entry.id]
+    assert filled_at(quotes, child) == (OrderStatus.FILLED, 99.75)

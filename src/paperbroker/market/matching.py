@@ -292,6 +292,7 @@ class Matcher(RestingOrders):
         self.ask[i] = path[0] + half
         self.match_quote(i)
         book = self.books[i]
+        self._armed(i)
         always = self.always
         if not (book.bl or book.sl or book.bs or book.ss or i in always):
             # market orders only (or none left): they match at the open, and nothing rests
@@ -330,6 +331,7 @@ class Matcher(RestingOrders):
                     self._market(book.bm, i, self.ask[i], True)
             else:
                 self._limits(book.sl, i, book.sl[0][0], None)
+            self._armed(i)
 
     def _fall(self, i: int, bottom: float, half: float) -> None:
         """The price drops to ``bottom``: sell stops and buy limits it crosses, highest first."""
@@ -351,6 +353,14 @@ class Matcher(RestingOrders):
                     self._market(book.sm, i, self.bid[i], False)
             else:
                 self._limits(book.bl, i, book.bl[0][0], None)
+            self._armed(i)
+
+    def _armed(self, i: int) -> None:
+        """A fill on the way armed a stop (its stop-loss) that the quote already touches:
+        it triggers here and now, as it would when armed on a quote."""
+        book = self.books[i]
+        if (book.bs and book.bs[0][0] <= self.ask[i]) or (book.ss and -book.ss[0][0] >= self.bid[i]):
+            self.match_quote(i)
 
     # ------------------------------------------------------------------ trailing stops
 
