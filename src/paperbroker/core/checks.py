@@ -188,11 +188,23 @@ def checked_fields(order: object) -> OrderFields:
             guaranteed, trailing, stop_type, seen, quotes, is_close, duration,
         ) = order  # fmt: skip
     else:
+        # one statement a field: a multiple assignment of four or more builds a tuple
         pre = order if type(order) is PreOrder else _as_preorder(order)
-        symbol, kind, side, qty, limit = pre.symbol, pre.type, pre.side, pre.qty, pre.limitPrice
-        stop, take_profit, stop_loss = pre.stopPrice, pre.takeProfit, pre.stopLoss
-        guaranteed, trailing, stop_type = pre.guaranteedStop, pre.trailingStopPips, pre.stopType
-        seen, quotes, is_close, duration = pre.seenPrice, pre.currentQuotes, pre.isClose, pre.duration
+        symbol = pre.symbol
+        kind = pre.type
+        side = pre.side
+        qty = pre.qty
+        limit = pre.limitPrice
+        stop = pre.stopPrice
+        take_profit = pre.takeProfit
+        stop_loss = pre.stopLoss
+        guaranteed = pre.guaranteedStop
+        trailing = pre.trailingStopPips
+        stop_type = pre.stopType
+        seen = pre.seenPrice
+        quotes = pre.currentQuotes
+        is_close = pre.isClose
+        duration = pre.duration
     if type(symbol) is not str or not symbol or symbol != symbol.strip():
         if not isinstance(symbol, str) or not symbol.strip():
             msg = f"symbol must be a non-empty string such as 'AAPL', got {symbol!r}."
