@@ -294,7 +294,11 @@ class _Asked(tuple[Any, ...]):
 
 
 def side_order(
-    side: Side, symbol: str, qty: float, prices: tuple[float | None, ...], duration: str | None
+    side: Side,
+    symbol: str,
+    qty: float,
+    prices: tuple[float | None, ...],
+    duration: OrderDuration | str | None,
 ) -> _Asked:
     """The order of ``buy``/``sell``, for :func:`checked_fields` (or :func:`check_order`):
     ``prices`` are its ``price`` (a market order's fill price in classic mode), ``limit``,
