@@ -12,7 +12,7 @@ from typing import Any
 from . import persistence
 from .clock import Clock
 from .core.amend import closing_order
-from .core.checks import side_preorder
+from .core.checks import side_order
 from .core.history import History
 from .core.risk import RiskRules
 from .core.settings import DEFAULT_RISK, check_balance
@@ -92,7 +92,7 @@ class BrokerService:
         self._use(build_parts(*settings, slippage, risk, mark))
         self.open_account(DEFAULT_ACCOUNT, initial_balance)
 
-    def _use(self, parts: BrokerParts) -> None:
+    def _use(self, parts: BrokerParts) -> None:  # buy/sell, guarded, call the engine: one guard
         self._parts = parts
         self.lock = parts.hub.guard  #: Every method holds it; ``with broker.lock:`` makes calls one step.
         #: The broker's one random generator: every random draw comes from it.
@@ -168,7 +168,7 @@ class BrokerService:
         ``take_profit``/``stop_loss``/``trailing_stop_pips`` attach brackets; ``duration``
         is the time in force ("DAY", "GTC", "IOC", "FOK")."""
         prices = (price, limit, stop, take_profit, stop_loss, trailing_stop_pips)
-        return self.submit(side_preorder(Side.BUY, symbol, qty, prices, duration), account_id)
+        return self._engine.submit(side_order(Side.BUY, symbol, qty, prices, duration), account_id)
 
     def sell(
         self,
@@ -186,7 +186,7 @@ class BrokerService:
     ) -> PlacedOrder:
         """Sell ``qty`` of ``symbol``; the same options as :meth:`buy`."""
         prices = (price, limit, stop, take_profit, stop_loss, trailing_stop_pips)
-        return self.submit(side_preorder(Side.SELL, symbol, qty, prices, duration), account_id)
+        return self._engine.submit(side_order(Side.SELL, symbol, qty, prices, duration), account_id)
 
     def flatten(
         self, position_id: str, amount: float | None = None, *, account_id: str = DEFAULT_ACCOUNT

@@ -25,7 +25,7 @@ __all__ = [
     "check_price",
     "check_qty",
     "checked_fields",
-    "side_preorder",
+    "side_order",
 ]
 
 #: The time-in-force values an order's ``duration`` may have (TradingView duration strings).
@@ -182,22 +182,43 @@ def checked_fields(order: object) -> OrderFields:
 
     The engine builds its PlacedOrder straight from these, saving one object per order.
     """
-    pre = order if type(order) is PreOrder else _as_preorder(order)
-    symbol = pre.symbol
+    if type(order) is _Asked:  # buy/sell: the arguments as they came, in PreOrder's order
+        (
+            symbol, kind, side, qty, limit, stop, take_profit, stop_loss,
+            guaranteed, trailing, stop_type, seen, quotes, is_close, duration,
+        ) = order  # fmt: skip
+    else:
+        # one statement a field: a multiple assignment of four or more builds a tuple
+        pre = order if type(order) is PreOrder else _as_preorder(order)
+        symbol = pre.symbol
+        kind = pre.type
+        side = pre.side
+        qty = pre.qty
+        limit = pre.limitPrice
+        stop = pre.stopPrice
+        take_profit = pre.takeProfit
+        stop_loss = pre.stopLoss
+        guaranteed = pre.guaranteedStop
+        trailing = pre.trailingStopPips
+        stop_type = pre.stopType
+        seen = pre.seenPrice
+        quotes = pre.currentQuotes
+        is_close = pre.isClose
+        duration = pre.duration
     if type(symbol) is not str or not symbol or symbol != symbol.strip():
         if not isinstance(symbol, str) or not symbol.strip():
             msg = f"symbol must be a non-empty string such as 'AAPL', got {symbol!r}."
             raise InvalidOrder(msg)
         symbol = symbol.strip()
-    kind = pre.type if type(pre.type) is OrderType else _coerce(OrderType, pre.type, "order type")
-    side = pre.side if type(pre.side) is Side else _coerce(Side, pre.side, "side")
+    if type(kind) is not OrderType:
+        kind = _coerce(OrderType, kind, "order type")
+    if type(side) is not Side:
+        side = _coerce(Side, side, "side")
     # Optional prices are checked inline (``if x is not None``), and the usual float is
     # accepted without a call: a helper call per field would be the most expensive part of
     # placing an order.
-    limit = pre.limitPrice
     if limit is not None and (type(limit) is not float or not 0.0 < limit <= MAX_SIZE):
         limit = _positive(limit, "The limit price (limit=, or limitPrice)", "price")
-    stop = pre.stopPrice
     if stop is not None and (type(stop) is not float or not 0.0 < stop <= MAX_SIZE):
         stop = _positive(stop, "The stop price (stop=, or stopPrice)", "price")
     if kind is not _MARKET:
@@ -213,28 +234,20 @@ def checked_fields(order: object) -> OrderFields:
                 "the price that triggers it."
             )
             raise InvalidOrder(msg)
-    take_profit = pre.takeProfit
     if take_profit is not None:
         take_profit = _positive(take_profit, "The take profit (take_profit=, or takeProfit)", "price")
-    stop_loss = pre.stopLoss
     if stop_loss is not None:
         stop_loss = _positive(stop_loss, "The stop loss (stop_loss=, or stopLoss)", "price")
-    guaranteed = pre.guaranteedStop
     if guaranteed is not None:
         guaranteed = _positive(guaranteed, "The guaranteed stop (guaranteedStop)", "price")
-    trailing = pre.trailingStopPips
     if trailing is not None:
         trailing = check_qty(trailing, "The trailing distance (trailing_stop_pips=, or trailingStopPips)")
-    stop_type = pre.stopType
     if stop_type is not None:
         stop_type = _coerce(StopType, stop_type, "stop type")
-    seen = pre.seenPrice
     if seen is not None and (type(seen) is not float or not 0.0 < seen <= MAX_SIZE):
         seen = _positive(seen, "The fill price (price=, or seenPrice)", "price")
-    is_close = pre.isClose
     if is_close is not None:
         is_close = bool(is_close)
-    quotes = pre.currentQuotes
     if quotes is not None:
         if not isinstance(quotes, CurrentQuotes):
             msg = f"currentQuotes must be CurrentQuotes(ask=..., bid=...), got {quotes!r}."
@@ -245,10 +258,8 @@ def checked_fields(order: object) -> OrderFields:
             msg = f"currentQuotes are crossed: ask {ask} is below bid {bid}; swap them."
             raise InvalidOrder(msg)
         quotes = CurrentQuotes(ask, bid)
-    duration = pre.duration
     if duration is not None:
         duration = check_duration(duration)
-    qty = pre.qty
     if type(qty) is not float or not MIN_QTY <= qty <= MAX_SIZE:
         qty = check_qty(qty)
     fields: OrderFields = _new_fields(
@@ -274,12 +285,25 @@ def checked_fields(order: object) -> OrderFields:
     return fields
 
 
-def side_preorder(
-    side: Side, symbol: str, qty: float, prices: tuple[float | None, ...], duration: str | None
-) -> PreOrder:
-    """The PreOrder of ``buy``/``sell``: ``prices`` are its ``price`` (a market order's fill
-    price in classic mode), ``limit``, ``stop``, ``take_profit``, ``stop_loss`` and
-    ``trailing_stop_pips``; the kind follows from which of limit and stop are given."""
+class _Asked(tuple[Any, ...]):
+    """What ``buy``/``sell`` were asked, unchecked: :class:`PreOrder`'s fields as a tuple
+    (building a PreOrder only for :func:`checked_fields` to read it back would cost a record
+    an order)."""
+
+    __slots__ = ()
+
+
+def side_order(
+    side: Side,
+    symbol: str,
+    qty: float,
+    prices: tuple[float | None, ...],
+    duration: OrderDuration | str | None,
+) -> _Asked:
+    """The order of ``buy``/``sell``, for :func:`checked_fields` (or :func:`check_order`):
+    ``prices`` are its ``price`` (a market order's fill price in classic mode), ``limit``,
+    ``stop``, ``take_profit``, ``stop_loss`` and ``trailing_stop_pips``; the kind follows
+    from which of limit and stop are given."""
     price, limit, stop, take_profit, stop_loss, trailing = prices
     if limit is not None and stop is not None:
         kind = _STOP_LIMIT
@@ -292,19 +316,11 @@ def side_preorder(
     if price is not None and kind is not _MARKET:
         msg = "price= is the fill price of a market order; for a limit order use limit=."
         raise InvalidOrder(msg)
-    return PreOrder(
-        symbol,
-        kind,
-        side,
-        qty,
-        limit,
-        stop,
-        take_profit,
-        stop_loss,
-        trailingStopPips=trailing,
-        seenPrice=price,
-        duration=duration,
-    )
+    asked = (symbol, kind, side, qty, limit, stop, take_profit, stop_loss, None, trailing, None, price)
+    return _new_asked(_Asked, (*asked, None, None, duration))
+
+
+_new_asked = tuple.__new__
 
 
 #: What an order id looks like: the broker numbers its orders ORDER-1, ORDER-2 ...

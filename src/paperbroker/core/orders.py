@@ -94,13 +94,14 @@ class OrderBook:
 
     def add(self, order: PlacedOrder, account_id: str) -> None:
         """Add ``order`` of ``account_id`` (indexed if Working, bounded if finished)."""
-        self.orders[order.id] = order
-        self._account[order.id] = account_id
+        order_id = order.id
+        self.orders[order_id] = order
+        self._account[order_id] = account_id
         if order.status is _WORKING:
-            self._pos[order.id] = len(self._working)
-            self._working.append(order.id)
+            self._pos[order_id] = len(self._working)
+            self._working.append(order_id)
         elif order.status in DONE_STATUSES:
-            self._finished(order.id)
+            self._finished(order_id)
 
     def get(self, order_id: object) -> PlacedOrder:
         """The order ``order_id`` (an id, or an order record, whose ``id`` is used), or
@@ -147,7 +148,12 @@ class OrderBook:
         if last != order_id:
             working[i] = last
             self._pos[last] = i
-        self._finished(order_id)
+        done = self._done  # _finished(), inline
+        done.append(order_id)
+        if self._done_limit is not None and len(done) > self._done_limit:
+            old = done.popleft()
+            del self.orders[old]
+            del self._account[old]
 
     def _unwork(self, order_id: str) -> None:
         i = self._pos.pop(order_id)

@@ -61,15 +61,21 @@ class PriceLog:
         return len(self._data) // _WIDTH
 
     def _record_bars(self, tick: Tick) -> None:
-        add, pack, time, index = self._data.frombytes, self._pack, tick.time, tick.index
-        o, h, lo, c, v = tick.open, tick.high, tick.low, tick.last, tick.volume
-        if len(index) == 1:
-            add(pack(time, index[0], o[0], h[0], lo[0], c[0], v[0]))
+        index, data = tick.index, self._data
+        if len(index) == 1:  # one symbol (most replays): one row, no locals to set up
+            data.frombytes(
+                self._pack(
+                    tick.time, index[0], tick.open[0], tick.high[0], tick.low[0], tick.last[0], tick.volume[0]
+                )
+            )
+            self.total += 1
         else:
+            add, pack, time = data.frombytes, self._pack, tick.time
+            o, h, lo, c, v = tick.open, tick.high, tick.low, tick.last, tick.volume
             for n, i in enumerate(index):
                 add(pack(time, i, o[n], h[n], lo[n], c[n], v[n]))
-        self.total += len(index)
-        if len(self._data) >= self._cap:
+            self.total += len(index)
+        if len(data) >= self._cap:
             self._trim()
 
     def _record_quotes(self, tick: Tick) -> None:

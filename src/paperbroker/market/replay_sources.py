@@ -24,6 +24,7 @@ from .replay import Loaded, load_frames
 from .source import MarketSource, QuotesState, Tick, _positive
 
 _INF = math.inf
+_new_tick = object.__new__
 
 __all__ = ["BarReplay", "BarReplayState", "QuoteReplay", "QuoteReplayState"]
 
@@ -258,21 +259,32 @@ class BarReplay(_Replay):
 
     def next_tick(self, now_ms: int) -> Tick | None:
         """The next bar of each symbol at the next time, or None at the end."""
-        step = self._step()
-        if step is None:
-            return None
-        chunk, j = step
+        k, chunk = self._k, self._chunk
+        if chunk.first <= k < chunk.end:  # _step(), inline: it runs every bar
+            self._k = k + 1
+            j = k - chunk.first
+        else:
+            step = self._step()
+            if step is None:
+                return None
+            chunk, j = step
         s0, s1 = chunk.starts[j], chunk.starts[j + 1]
         cols = chunk.columns
         half, share = self.half_spread, self._share
         volume = cols.get("volume")
-        if s1 - s0 == 1:  # one symbol at this time: no slices
+        if s1 - s0 == 1:  # one symbol at this time: no slices, no calls but the tick's own
             c = cols["close"][s0]
             v = _INF if volume is None else volume[s0]
             size = [_INF if share is None else v * share]
-            bars = ([cols["open"][s0]], [cols["high"][s0]], [cols["low"][s0]], [v])
-            tick = Tick(chunk.times[j], [chunk.codes[s0]], [c - half], [c + half], size, size, [c], bars)
-            return self._store(tick)
+            code = chunk.codes[s0]
+            # Tick.__init__ and _store() written out: a Python call each, every bar
+            tick = _new_tick(Tick)
+            tick.time, tick.index, tick.bid, tick.ask = chunk.times[j], [code], [c - half], [c + half]
+            tick.bid_size = tick.ask_size = size
+            tick.last, tick.open, tick.high = [c], [cols["open"][s0]], [cols["high"][s0]]
+            tick.low, tick.volume = [cols["low"][s0]], [v]
+            self._latest[code] = tick
+            return tick
         close = cols["close"][s0:s1]
         vol = [_INF] * len(close) if volume is None else volume[s0:s1]
         size = [_INF if share is None else v * share for v in vol]

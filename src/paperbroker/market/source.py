@@ -27,7 +27,7 @@ import numpy as np
 
 from ..errors import ConfigurationError, InvalidState, PersistenceError
 from ..models import Quote
-from ..records import read_only
+from ..records import read_only_class
 from ..statetypes import Floats
 
 __all__ = [
@@ -40,6 +40,7 @@ __all__ = [
 ]
 
 _INF = math.inf
+_READ_ONLY_QUOTE = read_only_class(Quote)  # tick_quote switches a quote's class itself: a call less a bar
 _NAN = math.nan
 
 
@@ -141,22 +142,23 @@ def tick_quote(symbol: str, tick: Tick, n: int) -> Quote:
         ask_size = None  # type: ignore[assignment]
     if tick.open:  # a bar: one constructor call with its open, high, low and volume
         volume = tick.volume[n]
-        return read_only(
-            Quote(
-                symbol,
-                tick.bid[n],
-                tick.ask[n],
-                bid_size,
-                ask_size,
-                tick.last[n],
-                tick.time,
-                tick.open[n],
-                tick.high[n],
-                tick.low[n],
-                None if volume == _INF else volume,
-            )
+        quote = Quote(
+            symbol,
+            tick.bid[n],
+            tick.ask[n],
+            bid_size,
+            ask_size,
+            tick.last[n],
+            tick.time,
+            tick.open[n],
+            tick.high[n],
+            tick.low[n],
+            None if volume == _INF else volume,
         )
-    return read_only(Quote(symbol, tick.bid[n], tick.ask[n], bid_size, ask_size, tick.last[n], tick.time))
+    else:
+        quote = Quote(symbol, tick.bid[n], tick.ask[n], bid_size, ask_size, tick.last[n], tick.time)
+    quote.__class__ = _READ_ONLY_QUOTE
+    return quote
 
 
 def _digits(ticks: Sequence[float]) -> int:
