@@ -167,6 +167,24 @@ def test_a_sell_stop_limit_triggered_inside_a_bar_fills_at_the_bid_there():
     assert done.message.text == "Stop 99.6 reached at 99.6; became a limit order at 99.3."
 
 
+def test_a_buy_stop_limit_triggered_inside_a_bar_fills_at_the_ask_there_or_waits():
+    # 100 -> 99.5 -> 103 -> 102.5: the rise reaches an ask of 101 (path price 100.75) and
+    # triggers a buy stop 101; with its limit at 101.5 it fills at once at that ask, 101;
+    # with its limit at 100.9, below the ask, it works on as a limit the rest of the bar
+    # never comes down to (the lowest ask after it is the close's, 102.75)
+    # (each on a broker of its own: the second stop at the same point would otherwise
+    # match the first's limit too)
+    b = bars(FLAT, SWING)
+    at_once = b.buy("X", 1, stop=101.0, limit=101.5)
+    assert b.step()
+    assert filled_at(b, at_once) == (OrderStatus.FILLED, 101.0)
+    b = bars(FLAT, SWING)
+    waits = b.buy("X", 1, stop=101.0, limit=100.9)
+    assert b.step()
+    assert (b.order(waits.id).status, b.order(waits.id).filledQty) == (OrderStatus.WORKING, 0.0)
+    assert b.order(waits.id).message.text == "Stop 101 reached at 101; became a limit order at 100.9."
+
+
 def test_limits_the_quote_does_not_reach_stay_working_when_the_bar_is_walked():
     # the sell stop 99.25 makes the bar walk (the bid at the low touches it).  The ask only
     # comes down to 99.75, so the buy limit 99.7 does not fill; the bid only goes up to
@@ -262,6 +280,9 @@ def test_an_immediate_or_cancel_stop_that_fills_on_its_first_bar_stays_filled():
         # fills at the ask, 101.0; its stop-loss, a sell stop at 100.8, is armed with the bid
         # at 100.5, already below it, so it fills at that bid
         ((100.0, 101.0, 99.5, 101.0), "buy", 101.0, 100.8, (101.0, 100.5)),
+        # the same with the stop-loss exactly at that ask (99.5) or bid (100.5): touched too
+        ((100.0, 100.5, 99.0, 99.0), "sell", 99.0, 99.5, (99.0, 99.5)),
+        ((100.0, 101.0, 99.5, 101.0), "buy", 101.0, 100.5, (101.0, 100.5)),
     ],
 )
 def test_a_stop_loss_armed_inside_a_bar_that_the_quote_touches_fills_where_it_was_armed(
@@ -294,3 +315,18 @@ def test_a_stop_loss_inside_the_spread_fills_at_the_open_it_was_armed_at():
     entry = quotes.buy("X", 1, stop_loss=99.9)
     (child,) = [o for o in quotes.orders() if o.id != entry.id]
     assert filled_at(quotes, child) == (OrderStatus.FILLED, 99.75)
+
+
+def test_a_stop_loss_armed_inside_a_bar_triggers_however_many_orders_came_before():
+    # as the first case above, after 150 orders placed and cancelled: the matcher's order
+    # count has passed the prices, and the stop-loss still triggers where it is armed
+    b = bars(FLAT, (100.0, 100.5, 99.0, 99.0))
+    for _ in range(150):
+        b.cancel(b.buy("X", 1, limit=90.0).id)
+    entry = b.sell("X", 1, stop=99.0, stop_loss=99.2)
+    assert b.step()
+    (child,) = [o for o in b.orders(status=OrderStatus.FILLED) if o.id != entry.id]
+    assert (filled_at(b, entry), filled_at(b, child)) == (
+        (OrderStatus.FILLED, 99.0),
+        (OrderStatus.FILLED, 99.5),
+    )

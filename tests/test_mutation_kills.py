@@ -1,5 +1,6 @@
 """Messages and refusals a user reads when opening and naming accounts, word for word:
-found untested by the mutation profile over core/ledger.py (tests/README.md)."""
+found untested by the mutation profile over core/ledger.py and core/commissions.py
+(tests/README.md)."""
 
 from __future__ import annotations
 
@@ -38,3 +39,16 @@ def test_an_unknown_account_is_named_with_the_open_ones(broker, bad, shown):
         f"There is no account {shown}; open it with broker.open_account({shown}) "
         "(open accounts: DEMO-ACCOUNT, ALICE)."
     )
+
+
+def test_a_saved_commission_of_your_own_names_your_function(tmp_path):
+    # found by the profile over core/commissions.py: the file and the refusal to load it
+    # without the model name the user's function, not the wrapper that checks its results
+    def fee(qty: float, price: float, is_buy: bool) -> float:
+        return 1.0
+
+    saved = pb.BrokerService(execution_delay=None, commission=fee).save(tmp_path / "fee.json")
+    with pytest.raises(pb.PersistenceError) as caught:
+        pb.load(saved)
+    assert f"a commission model of your own ({fee!r})" in str(caught.value)
+    assert "CheckedModel" not in saved.read_text()
