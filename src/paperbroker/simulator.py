@@ -253,13 +253,17 @@ class Stepper:
     def _step_once(self) -> bool:
         """The background task's step: one guarded change of the books."""
         with self._hub.guard:
-            if self.venue is not None:
-                return self.venue.step()
-            book = self._engine.book
-            n = book.working_count()
-            if n:
-                self._engine.fill(book.working_at(int(self._rng.integers(n))).id)
-            return True
+            return self._advance()
+
+    def _advance(self) -> bool:
+        """A market tick, or a random working order filled (the caller holds the guard)."""
+        if self.venue is not None:
+            return self.venue.step()
+        book = self._engine.book
+        n = book.working_count()
+        if n:
+            self._engine.fill(book.working_at(int(self._rng.integers(n))).id)
+        return True
 
     def step(self) -> bool:
         """A step outside the background task: a classic SimClock moves on by the interval.
@@ -269,7 +273,7 @@ class Stepper:
         with self._hub.guard:
             if self.venue is None and isinstance(self._clock, SimClock):
                 self._clock.advance(self.next_interval() * 1000.0)
-            return self._step_once()
+            return self._advance()  # one guard a step, not two
 
     def run(self, steps: int | None = None, *, progress: bool = False) -> int:
         """See :meth:`paperbroker.BrokerService.run`."""
