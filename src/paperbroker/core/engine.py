@@ -26,7 +26,7 @@ from .checks import OrderFields, check_price, check_qty, checked_fields
 from .commissions import CommissionModel, NoCommission
 from .equity import EquityBook
 from .history import Codes, EquityLog, ExecutionLog
-from .ledger import Account, Ledger, Marked, PositionState, flat_tolerance
+from .ledger import Account, Ledger, Marked, flat_tolerance
 from .orders import OrderBook
 from .ports import Books, MarketPort
 from .risk import RiskBook
@@ -40,7 +40,7 @@ _FILLED = OrderStatus.FILLED
 _MARKET = OrderType.MARKET
 _STOP = OrderType.STOP
 _BUY = Side.BUY
-_NO_MARKS: list[tuple[Account, PositionState]] = []
+_NO_MARKS: Marked = []
 
 
 class OrderEngine:
@@ -355,7 +355,7 @@ class OrderEngine:
         """Mark ``symbol`` at ``price`` (its shorts at ``short``); return the positions it moved."""
         return self.ledger.set_mark(symbol, price, short)
 
-    def publish_marks(self, changed: list[tuple[Account, PositionState]]) -> None:
+    def publish_marks(self, changed: Marked) -> None:
         """Broadcast the positions new marks moved (``pl``) and their accounts' equity."""
         self.equity.publish_marks(changed)
 

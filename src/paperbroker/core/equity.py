@@ -13,7 +13,7 @@ from ..events import TopicHub
 from ..models import EquityData
 from ..records import read_only
 from .history import Codes, EquityLog
-from .ledger import Account, PositionState
+from .ledger import Account, Marked, PositionState
 from .risk import RiskBook
 
 __all__ = ["EquityBook"]
@@ -53,11 +53,8 @@ class EquityBook:
         (a working order took or gave back a reservation) while its money did not."""
         subs = self._subs.get(account.account_id)
         if subs:
-            balance = account.initial_balance + account.realized - account.commission
-            data = self._data(
-                account.account_id, balance, account.unrealized, account.realized, account.commission
-            )
-            self.hub.send(((subs, data),))
+            money = (account.balance, account.unrealized, account.realized, account.commission)
+            self.hub.send(((subs, self._data(account.account_id, *money)),))
 
     def open(self, account: Account) -> None:
         """Book and broadcast a new account's first row, which later rows of the same tick
@@ -99,9 +96,7 @@ class EquityBook:
             data.marginUsed, data.buyingPower = self.risk.margin(account_id, data.equity)
         return read_only(data)
 
-    def publish_marks(
-        self, changed: list[tuple[Account, PositionState]], skip: Account | None = None
-    ) -> None:
+    def publish_marks(self, changed: Marked, skip: Account | None = None) -> None:
         """New marks moved these positions: ``pl`` for each, then one ``equity`` per account.
 
         A position's ``pl`` record is built only when the account has ``pl`` subscribers.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 
@@ -30,8 +30,8 @@ DEFAULT_RISK = RiskRules(account="margin", leverage=1.0)
 
 #: How open positions can be valued: at the last price (the default), or a long at the bid
 #: and a short at the ask, what closing it at once would fetch.
-MARKS = ("last", "bid_ask")
 Mark = Literal["last", "bid_ask"]
+MARKS: tuple[str, ...] = get_args(Mark)
 
 
 def check_balance(value: object) -> float:
@@ -70,7 +70,7 @@ def check_settings(
 def check_mark(mark: object, market: object) -> None:
     """Refuse a ``mark=`` other than ``"last"`` or ``"bid_ask"``, and ``"bid_ask"``
     without a market to take the bid and ask from."""
-    if mark not in MARKS or type(mark) is not str:
+    if type(mark) is not str or mark not in MARKS:
         msg = (
             "mark must be 'last' (the last price) or 'bid_ask' (a long at the bid, a short at "
             f"the ask), got {mark!r}."
