@@ -28,6 +28,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import pytest
 
 import paperbroker as pb
@@ -219,3 +221,44 @@ def test_real_sigints_during_a_trading_loop_leave_whole_books() -> None:
     assert counts["sent"] >= 10 and counts["raised"] >= 1
     assert counts["raised"] + counts["outside"] <= counts["sent"]
     check_books(broker)
+
+
+def _replay(bars: int) -> pb.BrokerService:
+    times = pd.date_range("2024-01-02 14:30", periods=bars, freq="1min")
+    close = 100.0 + np.arange(bars) * 0.01
+    columns = {"open": close, "high": close + 0.02, "low": close - 0.02, "close": close}
+    frame = pd.DataFrame(columns, index=times)
+    return _classic(market=pb.BarReplay(frame, symbol="X", volume_share=None))
+
+
+def test_a_sigint_during_a_run_stops_it_after_the_step_it_landed_in() -> None:
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("signals reach the main thread only")  # pytest runs tests on it
+    broker = _replay(20)
+    seen: list[float] = []
+
+    def strategy(quote: pb.Quote) -> None:
+        seen.append(quote.last)
+        if len(seen) == 5:
+            broker.buy("X", 1)  # fills at the next bar's open
+            signal.raise_signal(signal.SIGINT)  # lands inside the step: it waits for its end
+
+    broker.subscribe(pb.topic("quotes", symbol="X"), strategy)
+    with pytest.raises(KeyboardInterrupt):
+        broker.run()
+    assert len(seen) == 5 and broker.execution_count == 0  # the fifth step whole, no sixth
+    assert broker.orders(status="working")[0].qty == 1
+    assert broker.run() == 15  # the rest of the replay runs on
+    assert len(seen) == 20 and broker.execution_count == 1
+    check_books(broker)
+
+
+def test_a_run_from_another_thread_takes_the_lock_each_step() -> None:
+    broker = _replay(200)
+    counts: list[int] = []
+    thread = threading.Thread(target=lambda: counts.append(broker.run()))
+    thread.start()
+    thread.join(timeout=60)
+    assert counts == [200]
+    assert len(broker.price_history("X")["time"]) == 200
+    assert not broker.lock.rlock._is_owned()  # every step let it go

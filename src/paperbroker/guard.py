@@ -68,6 +68,17 @@ def _pass_on(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt  # SIG_DFL, or a handler not set from Python
 
 
+def _unwind(exc: BaseException) -> None:
+    """The main thread's guarded call raised ``exc``: count it out, and let a SIGINT that
+    waited for it go on (unless ``exc`` is that interrupt already)."""
+    global _depth, _pending
+    _depth -= 1
+    if _pending and not _depth:
+        _pending = False
+        if not isinstance(exc, KeyboardInterrupt):
+            _pass_on(_SIGINT, None)
+
+
 def _install() -> None:
     global _previous
     current = _getsignal(_SIGINT)
@@ -146,11 +157,7 @@ def factory(function, _lock, _defaults):
             with lock:
                 result = function({args})
         except BaseException as exc:
-            _depth -= 1
-            if _pending and not _depth:
-                _pending = False
-                if not isinstance(exc, KeyboardInterrupt):
-                    _pass_on(_SIGINT, None)
+            _unwind(exc)
             raise
         _depth -= 1
         if _pending and not _depth:
@@ -209,6 +216,49 @@ def _wrap(function: Callable[..., Any], lock: Any, method: bool) -> Callable[...
         exec(compile(text, "<paperbroker.guard wrapper>", "exec"), globals(), namespace)
         factory = _FACTORIES[key] = namespace["factory"]
     return functools.wraps(function)(factory(function, lock, tuple(defaults)))
+
+
+def repeat(guard: BooksGuard, step: Callable[[], bool], times: int, reached: list[int]) -> int:
+    """Call ``step()`` up to ``times`` times, each call one guarded change, until it returns
+    False; return how many calls returned True.  When a call raises, ``reached[0]`` is set
+    to the calls that returned True before it.
+
+    What ``with guard: step()`` does, in one loop: ``run()`` pays for no guard frames a
+    step, and an interrupt still waits for the step it lands in and then stops the loop.
+    """
+    global _depth, _pending
+    lock = guard.rlock
+    done = 0
+    if _get_ident() != _MAIN:
+        try:
+            while done < times:
+                with lock:
+                    if not step():
+                        break
+                done += 1
+        except BaseException:
+            reached[0] = done
+            raise
+        return done
+    while done < times:
+        if not _depth and _getsignal(_SIGINT) is not _on_sigint:
+            _install()
+        _depth += 1
+        try:
+            with lock:
+                more = step()
+        except BaseException as exc:
+            reached[0] = done
+            _unwind(exc)
+            raise
+        _depth -= 1
+        if _pending and not _depth:
+            _pending = False
+            _pass_on(_SIGINT, None)  # as a rule it raises: the interrupt lands between two steps
+        if not more:
+            break
+        done += 1
+    return done
 
 
 def guarded(guard: BooksGuard, function: Callable[..., T]) -> Callable[..., T]:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from .clock import Clock, SimClock
 from .errors import ConfigurationError, InvalidState, MarketDataError
 from .events import TopicHub
+from .guard import repeat
 from .market.source import QuoteChange
 from .market.venue import Venue
 from .models import BrokerConnectionStatus, ConnectionStatus
@@ -271,9 +272,15 @@ class Stepper:
         Each step is one guarded change (:mod:`paperbroker.guard`): ``run()`` can be stopped
         between two steps, never inside one."""
         with self._hub.guard:
-            if self.venue is None and isinstance(self._clock, SimClock):
-                self._clock.advance(self.next_interval() * 1000.0)
-            return self._advance()  # one guard a step, not two
+            return self._own_step()
+
+    def _own_step(self) -> bool:
+        """:meth:`step`, the guard held by the caller."""
+        if self.venue is not None:
+            return self.venue.step()
+        if isinstance(self._clock, SimClock):
+            self._clock.advance(self.next_interval() * 1000.0)
+        return self._advance()
 
     def run(self, steps: int | None = None, *, progress: bool = False) -> int:
         """See :meth:`paperbroker.BrokerService.run`."""
@@ -284,6 +291,13 @@ class Stepper:
                 raise ConfigurationError(msg)
             steps = int(remaining)
         _check_steps(steps)
+        if not progress:  # the guard taken in one loop (guard.repeat), not a frame a step
+            own = self.venue.step if self.venue is not None else self._own_step
+            reached = [0]
+            try:
+                return repeat(self._hub.guard, own, steps, reached)
+            except MarketDataError as exc:
+                raise _stopped("run()", exc, reached[0], steps) from exc.__cause__
         done = 0
         step = self.step
         try:
