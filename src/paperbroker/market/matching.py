@@ -248,11 +248,7 @@ class Matcher(RestingOrders):
         """New bars for the symbols in ``index``; ``size`` is each bar's fillable volume."""
         half = half_spread
         if len(index) == 1:  # one symbol (most replays): no rows to build
-            i = index[0]
-            self.avail_buy[i] = self.avail_sell[i] = size[0]
-            self.bid[i] = close[0] - half
-            self.ask[i] = close[0] + half
-            self._bar(i, open_[0], high[0], low[0], close[0], half)
+            self.on_bar(index[0], open_[0], high[0], low[0], close[0], size[0], half)
             return
         rows = list(zip(index, open_, high, low, close, size, strict=True))
         # every bar's size and closing quote first (a walk starts from its bar's open), so a
@@ -263,6 +259,13 @@ class Matcher(RestingOrders):
             self.ask[i] = c + half
         for i, o, h, lo, c, _v in rows:
             self._bar(i, o, h, lo, c, half)
+
+    def on_bar(self, i: int, o: float, h: float, lo: float, c: float, size: float, half: float) -> None:
+        """A new bar for symbol ``i`` alone (see :meth:`on_bars`)."""
+        self.avail_buy[i] = self.avail_sell[i] = size
+        self.bid[i] = c - half
+        self.ask[i] = c + half
+        self._bar(i, o, h, lo, c, half)
 
     def _bar(self, i: int, o: float, h: float, lo: float, c: float, half: float) -> None:
         """Symbol ``i``'s bar (its size and closing quote set): match along its path when
