@@ -244,8 +244,12 @@ def test_a_sigint_during_a_run_stops_it_after_the_step_it_landed_in() -> None:
             signal.raise_signal(signal.SIGINT)  # lands inside the step: it waits for its end
 
     broker.subscribe(pb.topic("quotes", symbol="X"), strategy)
-    with pytest.raises(KeyboardInterrupt):
-        broker.run()
+    original = signal.signal(signal.SIGINT, signal.default_int_handler)  # Python's own, as in a script
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            broker.run()
+    finally:
+        signal.signal(signal.SIGINT, original)
     assert len(seen) == 5 and broker.execution_count == 0  # the fifth step whole, no sixth
     assert broker.orders(status="working")[0].qty == 1
     assert broker.run() == 15  # the rest of the replay runs on

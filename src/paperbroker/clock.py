@@ -187,6 +187,9 @@ class SimClock(Clock):
 
     def set(self, now_ms: int) -> int:
         """Move to ``now_ms`` (never back); return it."""
+        if type(now_ms) is int and now_ms >= self._now:  # a market's tick: nothing to convert
+            self._now = now_ms
+            return now_ms
         when = _millis(now_ms, "set()")
         if when < self._now:
             msg = f"A clock cannot go backwards: it is at {self._now} ms, set() got {now_ms}."

@@ -60,22 +60,20 @@ class PriceLog:
     def __len__(self) -> int:
         return len(self._data) // _WIDTH
 
+    def bar(self, time: int, i: int, o: float, h: float, lo: float, c: float, volume: float) -> None:
+        """Append one bar of symbol ``i`` (a bar source's tick of one symbol)."""
+        self._data.frombytes(self._pack(time, i, o, h, lo, c, volume))
+        self.total += 1
+        if len(self._data) >= self._cap:
+            self._trim()
+
     def _record_bars(self, tick: Tick) -> None:
-        index, data = tick.index, self._data
-        if len(index) == 1:  # one symbol (most replays): one row, no locals to set up
-            data.frombytes(
-                self._pack(
-                    tick.time, index[0], tick.open[0], tick.high[0], tick.low[0], tick.last[0], tick.volume[0]
-                )
-            )
-            self.total += 1
-        else:
-            add, pack, time = data.frombytes, self._pack, tick.time
-            o, h, lo, c, v = tick.open, tick.high, tick.low, tick.last, tick.volume
-            for n, i in enumerate(index):
-                add(pack(time, i, o[n], h[n], lo[n], c[n], v[n]))
-            self.total += len(index)
-        if len(data) >= self._cap:
+        add, pack, time = self._data.frombytes, self._pack, tick.time
+        o, h, lo, c, v = tick.open, tick.high, tick.low, tick.last, tick.volume
+        for n, i in enumerate(tick.index):
+            add(pack(time, i, o[n], h[n], lo[n], c[n], v[n]))
+        self.total += len(tick.index)
+        if len(self._data) >= self._cap:
             self._trim()
 
     def _record_quotes(self, tick: Tick) -> None:

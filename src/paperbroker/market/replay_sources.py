@@ -21,10 +21,9 @@ import numpy as np
 from ..errors import ConfigurationError, PersistenceError
 from ..statetypes import Count, Floats, Ints, NonNegative, Positive
 from .replay import Loaded, load_frames
-from .source import MarketSource, QuotesState, Tick, _positive
+from .source import BarRow, MarketSource, QuotesState, Tick, _positive
 
 _INF = math.inf
-_new_tick = object.__new__
 
 __all__ = ["BarReplay", "BarReplayState", "QuoteReplay", "QuoteReplayState"]
 
@@ -156,10 +155,15 @@ class _Replay(MarketSource):
         if not chunk.first <= k < chunk.end:
             if k >= len(self):
                 return None
-            chunk = _Chunk(self._time, self._codes, self._cols, self._starts, k, min(k + _CHUNK, len(self)))
-            self._chunk = chunk
+            chunk = self._load(k)
         self._k = k + 1
         return chunk, k - chunk.first
+
+    def _load(self, k: int) -> _Chunk:
+        """The chunk of the times from ``k`` on, made the current one."""
+        chunk = _Chunk(self._time, self._codes, self._cols, self._starts, k, min(k + _CHUNK, len(self)))
+        self._chunk = chunk
+        return chunk
 
 
 #: times converted from numpy to Python lists at once: a numpy slice and ``tolist`` cost
@@ -171,7 +175,7 @@ class _Chunk:
     """A run of a replay's times as Python lists: ``times`` and ``starts`` per time
     (``starts`` relative to the run, one more than the times), the rest per row."""
 
-    __slots__ = ("codes", "columns", "end", "first", "starts", "times")
+    __slots__ = ("codes", "columns", "end", "first", "rows", "starts", "times")
 
     def __init__(
         self,
@@ -192,6 +196,8 @@ class _Chunk:
         self.columns: dict[str, list[float]] = {
             name: column[r0:r1].tolist() for name, column in columns.items()
         }
+        #: a bar replay's rows as :data:`BarRow` tuples (:meth:`BarReplay.next_bar`)
+        self.rows: list[BarRow] = []
 
 
 _EMPTY = _Chunk(np.zeros(0, np.int64), np.zeros(0, np.int64), {}, np.zeros(1, np.int64), 0, 0)
@@ -257,40 +263,79 @@ class BarReplay(_Replay):
         bad = (h < np.maximum(o, c)) | (lo > np.minimum(o, c)) | (h < lo)
         return bad, "high must be the highest and low the lowest price of its bar"
 
+    def _load(self, k: int) -> _Chunk:
+        chunk = super()._load(k)
+        cols = chunk.columns
+        n = len(chunk.codes)
+        close = np.array(cols["close"])
+        volume = np.array(cols["volume"]) if "volume" in cols else np.full(n, _INF)
+        size = volume * self._share if self._share is not None else np.full(n, _INF)
+        sizes = size.tolist()
+        half = self.half_spread
+        chunk.rows = list(
+            zip(
+                self._time[self._starts[chunk.first] : self._starts[chunk.end]].tolist(),
+                chunk.codes,
+                cols["open"],
+                cols["high"],
+                cols["low"],
+                cols["close"],
+                volume.tolist(),
+                (close - half).tolist(),
+                (close + half).tolist(),
+                sizes,
+                sizes,
+                strict=True,
+            )
+        )
+        return chunk
+
+    def next_bar(self) -> BarRow | None:
+        """The next time's bar as a :data:`BarRow`, when one symbol has a bar then (the
+        venue's short path: no :class:`Tick`); ``None`` when several have (then
+        :meth:`next_tick` gives it) or at the end of the data."""
+        k, chunk = self._k, self._chunk
+        if not chunk.first <= k < chunk.end:
+            if k >= len(self):
+                return None
+            chunk = self._load(k)
+        j = k - chunk.first
+        s0 = chunk.starts[j]
+        if chunk.starts[j + 1] - s0 != 1:
+            return None
+        self._k = k + 1
+        row = chunk.rows[s0]
+        self._latest[row[1]] = row  # type: ignore[call-overload]  # a Tick only if asked for (_row)
+        return row
+
+    def _row(self, i: int) -> tuple[Tick, int] | None:
+        tick: Any = self._latest[i]
+        if type(tick) is tuple:  # a row next_bar gave: its Tick now
+            tick = self._latest[i] = _row_tick(tick)
+        return None if tick is None else (tick, tick.index.index(i))
+
     def next_tick(self, now_ms: int) -> Tick | None:
         """The next bar of each symbol at the next time, or None at the end."""
-        k, chunk = self._k, self._chunk
-        if chunk.first <= k < chunk.end:  # _step(), inline: it runs every bar
-            self._k = k + 1
-            j = k - chunk.first
-        else:
-            step = self._step()
-            if step is None:
-                return None
-            chunk, j = step
+        step = self._step()
+        if step is None:
+            return None
+        chunk, j = step
         s0, s1 = chunk.starts[j], chunk.starts[j + 1]
         cols = chunk.columns
         half, share = self.half_spread, self._share
-        volume = cols.get("volume")
-        if s1 - s0 == 1:  # one symbol at this time: no slices, no calls but the tick's own
-            c = cols["close"][s0]
-            v = _INF if volume is None else volume[s0]
-            size = [_INF if share is None else v * share]
-            code = chunk.codes[s0]
-            # Tick.__init__ and _store() written out: a Python call each, every bar
-            tick = _new_tick(Tick)
-            tick.time, tick.index, tick.bid, tick.ask = chunk.times[j], [code], [c - half], [c + half]
-            tick.bid_size = tick.ask_size = size
-            tick.last, tick.open, tick.high = [c], [cols["open"][s0]], [cols["high"][s0]]
-            tick.low, tick.volume = [cols["low"][s0]], [v]
-            self._latest[code] = tick
-            return tick
         close = cols["close"][s0:s1]
+        volume = cols.get("volume")
         vol = [_INF] * len(close) if volume is None else volume[s0:s1]
         size = [_INF if share is None else v * share for v in vol]
         bars = (cols["open"][s0:s1], cols["high"][s0:s1], cols["low"][s0:s1], vol)
         bid, ask = [c - half for c in close], [c + half for c in close]
         return self._store(Tick(chunk.times[j], chunk.codes[s0:s1], bid, ask, size, size, close, bars))
+
+
+def _row_tick(row: BarRow) -> Tick:
+    """A :data:`BarRow` as a one-symbol bar :class:`Tick`."""
+    time, i, o, h, lo, c, volume, bid, ask, bid_size, ask_size = row
+    return Tick(time, [i], [bid], [ask], [bid_size], [ask_size], [c], ([o], [h], [lo], [volume]))
 
 
 class QuoteReplay(_Replay):

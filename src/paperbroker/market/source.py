@@ -133,30 +133,63 @@ class Tick:
         self.open, self.high, self.low, self.volume = bars if bars is not None else ([], [], [], [])
 
 
+#: One symbol's bar as the venue applies it: time, symbol position, open, high, low, close,
+#: volume, bid, ask, bid size, ask size (``inf``: unlimited).
+BarRow = tuple[int, int, float, float, float, float, float, float, float, float, float]
+
+
+def bar_row(tick: Tick, n: int) -> BarRow:
+    """Row ``n`` of a bar ``tick`` as a :data:`BarRow`."""
+    return (
+        tick.time,
+        tick.index[n],
+        tick.open[n],
+        tick.high[n],
+        tick.low[n],
+        tick.last[n],
+        tick.volume[n],
+        tick.bid[n],
+        tick.ask[n],
+        tick.bid_size[n],
+        tick.ask_size[n],
+    )
+
+
 def tick_quote(symbol: str, tick: Tick, n: int) -> Quote:
     """Row ``n`` of ``tick`` as the :class:`Quote` of ``symbol``."""
+    if tick.open:  # a bar
+        return bar_quote(symbol, bar_row(tick, n))
     bid_size, ask_size = tick.bid_size[n], tick.ask_size[n]
-    if bid_size == _INF:
-        bid_size = None  # type: ignore[assignment]
-    if ask_size == _INF:
-        ask_size = None  # type: ignore[assignment]
-    if tick.open:  # a bar: one constructor call with its open, high, low and volume
-        volume = tick.volume[n]
-        quote = Quote(
-            symbol,
-            tick.bid[n],
-            tick.ask[n],
-            bid_size,
-            ask_size,
-            tick.last[n],
-            tick.time,
-            tick.open[n],
-            tick.high[n],
-            tick.low[n],
-            None if volume == _INF else volume,
-        )
-    else:
-        quote = Quote(symbol, tick.bid[n], tick.ask[n], bid_size, ask_size, tick.last[n], tick.time)
+    quote = Quote(
+        symbol,
+        tick.bid[n],
+        tick.ask[n],
+        None if bid_size == _INF else bid_size,
+        None if ask_size == _INF else ask_size,
+        tick.last[n],
+        tick.time,
+    )
+    quote.__class__ = _READ_ONLY_QUOTE
+    return quote
+
+
+def bar_quote(symbol: str, row: BarRow) -> Quote:
+    """A bar's read-only :class:`Quote` (its sizes are the fillable share of the volume;
+    ``inf``, there and in the volume, means unlimited and shows as ``None``)."""
+    time, _i, o, h, lo, c, volume, bid, ask, bid_size, ask_size = row
+    quote = Quote(
+        symbol,
+        bid,
+        ask,
+        None if bid_size == _INF else bid_size,
+        None if ask_size == _INF else ask_size,
+        c,
+        time,
+        o,
+        h,
+        lo,
+        None if volume == _INF else volume,
+    )
     quote.__class__ = _READ_ONLY_QUOTE
     return quote
 

@@ -22,7 +22,6 @@ still broadcasts, and the orders that did not get their turn match on the next t
 
 from __future__ import annotations
 
-from numbers import Integral
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
@@ -37,7 +36,8 @@ from .prices import PriceLog
 from .random_walk import RandomWalk
 from .replay_sources import BarReplay, QuoteReplay
 from .slippage import Slippage
-from .source import MarketSource, Tick, tick_quote
+from .source import BarRow, MarketSource, Tick, bar_quote, bar_row, tick_quote
+from .tick_checks import tick_problem
 
 if TYPE_CHECKING:
     from .source import QuoteChange
@@ -103,11 +103,16 @@ class Venue:
                 host.mark(symbol, *((quote.bid, quote.ask) if bid_ask else (quote.last,)))
         self._quote_subs = hub.table("quotes")
         self._send = hub.send
+        self._mark = host.mark
         self.ticks = 0
         self.prices = PriceLog(history_limit, source.symbols, source.bars)  # what it showed
         # the built-in sources make sound ticks from checked input; a source of your own
         # (any next_tick but theirs) has each tick checked before it is applied
         self._checked = type(source).next_tick not in _OWN_TICKS
+        # a bar replay of ours hands a time with one symbol's bar over as numbers (next_bar)
+        kind = type(source)
+        own = kind.next_tick is BarReplay.next_tick and getattr(kind, "next_bar", None) is BarReplay.next_bar
+        self._next_bar = source.next_bar if own else None  # type: ignore[attr-defined]
 
     # ------------------------------------------------------------------ the matcher's host
 
@@ -220,6 +225,15 @@ class Venue:
         before anything changes: the clock, the books and the matcher are as they were.
         """
         source = self.source
+        if self._next_bar is not None:  # a bar replay: a time with one symbol's bar comes as numbers
+            row = self._next_bar()
+            if row is not None:
+                time = row[0]
+                self._clock.set(time)
+                if time >= self._host.session_end:
+                    self._host.roll_session(time)
+                self._bar(row)
+                return True
         now = self._clock.now_ms()
         checked = self._checked
         quoted = source.latest() if checked else None  # what a failed tick must not leave
@@ -253,6 +267,32 @@ class Venue:
 
     def apply(self, tick: Tick) -> None:
         """Mark, match and broadcast one tick's prices."""
+        if len(tick.index) == 1 and self.source.bars:
+            self._bar(bar_row(tick, 0))
+        else:
+            self._apply_rows(tick)
+
+    def _bar(self, row: BarRow) -> None:
+        """:meth:`apply` for a bar of one symbol (most replays' ticks), on numbers, not rows."""
+        time, i, o, h, lo, c, volume, bid, ask, _bid_size, ask_size = row
+        self.ticks += 1
+        source, matcher = self.source, self.matcher
+        self.prices.bar(time, i, o, h, lo, c, volume)
+        if i >= len(matcher.books):
+            matcher.grow(source.tick_sizes)
+        symbol = source.symbols[i]
+        changed = self._mark(symbol, bid, ask) if self.bid_ask else self._mark(symbol, c)
+        try:
+            matcher.on_bar(i, o, h, lo, c, ask_size, source.half_spread)
+        finally:  # as in _apply_rows
+            if changed:
+                self._host.publish_marks(changed)
+            subs = self._quote_subs.get(symbol)
+            if subs:
+                self._send(((subs, bar_quote(symbol, row)),))
+
+    def _apply_rows(self, tick: Tick) -> None:
+        """:meth:`apply` row by row: quotes, or bars of several symbols at once."""
         self.ticks += 1
         self.prices.record(tick)
         source, matcher = self.source, self.matcher
@@ -260,12 +300,12 @@ class Venue:
         if len(symbols) > len(matcher.books):
             matcher.grow(source.tick_sizes)
         index = tick.index
-        mark = self._host.mark
+        mark = self._mark
         if self.bid_ask:
             changed = []
             for n, i in enumerate(index):
                 changed.extend(mark(symbols[i], tick.bid[n], tick.ask[n]))
-        elif len(index) == 1:  # one symbol (most replays): no loop
+        elif len(index) == 1:
             changed = mark(symbols[index[0]], tick.last[0])
         else:
             changed = []
@@ -298,61 +338,6 @@ class Venue:
 
 
 _OWN_TICKS = {cls.next_tick for cls in (RandomWalk, ManualQuotes, BarReplay, QuoteReplay)}
-
-
-def tick_problem(tick: object, now_ms: int, symbols: list[str], bars: bool) -> str | None:
-    """What makes ``tick`` unusable, as a clause, or ``None`` when it is sound.
-
-    A :class:`~paperbroker.market.source.Tick` whose time is whole milliseconds not before
-    ``now_ms``; every row names one of the ``symbols`` once; prices are finite and > 0 with
-    bid <= ask (and low <= open, close <= high for bars); sizes are >= 0 (``inf``:
-    unlimited).  A numpy integer time becomes an int.
-    """
-    if not isinstance(tick, Tick):
-        return f"next_tick() must return a Tick or None, got {tick!r}"
-    time = tick.time
-    if isinstance(time, bool) or not isinstance(time, Integral):
-        return f"its time must be whole Unix milliseconds, got {time!r}"
-    tick.time = time = int(time)
-    if time < now_ms:
-        return f"its time {time} ms is before the broker's clock ({now_ms} ms)"
-    try:
-        return _rows_problem(tick, symbols, bars)
-    except TypeError:
-        return "its index must be a list of symbol positions, and its prices and sizes lists of numbers"
-
-
-def _rows_problem(tick: Tick, symbols: list[str], bars: bool) -> str | None:
-    index = tick.index
-    n, count = len(index), len(symbols)
-    columns = [tick.bid, tick.ask, tick.bid_size, tick.ask_size, tick.last]
-    if bars:
-        columns += [tick.open, tick.high, tick.low, tick.volume]
-    if any(len(column) != n for column in columns):
-        return "its columns (index, bid, ask, sizes, last ...) differ in length"
-    if len(set(index)) != n or not all(
-        isinstance(i, Integral) and not isinstance(i, bool) and 0 <= i < count for i in index
-    ):
-        return f"its index must name each of the source's {count} symbols at most once, got {index!r}"
-    tick.index = index = [int(i) for i in index]  # numpy integers, say
-    for row, (b, a, last, bsz, asz) in enumerate(
-        zip(tick.bid, tick.ask, tick.last, tick.bid_size, tick.ask_size, strict=True)
-    ):
-        if not (0.0 < b <= a < _INF and 0.0 < last < _INF):
-            return (
-                f"{symbols[index[row]]!r} has bid {b!r}, ask {a!r} and last {last!r} "
-                "(prices must be finite and > 0, with bid <= ask)"
-            )
-        if not (bsz >= 0.0 and asz >= 0.0):
-            return f"{symbols[index[row]]!r} has sizes {bsz!r} and {asz!r} (sizes must be >= 0)"
-    if bars:
-        for row, (o, h, lo, c) in enumerate(zip(tick.open, tick.high, tick.low, tick.last, strict=True)):
-            if not (0.0 < lo <= min(o, c) and max(o, c) <= h < _INF):
-                return (
-                    f"{symbols[index[row]]!r} has the bar open {o!r}, high {h!r}, low {lo!r} and "
-                    f"close {c!r} (need 0 < low <= open, close <= high)"
-                )
-    return None
 
 
 def market_clock(market: object, clock: Clock | None) -> SimClock:

@@ -1,0 +1,155 @@
+"""A bar replay's short path (one symbol's bar handed to the venue as numbers) does what
+the general path (a :class:`Tick` per time, checked and applied row by row) does.
+
+The venue takes a time at which one symbol has a bar from ``BarReplay.next_bar`` and
+applies it without building a ``Tick``; a time with several symbols' bars, and any source
+of your own, go through ``next_tick``.  A replay whose ``next_tick`` is overridden (here:
+one that only calls the replay's own) takes the general path for every time, so running
+the same strategy on both and comparing every event, the price history, the books and the
+saved quotes shows the two paths agree.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import paperbroker as pb
+from paperbroker.market.source import Tick
+
+TOPICS = ("orders", "executions", "positions", "pl", "equity", "quotes")
+
+
+class _General(pb.BarReplay):
+    """The same replay, every time through ``next_tick`` (a source of one's own)."""
+
+    def next_tick(self, now_ms: int) -> Tick | None:
+        return super().next_tick(now_ms)
+
+
+def _bars(seed: int, n: int = 160) -> dict[str, pd.DataFrame]:
+    """Two symbols of one-minute bars; Y skips some minutes, so some times have one bar."""
+    rng = np.random.default_rng(seed)
+    times = pd.date_range("2024-01-02 14:30", periods=n, freq="1min")
+    frames = {}
+    for symbol, start in (("X", 100.0), ("Y", 40.0)):
+        close = start * np.exp(np.cumsum(rng.normal(0.0, 0.002, n)))
+        open_ = np.r_[start, close[:-1]]
+        wick = np.abs(rng.normal(0.0, 0.001, (2, n)))
+        frame = pd.DataFrame(
+            {
+                "open": open_,
+                "high": np.maximum(open_, close) * (1 + wick[0]),
+                "low": np.minimum(open_, close) * (1 - wick[1]),
+                "close": close,
+                "volume": rng.integers(50, 400, n).astype(float),
+            },
+            index=times,
+        )
+        frames[symbol] = frame if symbol == "X" else frame[rng.random(n) < 0.6]
+    return frames
+
+
+def _record(broker: pb.BrokerService, events: list[tuple[str, dict[str, Any]]]) -> None:
+    """Every event of every topic into ``events``, as (topic, dict)."""
+    for name in TOPICS:
+        for symbol in ("X", "Y") if name == "quotes" else (None,):
+            where = pb.topic(name, symbol=symbol) if symbol else pb.topic(name)
+            broker.subscribe(where, lambda r, n=name: events.append((n, r.to_dict())))
+
+
+def _run(kind: type[pb.BarReplay], seed: int, tmp: Path | None = None, **options: Any) -> dict[str, Any]:
+    """A seeded strategy of market, limit, stop and bracket orders on a replay of ``kind``;
+    every event of every topic, as dicts, and the books at the end."""
+    replay = kind(_bars(seed), volume_share=0.5, spread=options.pop("spread", 0.0), allow_gaps=True)
+    broker = pb.BrokerService(execution_delay=None, market=replay, **options)
+    events: list[tuple[str, dict[str, Any]]] = []
+    _record(broker, events)
+    rng = np.random.default_rng(seed + 1)
+
+    def strategy(quote: pb.Quote) -> None:
+        roll = rng.random()
+        qty = int(rng.integers(1, 30))
+        if roll < 0.15:
+            broker.buy(quote.symbol, qty)
+        elif roll < 0.3:
+            broker.sell(quote.symbol, qty)
+        elif roll < 0.4:
+            broker.buy(quote.symbol, qty, limit=round(quote.last * 0.998, 2))
+        elif roll < 0.5:
+            broker.sell(quote.symbol, qty, stop=round(quote.last * 0.997, 2))
+        elif roll < 0.55:
+            broker.buy(
+                quote.symbol,
+                qty,
+                take_profit=round(quote.last * 1.004, 2),
+                stop_loss=round(quote.last * 0.996, 2),
+            )
+        elif roll < 0.6 and broker.orders(status="working"):
+            broker.cancel(broker.orders(status="working")[0].id)
+
+    for symbol in ("X", "Y"):
+        broker.subscribe(pb.topic("quotes", symbol=symbol), strategy)
+    if tmp is None:
+        broker.run()
+    else:  # save part way, load, and run the rest on the loaded broker
+        broker.run(70)
+        broker = pb.BrokerService.load(broker.save(tmp / "half.json"))
+        loaded: list[tuple[str, dict[str, Any]]] = []
+        _record(broker, loaded)
+        for symbol in ("X", "Y"):
+            broker.subscribe(pb.topic("quotes", symbol=symbol), strategy)
+        broker.run()
+        events = loaded
+    return {
+        "events": events,
+        "prices": {k: [None if x != x else x for x in v.tolist()] for k, v in broker.price_history().items()},
+        "quotes": [broker.quote(s).to_dict() for s in ("X", "Y")],
+        "executions": pb.executions_frame(broker).to_dict("list"),
+        "equity": broker.equity().to_dict(),
+        "positions": [p.to_dict() for p in broker.positions()],
+    }
+
+
+@pytest.mark.parametrize("seed", [3, 11, 29])
+def test_the_short_path_makes_what_the_general_path_makes(seed: int) -> None:
+    short, general = _run(pb.BarReplay, seed), _run(_General, seed)
+    assert len(short["executions"]["id"]) > 20  # the strategy trades
+    assert sum(1 for name, _ in short["events"] if name == "quotes") > 200
+    assert short == general
+
+
+def test_the_paths_agree_with_bid_ask_marks_and_a_spread() -> None:
+    short = _run(pb.BarReplay, 5, spread=0.04, mark="bid_ask")
+    general = _run(_General, 5, spread=0.04, mark="bid_ask")
+    assert short == general
+
+
+def test_a_replay_saved_part_way_runs_on_to_the_same_books(tmp_path: Path) -> None:
+    # saved after 70 steps, its quotes still rows from next_bar: they must save as quotes
+    halves = _run(pb.BarReplay, 17, tmp_path)
+    whole = _run(_General, 17)
+    for part in ("events", "prices"):  # the loaded broker's subscribers and price log begin at the load
+        del halves[part], whole[part]
+    assert halves == whole
+    assert len(whole["executions"]["id"]) > 10
+
+
+def test_the_current_quote_is_the_last_bar_each_symbol_had() -> None:
+    frames = _bars(7, 20)
+    broker = pb.BrokerService(
+        execution_delay=None, market=pb.BarReplay(frames, volume_share=None, allow_gaps=True)
+    )
+    last: dict[str, pb.Quote] = {}
+    for symbol in ("X", "Y"):
+        broker.subscribe(pb.topic("quotes", symbol=symbol), lambda q: last.__setitem__(q.symbol, q))
+    broker.run()
+    for symbol in ("X", "Y"):
+        quote = broker.quote(symbol)
+        assert quote == last[symbol]
+        assert quote.time == int(frames[symbol].index[-1].value // 1_000_000)
+        assert quote.bidSize is None and quote.volume == frames[symbol]["volume"].iloc[-1]
