@@ -153,3 +153,29 @@ def test_the_current_quote_is_the_last_bar_each_symbol_had() -> None:
         assert quote == last[symbol]
         assert quote.time == int(frames[symbol].index[-1].value // 1_000_000)
         assert quote.bidSize is None and quote.volume == frames[symbol]["volume"].iloc[-1]
+
+
+def test_the_price_history_of_a_replay_is_its_newest_rows() -> None:
+    frames = _bars(9, 50)
+    replay = pb.BarReplay(frames, volume_share=None, allow_gaps=True)
+    broker = pb.BrokerService(execution_delay=None, market=replay, history_limit=30)
+    broker.run(12)
+    early = broker.price_history()
+    twelfth = pd.Timestamp("2024-01-02 14:41")  # the first 12 minutes, both symbols' bars
+    assert len(early["time"]) == sum(int((f.index <= twelfth).sum()) for f in frames.values()) < 30
+    broker.run()
+    rows = broker.price_history()
+    assert len(rows["time"]) == 30  # at least history_limit rows are kept, the newest
+    both = pd.concat([f.assign(symbol=s) for s, f in frames.items()]).sort_index(kind="stable")
+    newest = both.iloc[-30:]
+    assert rows["time"].tolist() == [int(t.value // 1_000_000) for t in newest.index]
+    assert rows["symbol"].tolist() == newest["symbol"].tolist()
+    assert rows["last"].tolist() == newest["close"].tolist()
+    assert rows["volume"].tolist() == newest["volume"].tolist()
+    assert np.isnan(rows["bid"]).all()
+    x = broker.price_history("X")
+    assert x["high"].tolist() == frames["X"]["high"].iloc[-len(x["time"]) :].tolist()
+    rows["last"][0] = -1.0  # the arrays are the caller's own
+    assert broker.price_history()["last"][0] == newest["close"].iloc[0]
+    with pytest.raises(pb.NotFound, match="no prices of 'Z'"):
+        broker.price_history("Z")

@@ -104,21 +104,69 @@ class PriceLog:
         import numpy as np
 
         table = np.frombuffer(self._data, dtype=np.float64).reshape(-1, _WIDTH).copy()
-        codes = table[:, 1].astype(np.int64)
-        if symbol is not None:
-            if symbol not in self.symbols:
-                known = ", ".join(self.symbols) or "none"
-                msg = f"The market has no prices of {symbol!r}; its symbols are {known}."
-                raise NotFound(msg)
-            keep = codes == self.symbols.index(symbol)
-            table, codes = table[keep], codes[keep]
-        names = np.array([*self.symbols, ""], dtype=object)  # never empty, for the indexing
-        out: dict[str, Any] = {"time": table[:, 0].astype(np.int64), "symbol": names[codes]}
         kept = BAR_COLUMNS if self.bars else QUOTE_COLUMNS
-        for name in _ALL:
-            out[name] = table[:, 2 + kept.index(name)] if name in kept else np.full(len(table), np.nan)
-        return out
+        values = {name: table[:, 2 + n] for n, name in enumerate(kept)}
+        time, codes = table[:, 0].astype(np.int64), table[:, 1].astype(np.int64)
+        return price_columns(self.symbols, time, codes, values, symbol)
 
     def clear(self) -> None:
         """Drop every kept row."""
         del self._data[:]
+
+
+class ReplayPrices:
+    """The price log of a :class:`~paperbroker.market.replay_sources.BarReplay` that the
+    venue plays itself: the replay's own rows from where the broker began up to its cursor,
+    the newest ``limit`` of them.  Nothing is copied per bar: the replay holds the bars.
+    """
+
+    __slots__ = ("_begin", "_replay", "bars", "limit", "symbols")
+
+    def __init__(self, limit: int | None, replay: Any) -> None:
+        self.limit = limit
+        self.bars = True
+        self.symbols: list[str] = replay.symbols
+        self._replay = replay
+        self._begin: int = replay.rows_played()  # a broker loaded part way logs from there
+
+    def record(self, tick: Tick) -> None:
+        """Nothing to do: the tick's rows are the replay's."""
+
+    def __len__(self) -> int:
+        end, begin = self._end_begin()
+        return end - begin
+
+    def _end_begin(self) -> tuple[int, int]:
+        end = self._replay.rows_played()
+        return end, self._begin if self.limit is None else max(self._begin, end - self.limit)
+
+    def columns(self, symbol: str | None = None) -> dict[str, Any]:
+        """As :meth:`PriceLog.columns`."""
+        end, begin = self._end_begin()
+        time, codes, values = self._replay.bar_columns(begin, end)
+        return price_columns(self.symbols, time, codes, values, symbol)
+
+    def clear(self) -> None:
+        """Drop every kept row."""
+        self._begin = self._replay.rows_played()
+
+
+def price_columns(
+    symbols: list[str], time: Any, codes: Any, values: dict[str, Any], symbol: str | None
+) -> dict[str, Any]:
+    """A price log's output: ``time``, ``symbol`` and every price column (NaN where
+    ``values`` has none), each an array of its own, only ``symbol``'s rows when given."""
+    import numpy as np
+
+    if symbol is not None:
+        if symbol not in symbols:
+            known = ", ".join(symbols) or "none"
+            msg = f"The market has no prices of {symbol!r}; its symbols are {known}."
+            raise NotFound(msg)
+        keep = codes == symbols.index(symbol)
+        time, codes, values = time[keep], codes[keep], {k: v[keep] for k, v in values.items()}
+    names = np.array([*symbols, ""], dtype=object)  # never empty, for the indexing
+    out: dict[str, Any] = {"time": np.array(time, dtype=np.int64), "symbol": names[codes]}
+    for name in _ALL:
+        out[name] = np.array(values[name], dtype=np.float64) if name in values else np.full(len(time), np.nan)
+    return out

@@ -6,6 +6,7 @@
 with a :class:`ConfigurationError` naming the row and column and saying how to fix it,
 missing columns, NaNs, non-positive prices, unsorted or repeated times, and gaps.  It
 returns numpy columns stably sorted by time and the boundaries of each time's group.
+A replay plays them back a :class:`Chunk` of Python lists at a time.
 """
 
 from __future__ import annotations
@@ -13,13 +14,16 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import ConfigurationError
 
-__all__ = ["Loaded", "load_frames"]
+if TYPE_CHECKING:
+    from .source import BarRow
+
+__all__ = ["CHUNK_TIMES", "NO_CHUNK", "Chunk", "Loaded", "load_frames"]
 
 _TIME_COLUMNS = ("time", "timestamp", "datetime", "date")
 _SIZES = ("volume", "bid_size", "ask_size")
@@ -237,3 +241,40 @@ def load_frames(
             )
             raise ConfigurationError(msg)
     return Loaded(symbols, times, codes, columns, starts)
+
+
+#: times converted from numpy to Python lists at once: a numpy slice and ``tolist`` cost
+#: as much as a whole bar does, so a replay does them once per this many bars
+CHUNK_TIMES = 512
+
+
+class Chunk:
+    """A run of a replay's times as Python lists: ``times`` and ``starts`` per time
+    (``starts`` relative to the run, one more than the times), the rest per row."""
+
+    __slots__ = ("codes", "columns", "end", "first", "rows", "starts", "times")
+
+    def __init__(
+        self,
+        times: np.ndarray[Any, Any],
+        codes: np.ndarray[Any, Any],
+        columns: dict[str, np.ndarray[Any, Any]],
+        starts: np.ndarray[Any, Any],
+        first: int,
+        end: int,
+    ) -> None:
+        self.first = first  # the run's first time (the replay's step number) ...
+        self.end = end  # ... and the one after its last
+        bounds = starts[first : end + 1]
+        r0, r1 = int(bounds[0]), int(bounds[-1])
+        self.times: list[int] = times[bounds[:-1]].tolist()
+        self.starts: list[int] = (bounds - r0).tolist()
+        self.codes: list[int] = codes[r0:r1].tolist()
+        self.columns: dict[str, list[float]] = {
+            name: column[r0:r1].tolist() for name, column in columns.items()
+        }
+        #: a bar replay's rows as :data:`BarRow` tuples (:meth:`BarReplay.next_bar`)
+        self.rows: list[BarRow] = []
+
+
+NO_CHUNK = Chunk(np.zeros(0, np.int64), np.zeros(0, np.int64), {}, np.zeros(1, np.int64), 0, 0)

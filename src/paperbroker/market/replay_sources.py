@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import ConfigurationError, PersistenceError
 from ..statetypes import Count, Floats, Ints, NonNegative, Positive
-from .replay import Loaded, load_frames
+from .replay import CHUNK_TIMES, NO_CHUNK, Chunk, Loaded, load_frames
 from .source import BarRow, MarketSource, QuotesState, Tick, _positive
 
 _INF = math.inf
@@ -88,7 +88,7 @@ class _Replay(MarketSource):
         self._cols = loaded.columns
         self._starts = loaded.starts
         self._k = 0
-        self._chunk: _Chunk = _EMPTY
+        self._chunk: Chunk = NO_CHUNK
 
     @staticmethod
     def _check_row(columns: dict[str, Any]) -> tuple[Any, str] | None:
@@ -133,7 +133,7 @@ class _Replay(MarketSource):
 
     def _at(self: _R, k: int) -> _R:
         self._k = k
-        self._chunk = _EMPTY
+        self._chunk = NO_CHUNK
         return self
 
     def __len__(self) -> int:
@@ -147,7 +147,7 @@ class _Replay(MarketSource):
     def start_ms(self) -> int | None:
         return int(self._time[0]) if len(self._time) else None
 
-    def _step(self) -> tuple[_Chunk, int] | None:
+    def _step(self) -> tuple[Chunk, int] | None:
         """Move to the next time: the chunk that holds it (converted to lists now when it
         is a new one) and its position there; None at the end of the data."""
         k = self._k
@@ -159,48 +159,11 @@ class _Replay(MarketSource):
         self._k = k + 1
         return chunk, k - chunk.first
 
-    def _load(self, k: int) -> _Chunk:
+    def _load(self, k: int) -> Chunk:
         """The chunk of the times from ``k`` on, made the current one."""
-        chunk = _Chunk(self._time, self._codes, self._cols, self._starts, k, min(k + _CHUNK, len(self)))
+        chunk = Chunk(self._time, self._codes, self._cols, self._starts, k, min(k + CHUNK_TIMES, len(self)))
         self._chunk = chunk
         return chunk
-
-
-#: times converted from numpy to Python lists at once: a numpy slice and ``tolist`` cost
-#: as much as a whole bar does, so a replay does them once per this many bars
-_CHUNK = 512
-
-
-class _Chunk:
-    """A run of a replay's times as Python lists: ``times`` and ``starts`` per time
-    (``starts`` relative to the run, one more than the times), the rest per row."""
-
-    __slots__ = ("codes", "columns", "end", "first", "rows", "starts", "times")
-
-    def __init__(
-        self,
-        times: np.ndarray[Any, Any],
-        codes: np.ndarray[Any, Any],
-        columns: dict[str, np.ndarray[Any, Any]],
-        starts: np.ndarray[Any, Any],
-        first: int,
-        end: int,
-    ) -> None:
-        self.first = first  # the run's first time (the replay's step number) ...
-        self.end = end  # ... and the one after its last
-        bounds = starts[first : end + 1]
-        r0, r1 = int(bounds[0]), int(bounds[-1])
-        self.times: list[int] = times[bounds[:-1]].tolist()
-        self.starts: list[int] = (bounds - r0).tolist()
-        self.codes: list[int] = codes[r0:r1].tolist()
-        self.columns: dict[str, list[float]] = {
-            name: column[r0:r1].tolist() for name, column in columns.items()
-        }
-        #: a bar replay's rows as :data:`BarRow` tuples (:meth:`BarReplay.next_bar`)
-        self.rows: list[BarRow] = []
-
-
-_EMPTY = _Chunk(np.zeros(0, np.int64), np.zeros(0, np.int64), {}, np.zeros(1, np.int64), 0, 0)
 
 
 class BarReplay(_Replay):
@@ -263,7 +226,7 @@ class BarReplay(_Replay):
         bad = (h < np.maximum(o, c)) | (lo > np.minimum(o, c)) | (h < lo)
         return bad, "high must be the highest and low the lowest price of its bar"
 
-    def _load(self, k: int) -> _Chunk:
+    def _load(self, k: int) -> Chunk:
         chunk = super()._load(k)
         cols = chunk.columns
         n = len(chunk.codes)
@@ -289,6 +252,19 @@ class BarReplay(_Replay):
             )
         )
         return chunk
+
+    def rows_played(self) -> int:
+        """How many rows (one per symbol per time) the replay has given so far."""
+        return int(self._starts[self._k])
+
+    def bar_columns(self, begin: int, end: int) -> tuple[Any, Any, dict[str, Any]]:
+        """Rows ``begin`` to ``end`` as numpy columns: times, symbol positions, and ``open``,
+        ``high``, ``low``, ``last`` (the close) and ``volume`` (``inf`` without a volume)."""
+        cols = self._cols
+        rows = slice(begin, end)
+        volume = cols["volume"][rows] if "volume" in cols else np.full(end - begin, _INF)
+        values = {"open": cols["open"][rows], "high": cols["high"][rows], "low": cols["low"][rows]}
+        return self._time[rows], self._codes[rows], {**values, "last": cols["close"][rows], "volume": volume}
 
     def next_bar(self) -> BarRow | None:
         """The next time's bar as a :data:`BarRow`, when one symbol has a bar then (the

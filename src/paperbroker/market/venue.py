@@ -32,7 +32,7 @@ from ..events import TopicHub
 from ..models import Execution, OrderMessage, OrderStatus, PlacedOrder, Quote, StopType
 from .manual import ManualQuotes
 from .matching import Matcher
-from .prices import PriceLog
+from .prices import PriceLog, ReplayPrices
 from .random_walk import RandomWalk
 from .replay_sources import BarReplay, QuoteReplay
 from .slippage import Slippage
@@ -105,7 +105,6 @@ class Venue:
         self._send = hub.send
         self._mark = host.mark
         self.ticks = 0
-        self.prices = PriceLog(history_limit, source.symbols, source.bars)  # what it showed
         # the built-in sources make sound ticks from checked input; a source of your own
         # (any next_tick but theirs) has each tick checked before it is applied
         self._checked = type(source).next_tick not in _OWN_TICKS
@@ -113,6 +112,13 @@ class Venue:
         kind = type(source)
         own = kind.next_tick is BarReplay.next_tick and getattr(kind, "next_bar", None) is BarReplay.next_bar
         self._next_bar = source.next_bar if own else None  # type: ignore[attr-defined]
+        #: what the market showed: a bar replay of ours keeps it already
+        self.prices: PriceLog | ReplayPrices
+        if own:
+            self.prices = ReplayPrices(history_limit, source)
+        else:
+            self.prices = PriceLog(history_limit, source.symbols, source.bars)
+        self._log_bars = not own
 
     # ------------------------------------------------------------------ the matcher's host
 
@@ -277,7 +283,8 @@ class Venue:
         time, i, o, h, lo, c, volume, bid, ask, _bid_size, ask_size = row
         self.ticks += 1
         source, matcher = self.source, self.matcher
-        self.prices.bar(time, i, o, h, lo, c, volume)
+        if self._log_bars:
+            self.prices.bar(time, i, o, h, lo, c, volume)  # type: ignore[union-attr]
         if i >= len(matcher.books):
             matcher.grow(source.tick_sizes)
         symbol = source.symbols[i]
