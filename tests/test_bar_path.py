@@ -11,6 +11,7 @@ saved quotes shows the two paths agree.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,8 @@ import pandas as pd
 import pytest
 
 import paperbroker as pb
-from paperbroker.market.source import Tick
+from paperbroker.market.source import Tick, bar_quote
+from paperbroker.records import is_read_only
 
 TOPICS = ("orders", "executions", "positions", "pl", "equity", "quotes")
 
@@ -179,3 +181,27 @@ def test_the_price_history_of_a_replay_is_its_newest_rows() -> None:
     assert broker.price_history()["last"][0] == newest["close"].iloc[0]
     with pytest.raises(pb.NotFound, match="no prices of 'Z'"):
         broker.price_history("Z")
+
+
+def test_a_bar_quote_is_the_quote_its_constructor_makes() -> None:
+    frame = _bars(4, 6)["X"]
+    broker = pb.BrokerService(execution_delay=None, market=pb.BarReplay(frame, symbol="X", spread=0.02))
+    heard: list[pb.Quote] = []
+    broker.subscribe(pb.topic("quotes", symbol="X"), heard.append)
+    broker.run()
+    for quote, (at, bar) in zip(heard, frame.iterrows(), strict=True):
+        size = bar["volume"] * 0.1  # the default volume_share
+        made = pb.Quote(
+            "X", bar["close"] - 0.01, bar["close"] + 0.01, size, size, bar["close"],
+            int(at.value // 1_000_000), bar["open"], bar["high"], bar["low"], bar["volume"],
+        )  # fmt: skip
+        assert quote == made and quote.to_dict() == made.to_dict()
+        assert is_read_only(quote)
+
+
+def test_bar_quote_keeps_each_side_and_shows_unlimited_as_none() -> None:
+    row = (1_000, 0, 10.0, 11.0, 9.0, 10.5, 300.0, 10.49, 10.51, 5.0, 7.0)
+    assert bar_quote("X", row) == pb.Quote("X", 10.49, 10.51, 5.0, 7.0, 10.5, 1_000, 10.0, 11.0, 9.0, 300.0)
+    unlimited = (1_000, 0, 10.0, 11.0, 9.0, 10.5, math.inf, 10.49, 10.51, math.inf, math.inf)
+    quote = bar_quote("X", unlimited)
+    assert (quote.bidSize, quote.askSize, quote.volume) == (None, None, None)

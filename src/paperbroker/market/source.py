@@ -40,6 +40,7 @@ __all__ = [
 ]
 
 _INF = math.inf
+_new = object.__new__
 _READ_ONLY_QUOTE = read_only_class(Quote)  # tick_quote switches a quote's class itself: a call less a bar
 _NAN = math.nan
 
@@ -176,20 +177,15 @@ def tick_quote(symbol: str, tick: Tick, n: int) -> Quote:
 def bar_quote(symbol: str, row: BarRow) -> Quote:
     """A bar's read-only :class:`Quote` (its sizes are the fillable share of the volume;
     ``inf``, there and in the volume, means unlimited and shows as ``None``)."""
-    time, _i, o, h, lo, c, volume, bid, ask, bid_size, ask_size = row
-    quote = Quote(
-        symbol,
-        bid,
-        ask,
-        None if bid_size == _INF else bid_size,
-        None if ask_size == _INF else ask_size,
-        c,
-        time,
-        o,
-        h,
-        lo,
-        None if volume == _INF else volume,
-    )
+    # Quote(...) written out: its __init__ is a Python call a bar; every field is set here
+    # (tests/test_bar_path.py compares the result with a Quote built by its constructor)
+    quote = _new(Quote)
+    q = quote
+    q.time, _i, q.open, q.high, q.low, q.last, volume, q.bid, q.ask, bid_size, ask_size = row
+    q.symbol = symbol
+    q.bidSize = None if bid_size == _INF else bid_size
+    q.askSize = None if ask_size == _INF else ask_size
+    q.volume = None if volume == _INF else volume
     quote.__class__ = _READ_ONLY_QUOTE
     return quote
 
