@@ -22,6 +22,7 @@ still broadcasts, and the orders that did not get their turn match on the next t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
@@ -90,6 +91,11 @@ class Venue:
     ) -> None:
         source.bind(rng, clock.now_ms())
         self._host = host
+        # the matcher's host: it fills ``qty`` of an order at a price, and ends an order
+        # (time in force) with a reason, through the engine's own methods (a call less)
+        # (MatchHost's methods return None; what the engine's return is ignored)
+        self.fill: Callable[[PlacedOrder, float, float], None] = host.execute  # type: ignore[assignment]
+        self.expire: Callable[[PlacedOrder, str], None] = host.cancel_with  # type: ignore[assignment]
         #: ``mark="bid_ask"``: positions are marked at the bid (longs) and the ask (shorts)
         self.bid_ask = bid_ask
         self._clock = clock
@@ -121,14 +127,6 @@ class Venue:
         self._log_bars = not own
 
     # ------------------------------------------------------------------ the matcher's host
-
-    def fill(self, order: PlacedOrder, qty: float, price: float) -> None:
-        """The matcher fills ``qty`` of ``order`` at ``price``."""
-        self._host.execute(order, qty, price)
-
-    def expire(self, order: PlacedOrder, reason: str) -> None:
-        """The matcher ends ``order`` (time in force) with ``reason``."""
-        self._host.cancel_with(order, reason)
 
     def trail(self, order: PlacedOrder, stop: float) -> None:
         """A trailing stop moved to ``stop``."""
