@@ -5,6 +5,8 @@ whose imports point down only, no import cycle among its modules (counting impor
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "paperbroker"
@@ -24,7 +26,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("core",),
     ("market",),
     ("events", "topics"),
-    ("models", "records", "guard", "enums", "errors", "clock", "statetypes"),
+    ("models", "records", "guard", "enums", "errors", "clock", "statetypes", "native"),
 ]
 
 
@@ -144,3 +146,17 @@ def test_no_module_over_400_lines() -> None:
         if (n := len(path.read_text().splitlines())) > MAX_LINES and name not in LONG_MODULES
     }
     assert not long, f"modules over {MAX_LINES} lines: {long}"
+
+
+def test_the_package_imports_without_mypy_installed() -> None:
+    # paperbroker.native takes mypyc's class decorator from mypy_extensions when mypy is
+    # there (bench/compiled.py), and a no-op otherwise: a user's install has no mypy
+    code = (
+        "import sys; sys.modules['mypy_extensions'] = None\n"
+        "import paperbroker as pb\n"
+        "class Mine(pb.MarketSource):\n"
+        "    def next_tick(self, now_ms): return None\n"
+        "print(type(Mine()).__mro__[1].__name__)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "MarketSource"

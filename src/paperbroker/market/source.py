@@ -27,6 +27,7 @@ import numpy as np
 
 from ..errors import ConfigurationError, InvalidState, PersistenceError
 from ..models import Quote
+from ..native import mypyc_attr
 from ..records import read_only_class
 from ..statetypes import Floats
 
@@ -212,6 +213,7 @@ def _positive(value: object, what: str, example: str, *, zero: bool = False) -> 
     return float(value)  # type: ignore[arg-type]
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # your own price sources extend it
 class MarketSource(ABC):
     """What the broker needs from a price source.  Subclass it for your own feed."""
 
