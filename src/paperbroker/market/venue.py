@@ -228,7 +228,6 @@ class Venue:
         A source that raises, or gives a tick that cannot be used, raises MarketDataError
         before anything changes: the clock, the books and the matcher are as they were.
         """
-        source = self.source
         if self._next_bar is not None:  # a bar replay: a time with one symbol's bar comes as numbers
             row = self._next_bar()
             if row is not None:
@@ -238,6 +237,7 @@ class Venue:
                     self._host.roll_session(time)
                 self._bar(row)
                 return True
+        source = self.source
         now = self._clock.now_ms()
         checked = self._checked
         quoted = source.latest() if checked else None  # what a failed tick must not leave
@@ -272,23 +272,24 @@ class Venue:
     def apply(self, tick: Tick) -> None:
         """Mark, match and broadcast one tick's prices."""
         if len(tick.index) == 1 and self.source.bars:
+            if tick.index[0] >= len(self.matcher.books):  # a symbol new to this source
+                self.matcher.grow(self.source.tick_sizes)
             self._bar(bar_row(tick, 0))
         else:
             self._apply_rows(tick)
 
     def _bar(self, row: BarRow) -> None:
-        """:meth:`apply` for a bar of one symbol (most replays' ticks), on numbers, not rows."""
+        """:meth:`apply` for a bar of one symbol (most replays' ticks), on numbers, not rows;
+        the matcher knows the symbol already."""
         time, i, o, h, lo, c, volume, bid, ask, _bid_size, ask_size = row
         self.ticks += 1
-        source, matcher = self.source, self.matcher
+        source = self.source
         if self._log_bars:
             self.prices.bar(time, i, o, h, lo, c, volume)  # type: ignore[union-attr]
-        if i >= len(matcher.books):
-            matcher.grow(source.tick_sizes)
         symbol = source.symbols[i]
         changed = self._mark(symbol, bid, ask) if self.bid_ask else self._mark(symbol, c)
         try:
-            matcher.on_bar(i, o, h, lo, c, ask_size, source.half_spread)
+            self.matcher.on_bar(i, o, h, lo, c, ask_size, source.half_spread)
         finally:  # as in _apply_rows
             if changed:
                 self._host.publish_marks(changed)
