@@ -53,6 +53,7 @@ _EPS = 1e-9
 _WORKING = OrderStatus.WORKING
 _BUY = Side.BUY
 _STOP_LIMIT = OrderType.STOP_LIMIT
+_FOK_SHORT = "Fill or kill: the market did not have the whole quantity at once."
 
 
 def bar_path(open_: float, high: float, low: float, close: float) -> tuple[float, float, float, float]:
@@ -172,15 +173,22 @@ class Matcher(RestingOrders):
 
     def _market(self, queue: deque[_Entry], i: int, price: float, buy: bool) -> None:
         avail = self.avail_buy if buy else self.avail_sell
-        tick = self.tick_sizes[i]
         while queue and avail[i] > _EPS:
             entry = queue[0]
             order = entry.order
-            if self._free:
-                self._take(entry, price, buy)
+            remaining = order.qty - order.filledQty
+            at = price
+            if not self._free:
+                slip = self._slip(price, remaining, self.tick_sizes[i])
+                at = price + slip if buy else price - slip
+            # what _take does, inline: it runs for every market order
+            size = avail[i]
+            if entry.fok and size < remaining - _EPS:
+                self._host.expire(order, _FOK_SHORT)
             else:
-                slip = self._slip(price, order.qty - order.filledQty, tick)
-                self._take(entry, price + slip if buy else price - slip, buy)
+                qty = remaining if remaining <= size else size
+                avail[i] = size - qty
+                self._host.fill(order, qty, at)
             if entry.alive:  # only part filled: no size left this tick
                 return
 
@@ -227,7 +235,7 @@ class Matcher(RestingOrders):
         avail = self.avail_buy if buy else self.avail_sell
         size = avail[entry.i]
         if entry.fok and size < remaining - _EPS:
-            self._host.expire(order, "Fill or kill: the market did not have the whole quantity at once.")
+            self._host.expire(order, _FOK_SHORT)
             return
         qty = remaining if remaining <= size else size
         avail[entry.i] = size - qty
@@ -280,7 +288,7 @@ class Matcher(RestingOrders):
             or i in pending
         ):
             try:
-                self._walk(i, bar_path(o, h, lo, c), half)
+                self._walk(i, o, h, lo, c, half)
             finally:  # the bar ends at its close, also when a fill on the way raised
                 self.bid[i] = c - half
                 self.ask[i] = c + half
@@ -290,17 +298,18 @@ class Matcher(RestingOrders):
                 what = "Fill or kill" if entry.fok else "Immediate or cancel"
                 self._host.expire(entry.order, f"{what}: the rest did not fill on the first bar.")
 
-    def _walk(self, i: int, path: tuple[float, float, float, float], half: float) -> None:
-        self.bid[i] = path[0] - half
-        self.ask[i] = path[0] + half
+    def _walk(self, i: int, o: float, h: float, lo: float, c: float, half: float) -> None:
+        self.bid[i] = o - half
+        self.ask[i] = o + half
         self.match_quote(i)
         book = self.books[i]
-        self._armed(i)
         always = self.always
         if not (book.bl or book.sl or book.bs or book.ss or i in always):
             # market orders only (or none left): they match at the open, and nothing rests
             # that the rest of the path could reach (the caller sets the closing quote)
             return
+        self._armed(i)  # (a stop armed at the open that its quote touches: none without stops)
+        path = bar_path(o, h, lo, c)
         if i in always:
             self._trail(i, self.bid[i], self.ask[i])
         for p0, p1 in pairwise(path):
