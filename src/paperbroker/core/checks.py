@@ -261,7 +261,8 @@ def checked_fields(order: object) -> OrderFields:
     if duration is not None:
         duration = check_duration(duration)
     if type(qty) is not float or not MIN_QTY <= qty <= MAX_SIZE:
-        qty = check_qty(qty)
+        # a whole number of units (buy("X", 100)) is as usual as a float
+        qty = float(qty) if type(qty) is int and 0 < qty <= MAX_SIZE else check_qty(qty)
     fields: OrderFields = _new_fields(
         OrderFields,
         (
