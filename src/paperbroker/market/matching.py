@@ -152,14 +152,14 @@ class Matcher(RestingOrders):
         if a != a:  # nan: no quote yet
             return
         book = self.books[i]
+        heaped = book.bs or book.ss or book.bl or book.sl  # else only market orders rest
         try:
             # stops touched by the quote become market (stop-limit: limit) orders, then fill
             while book.bs and book.bs[0][0] <= a:
                 self._trigger(self._pop(book.bs))
             while book.ss and -book.ss[0][0] >= b:
                 self._trigger(self._pop(book.ss))
-            # (each only when it holds orders: a call that finds nothing costs as much as a
-            # comparison of a whole quote)
+            # (each only when it holds orders: a call that finds nothing costs a quote's compare)
             if book.bm:
                 self._market(book.bm, i, a, True)
             if book.sm:
@@ -169,7 +169,8 @@ class Matcher(RestingOrders):
             if book.sl:
                 self._limits(book.sl, i, b, b)
         finally:  # also when a fill raised: the thresholds must match the heaps
-            self._refresh(i)
+            if heaped or book.bs or book.ss or book.bl or book.sl or book.dead:  # (queues set theirs)
+                self._refresh(i)
 
     def _market(self, queue: deque[_Entry], i: int, price: float, buy: bool) -> None:
         avail = self.avail_buy if buy else self.avail_sell
@@ -181,8 +182,7 @@ class Matcher(RestingOrders):
             if not self._free:
                 slip = self._slip(price, remaining, self.tick_sizes[i])
                 at = price + slip if buy else price - slip
-            # what _take does, inline: it runs for every market order
-            size = avail[i]
+            size = avail[i]  # what _take does, inline: it runs for every market order
             if entry.fok and size < remaining - _EPS:
                 self._host.expire(order, _FOK_SHORT)
             else:
