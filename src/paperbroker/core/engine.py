@@ -20,7 +20,7 @@ from ..clock import Clock
 from ..errors import BrokerError, InvalidOrder, InvalidState, OrderRejected
 from ..events import TopicHub
 from ..models import DEFAULT_ACCOUNT, Execution, OrderMessage, OrderStatus, OrderType, PlacedOrder, Side
-from ..records import read_only
+from ..records import read_only_class
 from .brackets import Brackets, check_sides
 from .checks import OrderFields, check_price, check_qty, checked_fields
 from .commissions import CommissionModel, NoCommission
@@ -41,6 +41,7 @@ _MARKET = OrderType.MARKET
 _STOP = OrderType.STOP
 _BUY = Side.BUY
 _NO_MARKS: Marked = []
+_EXECUTION = read_only_class(Execution)
 
 
 class OrderEngine:
@@ -125,8 +126,7 @@ class OrderEngine:
         brackets, risk = take_profit is not None or stop_loss is not None or trailing is not None, self.risk
         if market is not None:
             market.check_symbol(symbol)
-            # a market order's reference price (the quote it would take) serves only the
-            # risk rules and the brackets: without them it is not looked up
+            # a market order's reference price (its quote) serves only risk rules and brackets
             priced = kind is _MARKET and (risk is not None or brackets)
             ref = (market.price(symbol, side is _BUY) if priced else None) or limit or seen
         else:
@@ -278,7 +278,7 @@ class OrderEngine:
         symbol = order.symbol
         side = order.side
         commission = 0.0 if self.free else self.commission(qty, price, order.filledQty == 0.0)
-        if not (commission >= 0.0 and math.isfinite(commission)):
+        if not self.free and not (commission >= 0.0 and math.isfinite(commission)):
             msg = (
                 f"The commission model returned {commission!r} for {qty} @ {price}; "
                 "it must return a finite number >= 0."
@@ -289,7 +289,8 @@ class OrderEngine:
         # -- book: history, order, position, risk, equity
         self.exec_seq += 1
         exec_id = f"EXEC-{self.exec_seq}"
-        execution = read_only(Execution(symbol, price, qty, side, now, commission, exec_id, order_id))
+        execution = Execution(symbol, price, qty, side, now, commission, exec_id, order_id)
+        execution.__class__ = _EXECUTION  # read_only(), inline: it runs per fill
         log = self.executions
         symbol_code = self.symbols.by_name.get(symbol)
         if symbol_code is None:
@@ -311,8 +312,7 @@ class OrderEngine:
             self.book.finish(order, _FILLED)
             if self.market is not None or self.risk is not None or self.day_orders:
                 self.order_done(order)
-        # the position is marked first so that equity is current (in market mode the
-        # market's price is the mark, set by the tick)
+        # the position is marked first so that equity is current (market mode: the tick's mark)
         remarked = _NO_MARKS
         if self.market is None or symbol not in ledger.marks:
             holders = ledger.holders.get(symbol)

@@ -11,12 +11,14 @@ from __future__ import annotations
 from ..clock import Clock
 from ..events import TopicHub
 from ..models import EquityData
-from ..records import read_only
+from ..records import read_only_class
 from .history import Codes, EquityLog
 from .ledger import Account, Marked, PositionState
 from .risk import RiskBook
 
 __all__ = ["EquityBook"]
+
+_EQUITY = read_only_class(EquityData)
 
 
 class EquityBook:
@@ -94,7 +96,8 @@ class EquityBook:
         data = EquityData(balance + unrealized, balance, unrealized, realized, commission)
         if self.risk is not None:
             data.marginUsed, data.buyingPower = self.risk.margin(account_id, data.equity)
-        return read_only(data)
+        data.__class__ = _EQUITY  # read_only(), inline: it runs per fill
+        return data
 
     def publish_marks(self, changed: Marked, skip: Account | None = None) -> None:
         """New marks moved these positions: ``pl`` for each, then one ``equity`` per account.
