@@ -157,7 +157,7 @@ class OrderEngine:
             subs = self._orders_subs.get(account_id)
             if subs:
                 self.hub.send(((subs, snapshot),))
-            if reserved > 0.0:
+            if reserved > 0.0 and account_id in self._equity_subs:
                 self.equity.announce(self.ledger.accounts[account_id])
             return snapshot
         matched = False
@@ -169,8 +169,8 @@ class OrderEngine:
                     self.brackets.attach(placed, account_id, ref, self.grid(symbol))
             if market is not None:
                 matched = market.add(placed, None, immediate=True)
-            if reserved > 0.0 and placed.status is _WORKING:  # (a fill announced its own)
-                self.equity.announce(self.ledger.accounts[account_id])
+            if reserved > 0.0 and placed.status is _WORKING and account_id in self._equity_subs:
+                self.equity.announce(self.ledger.accounts[account_id])  # (a fill announced its own)
         seen_now = matched or brackets or account_id in self._orders_subs  # changed at once?
         return placed.snapshot() if market is not None and seen_now and placed != snapshot else snapshot
 
@@ -323,32 +323,32 @@ class OrderEngine:
         pos = ledger.apply_fill(account, symbol, side, qty, price, commission)
         risk = self.risk
         if risk is not None:
-            risk.filled(order_id, qty)
+            if order.status is _WORKING:  # (a finished order's reservation went with order_done)
+                risk.filled(order_id, qty)
             risk.position(account_id, symbol, pos.qty, pos.mark)
         equity = self.equity.book(account, now)
         # -- broadcast, in cascade order, as one batch
         order_subs = self._orders_subs.get(account_id, ())
         pos_subs = self._pos_subs.get(account_id, ())
-        brackets = self.brackets
-        follow = brackets.count
+        follow = self.brackets.count
         pos_snapshot = pos.snapshot() if pos_subs or follow else None
-        hub = self.hub
         try:
-            hub.send(
-                (
-                    (self._exec_subs.get(account_id, ()), execution),
-                    (self._exec_subs.get((account_id, symbol), ()), execution),
-                    (order_subs, order.snapshot() if order_subs else None),
-                    (pos_subs, pos_snapshot),
-                    (self._equity_subs.get(account_id, ()), equity),
+            if order_subs or pos_subs or self._exec_subs or self._equity_subs:  # else no one listens
+                self.hub.send(
+                    (
+                        (self._exec_subs.get(account_id, ()), execution),
+                        (self._exec_subs.get((account_id, symbol), ()), execution),
+                        (order_subs, order.snapshot() if order_subs else None),
+                        (pos_subs, pos_snapshot),
+                        (self._equity_subs.get(account_id, ()), equity),
+                    )
                 )
-            )
             if remarked:
                 self.equity.publish_marks(remarked, skip=account)
         finally:  # also when a subscriber raised (an interrupt): brackets follow the fill
             if follow:
-                with hub.interrupts_held():  # every bracket follows, then the interrupt
-                    brackets.after_fill(order, account_id, pos_snapshot or pos.snapshot())
+                with self.hub.interrupts_held():  # every bracket follows, then the interrupt
+                    self.brackets.after_fill(order, account_id, pos_snapshot or pos.snapshot())
         return execution
 
     def mark(self, symbol: str, price: float, short: float | None = None) -> Marked:
