@@ -26,7 +26,7 @@ from .checks import OrderFields, check_price, check_qty, checked_fields
 from .commissions import CommissionModel, NoCommission
 from .equity import EquityBook
 from .history import Codes, EquityLog, ExecutionLog
-from .ledger import Account, Ledger, Marked, flat_tolerance
+from .ledger import QTY_EPSILON, QTY_RELATIVE, Account, Ledger, Marked, flat_tolerance
 from .orders import OrderBook
 from .ports import Books, MarketPort
 from .risk import RiskBook
@@ -105,16 +105,12 @@ class OrderEngine:
         self.equity.open(account)
         return account
 
-    def account(self, account_id: object) -> Account:
-        """The account ``account_id``, or UnknownAccount saying which accounts there are."""
-        return self.ledger.account(account_id)
-
     def submit(self, order: object, account_id: str = DEFAULT_ACCOUNT) -> PlacedOrder:
         """Place an order: check it, price it, apply the risk rules, attach its brackets,
         hand it to the market; return it as it is now (see BrokerService.submit)."""
         fields = checked_fields(order)
         if type(account_id) is not str or account_id not in self.ledger.accounts:
-            self.account(account_id)  # raises UnknownAccount with the explanation
+            self.ledger.account(account_id)  # raises UnknownAccount with the explanation
         now = self.clock.now_ms()
         if now >= self.session_end:
             self.roll_session(now)
@@ -308,7 +304,8 @@ class OrderEngine:
         order.avgPrice = price if done == 0.0 else (order.avgPrice * done + price * qty) / filled  # type: ignore[operator]
         order.filledQty = filled
         order.updateTime = now
-        if order.qty - filled <= flat_tolerance(order.qty):
+        tol = order.qty * QTY_RELATIVE  # flat_tolerance(order.qty), inline: it runs per fill
+        if order.qty - filled <= (tol if tol > QTY_EPSILON else QTY_EPSILON):
             self.book.finish(order, _FILLED)
             if self.market is not None or self.risk is not None or self.day_orders:
                 self.order_done(order)

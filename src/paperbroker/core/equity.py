@@ -79,12 +79,16 @@ class EquityBook:
         if self.one_row_per_tick:  # market mode: one row per account per tick, the last wins
             last = self.last_rows.get(account_id)
             if last is not None and last[0] == now and log.replace(last[1], row):
+                if account_id not in self._subs:  # (what _data finds first)
+                    return None
                 return self._data(account_id, balance, unrealized, realized, commission)
             self.last_rows[account_id] = (now, log.total)
         self._rows(log.pack(*row))
         log.total += 1  # log.added(), inline: it runs per fill
         if len(log.data) >= log.cap:
             log.trim()
+        if account_id not in self._subs:  # nobody listens: no record (what _data finds first)
+            return None
         return self._data(account_id, balance, unrealized, realized, commission)
 
     def _data(
