@@ -317,8 +317,10 @@ def side_order(
     if price is not None and kind is not _MARKET:
         msg = "price= is the fill price of a market order; for a limit order use limit=."
         raise InvalidOrder(msg)
-    asked = (symbol, kind, side, qty, limit, stop, take_profit, stop_loss, None, trailing, None, price)
-    return _new_asked(_Asked, (*asked, None, None, duration))
+    return _new_asked(_Asked, (
+        symbol, kind, side, qty, limit, stop, take_profit, stop_loss, None, trailing, None, price, None, None,
+        duration,
+    ))  # fmt: skip
 
 
 _new_asked = tuple.__new__

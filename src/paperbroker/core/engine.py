@@ -158,7 +158,10 @@ class OrderEngine:
             return snapshot
         matched = False
         try:
-            snapshot = self.publish_order(placed, account_id)
+            snapshot = placed.snapshot()  # publish_order(), inline: it runs per order
+            subs = self._orders_subs.get(account_id)
+            if subs:
+                self.hub.send(((subs, snapshot),))
         finally:  # also when a subscriber raised (an interrupt): the order is working
             if brackets:
                 with self.hub.interrupts_held():
