@@ -287,8 +287,15 @@ class Matcher(RestingOrders):
             or i in self.always
             or i in pending
         ):
-            try:
-                self._walk(i, o, h, lo, c, half)
+            try:  # the open is a quote: market orders (and gaps) fill there
+                self.bid[i] = o - half
+                self.ask[i] = o + half
+                self.match_quote(i)
+                book = self.books[i]
+                # with market orders only (or none left) nothing rests that the rest of the
+                # path could reach
+                if book.bl or book.sl or book.bs or book.ss or i in self.always:
+                    self._walk(i, bar_path(o, h, lo, c), half)
             finally:  # the bar ends at its close, also when a fill on the way raised
                 self.bid[i] = c - half
                 self.ask[i] = c + half
@@ -298,18 +305,10 @@ class Matcher(RestingOrders):
                 what = "Fill or kill" if entry.fok else "Immediate or cancel"
                 self._host.expire(entry.order, f"{what}: the rest did not fill on the first bar.")
 
-    def _walk(self, i: int, o: float, h: float, lo: float, c: float, half: float) -> None:
-        self.bid[i] = o - half
-        self.ask[i] = o + half
-        self.match_quote(i)
-        book = self.books[i]
+    def _walk(self, i: int, path: tuple[float, float, float, float], half: float) -> None:
+        """The rest of the bar's path, from its open (matched already) to its close."""
         always = self.always
-        if not (book.bl or book.sl or book.bs or book.ss or i in always):
-            # market orders only (or none left): they match at the open, and nothing rests
-            # that the rest of the path could reach (the caller sets the closing quote)
-            return
-        self._armed(i)  # (a stop armed at the open that its quote touches: none without stops)
-        path = bar_path(o, h, lo, c)
+        self._armed(i)  # a stop armed at the open that its quote touches
         if i in always:
             self._trail(i, self.bid[i], self.ask[i])
         for p0, p1 in pairwise(path):
