@@ -167,7 +167,7 @@ class OrderEngine:
                 with self.hub.interrupts_held():
                     self.brackets.attach(placed, account_id, ref, self.grid(symbol))
             if market is not None:
-                matched = market.add(placed, None, immediate=True)
+                matched = market.add(placed, None, True)  # (immediate: by position, cheaper)
             if reserved > 0.0 and placed.status is _WORKING and account_id in self._equity_subs:
                 self.equity.announce(self.ledger.accounts[account_id])  # (a fill announced its own)
         seen_now = matched or brackets or account_id in self._orders_subs  # changed at once?
@@ -271,7 +271,7 @@ class OrderEngine:
         subscriber that calls back into the broker finds the books consistent.
         """
         order_id = order.id
-        account_id = self.book.account_of(order_id)
+        account_id = self.book.account_ids[order_id]  # account_of(), without the call
         ledger = self.ledger
         account = ledger.accounts[account_id]
         symbol = order.symbol
