@@ -9,6 +9,7 @@ past its first bar; a market order placed between bars fills at the next bar's o
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 import paperbroker as pb
 from paperbroker import OrderStatus
@@ -113,3 +114,19 @@ def test_a_fill_or_kill_market_order_waits_for_one_bar_only():
     assert b.order(fok.id).status is OrderStatus.CANCELED
     assert b.order(ioc.id).status is OrderStatus.CANCELED
     assert b.order(ioc.id).filledQty == 10.0
+
+
+def test_a_plain_market_order_is_checked_as_any_other():
+    b = replay(FLAT, FLAT)
+    order = b.buy(" X ", 2)  # a padded symbol is trimmed, a whole qty becomes a float
+    assert (order.symbol, order.qty, type(order.qty)) == ("X", 2.0, float)
+    for symbol, qty, words in (
+        ("X", 0, "qty must be a finite number greater than 0, got 0"),
+        ("X", True, "qty must be a finite number greater than 0, got True"),
+        ("X", float("nan"), "qty must be a finite number greater than 0, got nan"),
+        ("", 1, "symbol must be a non-empty string"),
+        ("   ", 1.0, "symbol must be a non-empty string"),
+    ):
+        with pytest.raises(pb.InvalidOrder, match=words):
+            b.sell(symbol, qty)
+    assert [o.id for o in b.orders()] == [order.id]
