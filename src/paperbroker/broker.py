@@ -37,7 +37,7 @@ from .simulator import RANDOM_DELAY, Simulator
 __all__ = ["RANDOM_DELAY", "BrokerService"]
 
 
-@guard_methods("run", "step")  # each step of run() guards itself: an interrupt stops between steps
+@guard_methods("run", "step", "buy", "sell")  # a guard a step of run(); buy/sell call guarded submit
 class BrokerService:
     """A simulated broker.
 
@@ -92,7 +92,7 @@ class BrokerService:
         self._use(build_parts(*settings, slippage, risk, mark))
         self.open_account(DEFAULT_ACCOUNT, initial_balance)
 
-    def _use(self, parts: BrokerParts) -> None:  # buy/sell, guarded, call the engine: one guard
+    def _use(self, parts: BrokerParts) -> None:  # buy/sell build the order, then one guard: submit
         self._parts = parts
         self.lock = parts.hub.guard  #: Every method holds it; ``with broker.lock:`` makes calls one step.
         #: The broker's one random generator: every random draw comes from it.
@@ -103,7 +103,7 @@ class BrokerService:
         self.history_limit = parts.history_limit
         self._engine, self._hub, self._stepper = parts.engine, parts.hub, parts.stepper
         self._changes, self._views = parts.changes, parts.views
-        self.submit = guarded(self.lock, parts.engine.submit)  # type: ignore[method-assign]
+        self._submit = self.submit = guarded(self.lock, parts.engine.submit)  # type: ignore[method-assign]
         self.fill = guarded(self.lock, parts.engine.fill)  # type: ignore[method-assign]
 
     def open_account(self, account_id: str, initial_balance: float | None = None) -> EquityData:
@@ -168,7 +168,7 @@ class BrokerService:
         ``take_profit``/``stop_loss``/``trailing_stop_pips`` attach brackets; ``duration``
         is the time in force ("DAY", "GTC", "IOC", "FOK")."""
         prices = (price, limit, stop, take_profit, stop_loss, trailing_stop_pips)
-        return self._engine.submit(side_order(Side.BUY, symbol, qty, prices, duration), account_id)
+        return self._submit(side_order(Side.BUY, symbol, qty, prices, duration), account_id)
 
     def sell(
         self,
@@ -186,7 +186,7 @@ class BrokerService:
     ) -> PlacedOrder:
         """Sell ``qty`` of ``symbol``; the same options as :meth:`buy`."""
         prices = (price, limit, stop, take_profit, stop_loss, trailing_stop_pips)
-        return self._engine.submit(side_order(Side.SELL, symbol, qty, prices, duration), account_id)
+        return self._submit(side_order(Side.SELL, symbol, qty, prices, duration), account_id)
 
     def flatten(
         self, position_id: str, amount: float | None = None, *, account_id: str = DEFAULT_ACCOUNT

@@ -182,6 +182,8 @@ def checked_fields(order: object) -> OrderFields:
 
     The engine builds its PlacedOrder straight from these, saving one object per order.
     """
+    if type(order) is _Checked:  # a plain market order of buy/sell, checked by side_order
+        return order
     if type(order) is _Asked:  # buy/sell: the arguments as they came, in PreOrder's order
         (
             symbol, kind, side, qty, limit, stop, take_profit, stop_loss,
@@ -261,7 +263,8 @@ def checked_fields(order: object) -> OrderFields:
     if duration is not None:
         duration = check_duration(duration)
     if type(qty) is not float or not MIN_QTY <= qty <= MAX_SIZE:
-        qty = check_qty(qty)
+        # a whole number of units (buy("X", 100)) is as usual as a float
+        qty = float(qty) if type(qty) is int and 0 < qty <= MAX_SIZE else check_qty(qty)
     fields: OrderFields = _new_fields(
         OrderFields,
         (
@@ -293,17 +296,26 @@ class _Asked(tuple[Any, ...]):
     __slots__ = ()
 
 
+class _Checked(OrderFields):
+    """A plain market order of ``buy``/``sell`` (no prices, brackets or duration) that
+    :func:`side_order` found sound as :func:`checked_fields` would: its checked fields."""
+
+    __slots__ = ()
+
+
 def side_order(
     side: Side,
     symbol: str,
     qty: float,
     prices: tuple[float | None, ...],
     duration: OrderDuration | str | None,
-) -> _Asked:
+) -> _Asked | _Checked:
     """The order of ``buy``/``sell``, for :func:`checked_fields` (or :func:`check_order`):
     ``prices`` are its ``price`` (a market order's fill price in classic mode), ``limit``,
     ``stop``, ``take_profit``, ``stop_loss`` and ``trailing_stop_pips``; the kind follows
-    from which of limit and stop are given."""
+    from which of limit and stop are given.  The usual order, a market order with none of
+    them, is checked here (a clean symbol, a quantity in range); any other, or one that
+    fails those checks, is left to :func:`checked_fields`, with its errors."""
     price, limit, stop, take_profit, stop_loss, trailing = prices
     if limit is not None and stop is not None:
         kind = _STOP_LIMIT
@@ -313,14 +325,24 @@ def side_order(
         kind = _STOP
     else:
         kind = _MARKET
+        plain = price is None and take_profit is None and stop_loss is None and trailing is None
+        if plain and duration is None:
+            if type(qty) is int and 0 < qty <= MAX_SIZE:
+                qty = float(qty)
+            clean = type(symbol) is str and symbol != "" and symbol == symbol.strip()
+            if clean and type(qty) is float and MIN_QTY <= qty <= MAX_SIZE:
+                return _new_asked(_Checked, (symbol, kind, side, qty, *_NO_PRICES))
     if price is not None and kind is not _MARKET:
         msg = "price= is the fill price of a market order; for a limit order use limit=."
         raise InvalidOrder(msg)
-    asked = (symbol, kind, side, qty, limit, stop, take_profit, stop_loss, None, trailing, None, price)
-    return _new_asked(_Asked, (*asked, None, None, duration))
+    return _new_asked(_Asked, (
+        symbol, kind, side, qty, limit, stop, take_profit, stop_loss, None, trailing, None, price, None, None,
+        duration,
+    ))  # fmt: skip
 
 
 _new_asked = tuple.__new__
+_NO_PRICES = (None,) * 11  # a plain market order's fields after its qty
 
 
 #: What an order id looks like: the broker numbers its orders ORDER-1, ORDER-2 ...

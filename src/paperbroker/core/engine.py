@@ -20,13 +20,13 @@ from ..clock import Clock
 from ..errors import BrokerError, InvalidOrder, InvalidState, OrderRejected
 from ..events import TopicHub
 from ..models import DEFAULT_ACCOUNT, Execution, OrderMessage, OrderStatus, OrderType, PlacedOrder, Side
-from ..records import read_only
+from ..records import read_only_class
 from .brackets import Brackets, check_sides
 from .checks import OrderFields, check_price, check_qty, checked_fields
 from .commissions import CommissionModel, NoCommission
 from .equity import EquityBook
 from .history import Codes, EquityLog, ExecutionLog
-from .ledger import Account, Ledger, Marked, flat_tolerance
+from .ledger import QTY_EPSILON, QTY_RELATIVE, Account, Ledger, Marked, flat_tolerance
 from .orders import OrderBook
 from .ports import Books, MarketPort
 from .risk import RiskBook
@@ -41,6 +41,7 @@ _MARKET = OrderType.MARKET
 _STOP = OrderType.STOP
 _BUY = Side.BUY
 _NO_MARKS: Marked = []
+_EXECUTION = read_only_class(Execution)
 
 
 class OrderEngine:
@@ -104,16 +105,12 @@ class OrderEngine:
         self.equity.open(account)
         return account
 
-    def account(self, account_id: object) -> Account:
-        """The account ``account_id``, or UnknownAccount saying which accounts there are."""
-        return self.ledger.account(account_id)
-
     def submit(self, order: object, account_id: str = DEFAULT_ACCOUNT) -> PlacedOrder:
         """Place an order: check it, price it, apply the risk rules, attach its brackets,
         hand it to the market; return it as it is now (see BrokerService.submit)."""
         fields = checked_fields(order)
         if type(account_id) is not str or account_id not in self.ledger.accounts:
-            self.account(account_id)  # raises UnknownAccount with the explanation
+            self.ledger.account(account_id)  # raises UnknownAccount with the explanation
         now = self.clock.now_ms()
         if now >= self.session_end:
             self.roll_session(now)
@@ -125,8 +122,7 @@ class OrderEngine:
         brackets, risk = take_profit is not None or stop_loss is not None or trailing is not None, self.risk
         if market is not None:
             market.check_symbol(symbol)
-            # a market order's reference price (the quote it would take) serves only the
-            # risk rules and the brackets: without them it is not looked up
+            # a market order's reference price (its quote) serves only risk rules and brackets
             priced = kind is _MARKET and (risk is not None or brackets)
             ref = (market.price(symbol, side is _BUY) if priced else None) or limit or seen
         else:
@@ -157,20 +153,23 @@ class OrderEngine:
             subs = self._orders_subs.get(account_id)
             if subs:
                 self.hub.send(((subs, snapshot),))
-            if reserved > 0.0:
+            if reserved > 0.0 and account_id in self._equity_subs:
                 self.equity.announce(self.ledger.accounts[account_id])
             return snapshot
         matched = False
         try:
-            snapshot = self.publish_order(placed, account_id)
+            snapshot = placed.snapshot()  # publish_order(), inline: it runs per order
+            subs = self._orders_subs.get(account_id)
+            if subs:
+                self.hub.send(((subs, snapshot),))
         finally:  # also when a subscriber raised (an interrupt): the order is working
             if brackets:
                 with self.hub.interrupts_held():
                     self.brackets.attach(placed, account_id, ref, self.grid(symbol))
             if market is not None:
-                matched = market.add(placed, None, immediate=True)
-            if reserved > 0.0 and placed.status is _WORKING:  # (a fill announced its own)
-                self.equity.announce(self.ledger.accounts[account_id])
+                matched = market.add(placed, None, True)  # (immediate: by position, cheaper)
+            if reserved > 0.0 and placed.status is _WORKING and account_id in self._equity_subs:
+                self.equity.announce(self.ledger.accounts[account_id])  # (a fill announced its own)
         seen_now = matched or brackets or account_id in self._orders_subs  # changed at once?
         return placed.snapshot() if market is not None and seen_now and placed != snapshot else snapshot
 
@@ -272,13 +271,13 @@ class OrderEngine:
         subscriber that calls back into the broker finds the books consistent.
         """
         order_id = order.id
-        account_id = self.book.account_of(order_id)
+        account_id = self.book.account_ids[order_id]  # account_of(), without the call
         ledger = self.ledger
         account = ledger.accounts[account_id]
         symbol = order.symbol
         side = order.side
         commission = 0.0 if self.free else self.commission(qty, price, order.filledQty == 0.0)
-        if not (commission >= 0.0 and math.isfinite(commission)):
+        if not self.free and not (commission >= 0.0 and math.isfinite(commission)):
             msg = (
                 f"The commission model returned {commission!r} for {qty} @ {price}; "
                 "it must return a finite number >= 0."
@@ -289,7 +288,8 @@ class OrderEngine:
         # -- book: history, order, position, risk, equity
         self.exec_seq += 1
         exec_id = f"EXEC-{self.exec_seq}"
-        execution = read_only(Execution(symbol, price, qty, side, now, commission, exec_id, order_id))
+        execution = Execution(symbol, price, qty, side, now, commission, exec_id, order_id)
+        execution.__class__ = _EXECUTION  # read_only(), inline: it runs per fill
         log = self.executions
         symbol_code = self.symbols.by_name.get(symbol)
         if symbol_code is None:
@@ -307,12 +307,12 @@ class OrderEngine:
         order.avgPrice = price if done == 0.0 else (order.avgPrice * done + price * qty) / filled  # type: ignore[operator]
         order.filledQty = filled
         order.updateTime = now
-        if order.qty - filled <= flat_tolerance(order.qty):
+        tol = order.qty * QTY_RELATIVE  # flat_tolerance(order.qty), inline: it runs per fill
+        if order.qty - filled <= (tol if tol > QTY_EPSILON else QTY_EPSILON):
             self.book.finish(order, _FILLED)
             if self.market is not None or self.risk is not None or self.day_orders:
                 self.order_done(order)
-        # the position is marked first so that equity is current (in market mode the
-        # market's price is the mark, set by the tick)
+        # the position is marked first so that equity is current (market mode: the tick's mark)
         remarked = _NO_MARKS
         if self.market is None or symbol not in ledger.marks:
             holders = ledger.holders.get(symbol)
@@ -323,32 +323,32 @@ class OrderEngine:
         pos = ledger.apply_fill(account, symbol, side, qty, price, commission)
         risk = self.risk
         if risk is not None:
-            risk.filled(order_id, qty)
+            if order.status is _WORKING:  # (a finished order's reservation went with order_done)
+                risk.filled(order_id, qty)
             risk.position(account_id, symbol, pos.qty, pos.mark)
         equity = self.equity.book(account, now)
         # -- broadcast, in cascade order, as one batch
         order_subs = self._orders_subs.get(account_id, ())
         pos_subs = self._pos_subs.get(account_id, ())
-        brackets = self.brackets
-        follow = brackets.count
+        follow = self.brackets.count
         pos_snapshot = pos.snapshot() if pos_subs or follow else None
-        hub = self.hub
         try:
-            hub.send(
-                (
-                    (self._exec_subs.get(account_id, ()), execution),
-                    (self._exec_subs.get((account_id, symbol), ()), execution),
-                    (order_subs, order.snapshot() if order_subs else None),
-                    (pos_subs, pos_snapshot),
-                    (self._equity_subs.get(account_id, ()), equity),
+            if order_subs or pos_subs or self._exec_subs or self._equity_subs:  # else no one listens
+                self.hub.send(
+                    (
+                        (self._exec_subs.get(account_id, ()), execution),
+                        (self._exec_subs.get((account_id, symbol), ()), execution),
+                        (order_subs, order.snapshot() if order_subs else None),
+                        (pos_subs, pos_snapshot),
+                        (self._equity_subs.get(account_id, ()), equity),
+                    )
                 )
-            )
             if remarked:
                 self.equity.publish_marks(remarked, skip=account)
         finally:  # also when a subscriber raised (an interrupt): brackets follow the fill
             if follow:
-                with hub.interrupts_held():  # every bracket follows, then the interrupt
-                    brackets.after_fill(order, account_id, pos_snapshot or pos.snapshot())
+                with self.hub.interrupts_held():  # every bracket follows, then the interrupt
+                    self.brackets.after_fill(order, account_id, pos_snapshot or pos.snapshot())
         return execution
 
     def mark(self, symbol: str, price: float, short: float | None = None) -> Marked:

@@ -11,12 +11,14 @@ from __future__ import annotations
 from ..clock import Clock
 from ..events import TopicHub
 from ..models import EquityData
-from ..records import read_only
+from ..records import read_only_class
 from .history import Codes, EquityLog
 from .ledger import Account, Marked, PositionState
 from .risk import RiskBook
 
 __all__ = ["EquityBook"]
+
+_EQUITY = read_only_class(EquityData)
 
 
 class EquityBook:
@@ -77,12 +79,16 @@ class EquityBook:
         if self.one_row_per_tick:  # market mode: one row per account per tick, the last wins
             last = self.last_rows.get(account_id)
             if last is not None and last[0] == now and log.replace(last[1], row):
+                if account_id not in self._subs:  # (what _data finds first)
+                    return None
                 return self._data(account_id, balance, unrealized, realized, commission)
             self.last_rows[account_id] = (now, log.total)
         self._rows(log.pack(*row))
         log.total += 1  # log.added(), inline: it runs per fill
         if len(log.data) >= log.cap:
             log.trim()
+        if account_id not in self._subs:  # nobody listens: no record (what _data finds first)
+            return None
         return self._data(account_id, balance, unrealized, realized, commission)
 
     def _data(
@@ -94,7 +100,8 @@ class EquityBook:
         data = EquityData(balance + unrealized, balance, unrealized, realized, commission)
         if self.risk is not None:
             data.marginUsed, data.buyingPower = self.risk.margin(account_id, data.equity)
-        return read_only(data)
+        data.__class__ = _EQUITY  # read_only(), inline: it runs per fill
+        return data
 
     def publish_marks(self, changed: Marked, skip: Account | None = None) -> None:
         """New marks moved these positions: ``pl`` for each, then one ``equity`` per account.

@@ -23,7 +23,7 @@ from typing import Annotated, Any
 
 from ..errors import ConfigurationError, InvalidOrder, InvalidState, PersistenceError, UnknownAccount
 from ..models import EquityData, Position, Side
-from ..records import read_only
+from ..records import read_only_class
 from ..statetypes import OMIT_DEFAULT, Finite, NonNegative, Positive
 
 __all__ = [
@@ -42,6 +42,7 @@ __all__ = [
 # Enum members as module constants: attribute lookups on enum classes are slow on 3.11.
 _BUY = Side.BUY
 _SELL = Side.SELL
+_POSITION = read_only_class(Position)
 
 # Quantities closer to zero than this are zero: 0.1 + 0.2 - 0.3 must close a position.
 QTY_EPSILON = 1e-9
@@ -84,18 +85,18 @@ class PositionState:
     def snapshot(self) -> Position:
         """The position as a :class:`~paperbroker.models.Position` record of its own."""
         qty = self.qty
-        return read_only(
-            Position(
-                self.symbol,
-                self.symbol,
-                qty if qty >= 0 else -qty,
-                self.side,
-                self.avg,
-                self.unrealized,
-                self.realized,
-                self.mark,
-            )
+        record = Position(
+            self.symbol,
+            self.symbol,
+            qty if qty >= 0 else -qty,
+            self.side,
+            self.avg,
+            self.unrealized,
+            self.realized,
+            self.mark,
         )
+        record.__class__ = _POSITION  # read_only(), inline: it runs per fill
+        return record
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,11 +32,12 @@ class OrderBookState:
 class OrderBook:
     """Orders by id; working orders indexed; finished orders bounded by ``keep_done``."""
 
-    __slots__ = ("_account", "_done", "_done_limit", "_pos", "_working", "orders")
+    __slots__ = ("_done", "_done_limit", "_pos", "_working", "account_ids", "orders")
 
     def __init__(self, keep_done: int | None) -> None:
         self.orders: dict[str, PlacedOrder] = {}
-        self._account: dict[str, str] = {}
+        #: order id -> its account (read, never changed, by the engine's fills)
+        self.account_ids: dict[str, str] = {}
         self._working: list[str] = []
         self._pos: dict[str, int] = {}
         self._done: deque[str] = deque()
@@ -44,7 +45,7 @@ class OrderBook:
 
     def state(self) -> OrderBookState:
         """The book as plain data (copies of the orders; see :class:`OrderBookState`)."""
-        account = self._account
+        account = self.account_ids
         return OrderBookState(
             tuple((account[i], o.copy()) for i, o in self.orders.items()),
             tuple(self._working),
@@ -66,7 +67,7 @@ class OrderBook:
                     f"orders[{n}][1].id {order.id!r} must be an ORDER-<number> listed once"
                 )
             book.orders[order.id] = order.copy()
-            book._account[order.id] = account_id
+            book.account_ids[order.id] = account_id
         lists = (("working", state.working, (_WORKING,)), ("done", state.done, DONE_STATUSES))
         listed: dict[str, set[str]] = {"working": set(), "done": set()}
         for name, ids, statuses in lists:
@@ -96,7 +97,7 @@ class OrderBook:
         """Add ``order`` of ``account_id`` (indexed if Working, bounded if finished)."""
         order_id = order.id
         self.orders[order_id] = order
-        self._account[order_id] = account_id
+        self.account_ids[order_id] = account_id
         if order.status is _WORKING:
             self._pos[order_id] = len(self._working)
             self._working.append(order_id)
@@ -123,7 +124,7 @@ class OrderBook:
 
     def account_of(self, order_id: str) -> str:
         """The account of order ``order_id``."""
-        return self._account[order_id]
+        return self.account_ids[order_id]
 
     def set_status(self, order: PlacedOrder, status: OrderStatus) -> None:
         """Move ``order`` to ``status``, keeping the working index in step."""
@@ -153,7 +154,7 @@ class OrderBook:
         if self._done_limit is not None and len(done) > self._done_limit:
             old = done.popleft()
             del self.orders[old]
-            del self._account[old]
+            del self.account_ids[old]
 
     def _unwork(self, order_id: str) -> None:
         i = self._pos.pop(order_id)
@@ -168,7 +169,7 @@ class OrderBook:
         if self._done_limit is not None and len(done) > self._done_limit:
             old = done.popleft()
             del self.orders[old]
-            del self._account[old]
+            del self.account_ids[old]
 
     def working_count(self) -> int:
         """How many orders are Working."""
@@ -184,7 +185,7 @@ class OrderBook:
 
     def of_account(self, account_id: str) -> Iterator[PlacedOrder]:
         """The account's kept orders, oldest first."""
-        account = self._account
+        account = self.account_ids
         return (o for i, o in self.orders.items() if account[i] == account_id)
 
 

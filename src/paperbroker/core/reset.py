@@ -40,7 +40,7 @@ def reset_account(engine: OrderEngine, account_id: str) -> EquityData:
     """Reset ``account_id`` as the module docstring says; return its new equity.
 
     Raises UnknownAccount (changing nothing) for an account the broker does not have."""
-    account = engine.account(account_id)
+    account = engine.ledger.account(account_id)
     hub = engine.hub
     with hub.interrupts_held():  # the whole reset happens, then a subscriber's interrupt
         for order in list(engine.book.of_account(account_id)):

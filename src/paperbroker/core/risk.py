@@ -36,6 +36,7 @@ from .ledger import Account
 __all__ = ["RiskBook", "RiskRules", "RiskState", "SymbolRules"]
 
 _EPS = 1e-9
+_BUY = Side.BUY
 _PRICES = ("The limit price", "The stop price", "The take profit", "The stop loss")  # in messages
 
 
@@ -220,21 +221,24 @@ class RiskBook:
             if not math.isclose(value, self._reserved.get(account, -1.0), rel_tol=1e-7, abs_tol=1e-6):
                 raise PersistenceError(f"reserved of {account!r} is not the sum of its reservations")
 
-    def check(
+    def verdict(
         self,
-        account: str,
-        equity: float,
+        account: Account,
         symbol: str,
-        side: int,
+        side: Side,
         qty: float,
         price: float | None,
-        position: float,
-        prices: dict[str, float | None],
+        prices: tuple[float | None, float | None, float | None, float | None],
     ) -> tuple[str | None, float]:
-        """``(reason, opening qty)``: why the order is refused (``None``: accepted) and how
-        much of it opens or adds to a position."""
+        """``(reason, opening qty)`` of ``account``'s order: why it is refused (``None``:
+        accepted) and how much of it opens or adds to a position.  ``price`` is what it
+        would pay a unit; ``prices`` are its limit, stop, take-profit and stop-loss.
+
+        One call an order: the symbol's rules, the position and the equity are read here,
+        the equity only when a rule needs it.
+        """
         rules = self.rules
-        sym = rules.for_symbol(symbol)
+        sym = rules.symbols.get(symbol, rules.default)  # rules.for_symbol(), inline
         if sym.qty_step is not None and not _on_grid(qty, sym.qty_step):
             lower = math.floor(qty / sym.qty_step) * sym.qty_step
             return (
@@ -245,7 +249,7 @@ class RiskBook:
         if sym.min_qty is not None and qty < sym.min_qty - _EPS:
             return f"qty {qty:g} is below the minimum quantity {sym.min_qty:g} of {symbol}.", 0.0
         if sym.tick_size is not None:
-            for name, value in prices.items():
+            for name, value in zip(_PRICES, prices, strict=True):
                 if value is not None and not _on_grid(value, sym.tick_size):
                     low = math.floor(value / sym.tick_size) * sym.tick_size
                     return (
@@ -253,11 +257,14 @@ class RiskBook:
                         f"use {low:.10g} or {low + sym.tick_size:.10g}.",
                         0.0,
                     )
-        pending = self._pending.get((account, symbol, side), 0.0)
-        base = position + side * pending
-        closing = min(qty, abs(base)) if base * side < 0 else 0.0
+        account_id = account.account_id
+        pos = account.positions.get(symbol)
+        sign = 1 if side is _BUY else -1
+        pending = self._pending.get((account_id, symbol, sign), 0.0)
+        base = (pos.qty if pos is not None else 0.0) + sign * pending
+        closing = min(qty, abs(base)) if base * sign < 0 else 0.0
         opening = qty - closing
-        after = base + side * qty
+        after = base + sign * qty
         if rules.account == "cash" and after < -_EPS:
             return (
                 f"A cash account cannot sell short: this sell would leave {symbol} at {after:g}. "
@@ -272,18 +279,26 @@ class RiskBook:
                 f"orders); the maximum is {limit:g}.",
                 opening,
             )
+        if opening <= _EPS:  # it only reduces a position: no rule below applies
+            return None, opening
+        # what account.equity().equity is, without building the record
+        equity = account.initial_balance + account.realized - account.commission + account.unrealized
         loss_limit = rules.daily_loss_limit
-        if loss_limit is not None and opening > _EPS:
-            lost = self._day_start.setdefault(account, equity) - equity
+        if loss_limit is not None:
+            lost = self._day_start.setdefault(account_id, equity) - equity
             if lost >= loss_limit - _EPS:
                 return (
                     f"The daily loss limit of {_money(loss_limit)} is reached ({_money(lost)} lost this "
                     "session); until the session ends only orders that reduce a position are accepted.",
                     opening,
                 )
-        if rules.buying_power and opening > _EPS and price is not None:
+        if rules.buying_power and price is not None:
             need = opening * price
-            available = self.available(account, equity)
+            available = (
+                equity * self.leverage
+                - self._gross.get(account_id, 0.0)
+                - self._reserved.get(account_id, 0.0)
+            )
             if need > available + 1e-6:
                 return (
                     f"The order needs {_money(need)} of buying power ({opening:g} x {price:g}) but only "
@@ -293,23 +308,6 @@ class RiskBook:
         return None, opening
 
     # ------------------------------------------------------------------ state
-
-    def verdict(
-        self,
-        account: Account,
-        symbol: str,
-        side: Side,
-        qty: float,
-        ref: float | None,
-        prices: tuple[float | None, float | None, float | None, float | None],
-    ) -> tuple[str | None, float]:
-        """:meth:`check` of ``account``'s order (``prices``: limit, stop, take-profit, stop-loss)."""
-        pos = account.positions.get(symbol)
-        held = pos.qty if pos is not None else 0.0
-        named = dict(zip(_PRICES, prices, strict=True))
-        return self.check(
-            account.account_id, account.equity().equity, symbol, int(side), qty, ref, held, named
-        )
 
     def available(self, account: str, equity: float) -> float:
         """Buying power left: equity * leverage - position values - working reservations."""

@@ -26,7 +26,7 @@ class BookViews:
 
     def orders(self, account_id: str, status: Any = None) -> list[PlacedOrder]:
         """The account's orders (working and the newest finished), oldest first."""
-        self._engine.account(account_id)
+        self._engine.ledger.account(account_id)
         try:
             wanted = None if status is None else OrderStatus.coerce(status, "order status")
         except ValueError as exc:
@@ -43,11 +43,11 @@ class BookViews:
 
     def positions(self, account_id: str) -> list[Position]:
         """The account's open positions."""
-        return [p.snapshot() for p in self._engine.account(account_id).positions.values()]
+        return [p.snapshot() for p in self._engine.ledger.account(account_id).positions.values()]
 
     def position_state(self, position_id: object, account_id: str) -> PositionState:
         """The ledger's own state of an open position, or UnknownPosition."""
-        account = self._engine.account(account_id)
+        account = self._engine.ledger.account(account_id)
         pos = account.positions.get(position_id) if isinstance(position_id, str) else None
         if pos is None:
             open_ids = ", ".join(account.positions) or "none"
@@ -58,7 +58,7 @@ class BookViews:
     def executions(self, symbol: str | None, account_id: str) -> list[Execution]:
         """The account's kept executions, oldest first, optionally of one symbol."""
         engine = self._engine
-        engine.account(account_id)
+        engine.ledger.account(account_id)
         if symbol is not None and not isinstance(symbol, str):
             msg = f"symbol must be a string such as 'AAPL' or None for all, got {symbol!r}."
             raise InvalidOrder(msg)
@@ -89,7 +89,7 @@ class BookViews:
     def equity(self, account_id: str) -> EquityData:
         """The account's balance, equity and P&L now (with margin figures under risk rules)."""
         engine = self._engine
-        data = engine.account(account_id).equity()
+        data = engine.ledger.account(account_id).equity()
         if engine.risk is not None:
             data.marginUsed, data.buyingPower = engine.risk.margin(account_id, data.equity)
         return read_only(data)

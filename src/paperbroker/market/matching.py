@@ -53,6 +53,7 @@ _EPS = 1e-9
 _WORKING = OrderStatus.WORKING
 _BUY = Side.BUY
 _STOP_LIMIT = OrderType.STOP_LIMIT
+_FOK_SHORT = "Fill or kill: the market did not have the whole quantity at once."
 
 
 def bar_path(open_: float, high: float, low: float, close: float) -> tuple[float, float, float, float]:
@@ -151,14 +152,14 @@ class Matcher(RestingOrders):
         if a != a:  # nan: no quote yet
             return
         book = self.books[i]
+        heaped = book.bs or book.ss or book.bl or book.sl  # else only market orders rest
         try:
             # stops touched by the quote become market (stop-limit: limit) orders, then fill
             while book.bs and book.bs[0][0] <= a:
                 self._trigger(self._pop(book.bs))
             while book.ss and -book.ss[0][0] >= b:
                 self._trigger(self._pop(book.ss))
-            # (each only when it holds orders: a call that finds nothing costs as much as a
-            # comparison of a whole quote)
+            # (each only when it holds orders: a call that finds nothing costs a quote's compare)
             if book.bm:
                 self._market(book.bm, i, a, True)
             if book.sm:
@@ -168,19 +169,26 @@ class Matcher(RestingOrders):
             if book.sl:
                 self._limits(book.sl, i, b, b)
         finally:  # also when a fill raised: the thresholds must match the heaps
-            self._refresh(i)
+            if heaped or book.bs or book.ss or book.bl or book.sl or book.dead:  # (queues set theirs)
+                self._refresh(i)
 
     def _market(self, queue: deque[_Entry], i: int, price: float, buy: bool) -> None:
         avail = self.avail_buy if buy else self.avail_sell
-        tick = self.tick_sizes[i]
         while queue and avail[i] > _EPS:
             entry = queue[0]
             order = entry.order
-            if self._free:
-                self._take(entry, price, buy)
+            remaining = order.qty - order.filledQty
+            at = price
+            if not self._free:
+                slip = self._slip(price, remaining, self.tick_sizes[i])
+                at = price + slip if buy else price - slip
+            size = avail[i]  # what _take does, inline: it runs for every market order
+            if entry.fok and size < remaining - _EPS:
+                self._host.expire(order, _FOK_SHORT)
             else:
-                slip = self._slip(price, order.qty - order.filledQty, tick)
-                self._take(entry, price + slip if buy else price - slip, buy)
+                qty = remaining if remaining <= size else size
+                avail[i] = size - qty
+                self._host.fill(order, qty, at)
             if entry.alive:  # only part filled: no size left this tick
                 return
 
@@ -227,7 +235,7 @@ class Matcher(RestingOrders):
         avail = self.avail_buy if buy else self.avail_sell
         size = avail[entry.i]
         if entry.fok and size < remaining - _EPS:
-            self._host.expire(order, "Fill or kill: the market did not have the whole quantity at once.")
+            self._host.expire(order, _FOK_SHORT)
             return
         qty = remaining if remaining <= size else size
         avail[entry.i] = size - qty
@@ -279,8 +287,15 @@ class Matcher(RestingOrders):
             or i in self.always
             or i in pending
         ):
-            try:
-                self._walk(i, bar_path(o, h, lo, c), half)
+            try:  # the open is a quote: market orders (and gaps) fill there
+                self.bid[i] = o - half
+                self.ask[i] = o + half
+                self.match_quote(i)
+                book = self.books[i]
+                # with market orders only (or none left) nothing rests that the rest of the
+                # path could reach
+                if book.bl or book.sl or book.bs or book.ss or i in self.always:
+                    self._walk(i, bar_path(o, h, lo, c), half)
             finally:  # the bar ends at its close, also when a fill on the way raised
                 self.bid[i] = c - half
                 self.ask[i] = c + half
@@ -291,16 +306,9 @@ class Matcher(RestingOrders):
                 self._host.expire(entry.order, f"{what}: the rest did not fill on the first bar.")
 
     def _walk(self, i: int, path: tuple[float, float, float, float], half: float) -> None:
-        self.bid[i] = path[0] - half
-        self.ask[i] = path[0] + half
-        self.match_quote(i)
-        book = self.books[i]
-        self._armed(i)
+        """The rest of the bar's path, from its open (matched already) to its close."""
         always = self.always
-        if not (book.bl or book.sl or book.bs or book.ss or i in always):
-            # market orders only (or none left): they match at the open, and nothing rests
-            # that the rest of the path could reach (the caller sets the closing quote)
-            return
+        self._armed(i)  # a stop armed at the open that its quote touches
         if i in always:
             self._trail(i, self.bid[i], self.ask[i])
         for p0, p1 in pairwise(path):

@@ -11,6 +11,7 @@ holds the rules of when and how much an order fills.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import deque
 from collections.abc import Mapping
@@ -55,6 +56,10 @@ _LIMIT, _MARKET, _STOP, _STOP_LIMIT = OrderType.LIMIT, OrderType.MARKET, OrderTy
 # where an entry rests
 _BL, _SL, _BS, _SS, _BM, _SM = range(6)
 
+# each entry's number, in the order filed (a module counter: assigning a class attribute
+# per entry would also invalidate the attribute caches of every _Entry lookup)
+_uids = itertools.count(1)
+
 
 class _Entry:
     __slots__ = (
@@ -72,11 +77,8 @@ class _Entry:
         "where",
     )
 
-    _made = 0
-
     def __init__(self, order: PlacedOrder, i: int, where: int, seq: int, trail: float | None) -> None:
-        _Entry._made += 1
-        self.uid = _Entry._made
+        self.uid = next(_uids)
         self.order = order
         self.i = i
         self.kind = order.type
@@ -87,9 +89,11 @@ class _Entry:
         self.alive = True
         self.heaped = False
         duration = order.duration
-        tif = duration.type if duration is not None else None
-        self.ioc = tif == "IOC"
-        self.fok = tif == "FOK"
+        if duration is None:
+            self.ioc = self.fok = False
+        else:
+            self.ioc = duration.type == "IOC"
+            self.fok = duration.type == "FOK"
 
     def __lt__(self, other: _Entry) -> bool:
         """Heap ties (same price and time priority: a re-filed order) go to the newer entry."""
@@ -233,7 +237,24 @@ class RestingOrders:
     def add(self, order: PlacedOrder, i: int, trail_distance: float | None = None) -> None:
         """Index a working order of symbol ``i`` (``trail_distance``: a trailing stop)."""
         self._seq += 1
-        self._insert(order, i, self._seq, trail_distance)
+        if order.type is not _MARKET:
+            self._insert(order, i, self._seq, trail_distance)
+            return
+        # a market order (the usual one): it waits in its side's queue for the next quote
+        # or bar, and any quote matches it (what _insert does, without its other cases)
+        book = self.books[i]
+        if order.side is _BUY:
+            entry = _Entry(order, i, _BM, self._seq, trail_distance)
+            book.bm.append(entry)
+            self.bl[i] = _INF
+        else:
+            entry = _Entry(order, i, _SM, self._seq, trail_distance)
+            book.sm.append(entry)
+            self.sl[i] = -_INF
+        self._entries[order.id] = entry
+        book.size += 1
+        if self.bars and (entry.ioc or entry.fok):
+            self.pending.setdefault(i, []).append(entry)
 
     def _insert(self, order: PlacedOrder, i: int, seq: int, trail: float | None) -> _Entry:
         book = self.books[i]
@@ -282,10 +303,32 @@ class RestingOrders:
     def remove(self, order_id: str) -> None:
         """Forget an order that stopped working (filled, cancelled, expired)."""
         entry = self._entries.pop(order_id, None)
-        self._triggered.discard(order_id)
-        if entry is not None:
+        if entry is None:
+            self._triggered.discard(order_id)
+            return
+        book = self.books[entry.i]
+        where = entry.where
+        if entry.kind is not _MARKET or book.dead:
+            self._triggered.discard(order_id)
             self._kill(entry)
             self._refresh(entry.i)
+            return
+        # a market order (never triggered, never trailing) leaves its queue; only its
+        # side's threshold can change, and the heap tops are live (no dead entries)
+        entry.alive = False
+        book.size -= 1
+        i = entry.i
+        queue = book.bm if where == _BM else book.sm
+        if queue[0] is entry:  # (it filled first in its queue, as a rule)
+            queue.popleft()
+        else:
+            queue.remove(entry)
+        if queue:
+            return
+        if where == _BM:
+            self.bl[i] = -book.bl[0][0] if book.bl else -_INF
+        else:
+            self.sl[i] = book.sl[0][0] if book.sl else _INF
 
     def update(self, order: PlacedOrder, i: int, trail_distance: float | None = None) -> None:
         """Re-index an order whose prices or type changed, keeping its time priority."""
