@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 
 from ..errors import InvalidOrder
 from ..models import MAX_SIZE, CurrentQuotes, OrderDuration, OrderType, PreOrder, Side, StopType
+from ..native import mypyc_attr
 from .ledger import QTY_EPSILON
 
 __all__ = [
@@ -288,6 +289,7 @@ def checked_fields(order: object) -> OrderFields:
     return fields
 
 
+@mypyc_attr(native_class=False)  # a tuple subclass stays a Python class in a compiled build
 class _Asked(tuple[Any, ...]):
     """What ``buy``/``sell`` were asked, unchecked: :class:`PreOrder`'s fields as a tuple
     (building a PreOrder only for :func:`checked_fields` to read it back would cost a record
@@ -296,6 +298,7 @@ class _Asked(tuple[Any, ...]):
     __slots__ = ()
 
 
+@mypyc_attr(native_class=False)
 class _Checked(OrderFields):
     """A plain market order of ``buy``/``sell`` (no prices, brackets or duration) that
     :func:`side_order` found sound as :func:`checked_fields` would: its checked fields."""

@@ -111,8 +111,14 @@ class EquityBook:
         if len(changed) == 1:  # one position (one symbol held): no accounts to collect
             account, pos = changed[0]
             if pos.qty and account is not skip:
-                self._moved(account, pos)
-                self.publish(account)
+                if self.risk is not None:  # _moved and publish, inline: every bar a position is held
+                    self.risk.position(account.account_id, pos.symbol, pos.qty, pos.mark)
+                pl = self._pl_subs.get(account.account_id)
+                if pl:
+                    self.hub.send(((pl, pos.snapshot()),))
+                equity = self.book(account)
+                if equity is not None:
+                    self.hub.send(((self._subs[account.account_id], equity),))
             return
         accounts: dict[str, Account] = {}
         for account, pos in changed:

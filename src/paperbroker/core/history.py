@@ -178,7 +178,7 @@ class ExecutionLog(_Log):
     """
 
     __slots__ = ()
-    columns = ("time", "account", "symbol", "side", "qty", "price", "commission")
+    columns: tuple[str, ...] = ("time", "account", "symbol", "side", "qty", "price", "commission")
 
     def __init__(self, limit: int | None) -> None:
         super().__init__(limit, strings=2)
@@ -198,7 +198,15 @@ class EquityLog(_Log):
     """One row per change of an account's equity."""
 
     __slots__ = ()
-    columns = ("time", "account", "balance", "equity", "realized", "unrealized", "commission")
+    columns: tuple[str, ...] = (
+        "time",
+        "account",
+        "balance",
+        "equity",
+        "realized",
+        "unrealized",
+        "commission",
+    )
 
 
 class History(NamedTuple):

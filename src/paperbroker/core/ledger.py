@@ -364,7 +364,9 @@ class Ledger:
                 continue
             # a new mark is a change even when rounding leaves the P&L equal: ``last`` moved
             pos.mark = mark
-            account.set_unrealized(pos, (mark - pos.avg) * pos.qty + 0.0)
+            value = (mark - pos.avg) * pos.qty + 0.0  # account.set_unrealized, inline: every bar held
+            account.unrealized += value - pos.unrealized
+            pos.unrealized = value
             changed.append((account, pos))
         return changed
 

@@ -66,10 +66,10 @@ def bar_path(open_: float, high: float, low: float, close: float) -> tuple[float
 class MatchHost(Protocol):
     """What the matcher calls: the broker's cascade and order updates."""
 
-    def fill(self, order: PlacedOrder, qty: float, price: float) -> None:
+    def fill(self, order: PlacedOrder, qty: float, price: float) -> object:
         """Fill ``qty`` of ``order`` at ``price``."""
 
-    def expire(self, order: PlacedOrder, reason: str) -> None:
+    def expire(self, order: PlacedOrder, reason: str) -> object:
         """End ``order`` (its time in force ran out), with ``reason``."""
 
     def trail(self, order: PlacedOrder, stop: float) -> None:

@@ -93,9 +93,8 @@ class Venue:
         self._host = host
         # the matcher's host: it fills ``qty`` of an order at a price, and ends an order
         # (time in force) with a reason, through the engine's own methods (a call less)
-        # (MatchHost's methods return None; what the engine's return is ignored)
-        self.fill: Callable[[PlacedOrder, float, float], None] = host.execute  # type: ignore[assignment]
-        self.expire: Callable[[PlacedOrder, str], None] = host.cancel_with  # type: ignore[assignment]
+        self.fill: Callable[[PlacedOrder, float, float], object] = host.execute
+        self.expire: Callable[[PlacedOrder, str], object] = host.cancel_with
         #: ``mark="bid_ask"``: positions are marked at the bid (longs) and the ask (shorts)
         self.bid_ask = bid_ask
         self._clock = clock
