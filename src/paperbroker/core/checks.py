@@ -14,9 +14,9 @@ from enum import Enum
 from typing import Any, NamedTuple
 
 from ..errors import InvalidOrder
-from ..models import MAX_SIZE, CurrentQuotes, OrderDuration, OrderType, PreOrder, Side, StopType
+from ..models import MAX_SIZE, CurrentQuotes, OrderDuration, OrderType, PlacedOrder, PreOrder, Side, StopType
 from ..native import mypyc_attr
-from .ledger import QTY_EPSILON
+from .ledger import QTY_EPSILON, flat_tolerance
 
 __all__ = [
     "DURATIONS",
@@ -82,6 +82,19 @@ def check_qty(value: object, where: str = "qty") -> float:
         )
         raise InvalidOrder(msg)
     return qty
+
+
+def fill_qty(order: PlacedOrder, qty: object) -> float:
+    """How much a fill of ``order`` by hand takes: all that remains when ``qty`` is None,
+    else ``qty`` checked against it."""
+    remaining = order.qty - order.filledQty
+    if qty is None:
+        return remaining
+    value = check_qty(qty)
+    if value > remaining + flat_tolerance(order.qty):
+        msg = f"Cannot fill {value} of order {order.id}: only {remaining} remains."
+        raise InvalidOrder(msg)
+    return min(value, remaining)
 
 
 def check_price(value: object, name: str) -> float:

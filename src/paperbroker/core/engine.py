@@ -15,6 +15,7 @@ order -> position -> equity.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 from ..clock import Clock
 from ..errors import BrokerError, InvalidOrder, InvalidState, OrderRejected
@@ -22,11 +23,11 @@ from ..events import TopicHub
 from ..models import DEFAULT_ACCOUNT, Execution, OrderMessage, OrderStatus, OrderType, PlacedOrder, Side
 from ..records import read_only_class
 from .brackets import Brackets, check_sides
-from .checks import OrderFields, check_price, check_qty, checked_fields
+from .checks import OrderFields, check_price, checked_fields, fill_qty
 from .commissions import CommissionModel, NoCommission
 from .equity import EquityBook
 from .history import Codes, EquityLog, ExecutionLog
-from .ledger import QTY_EPSILON, QTY_RELATIVE, Account, Ledger, Marked, flat_tolerance
+from .ledger import QTY_EPSILON, QTY_RELATIVE, Account, Ledger, Marked
 from .orders import OrderBook
 from .ports import Books, MarketPort
 from .risk import RiskBook
@@ -71,17 +72,26 @@ class OrderEngine:
         self.executions = ExecutionLog(history_limit)
         self.equity_log = EquityLog(history_limit)
         self.equity = EquityBook(clock, hub, self.equity_log, risk)
+        #: broadcast the positions new marks moved (``pl``) and their accounts' equity
+        self.publish_marks: Callable[[Marked], None] = self.equity.publish_marks
         self.symbols = Codes()
         self.account_codes = self.equity.account_codes
         self.order_seq = 0
         self.exec_seq = 0
         self.day_orders: dict[str, PlacedOrder] = {}
         self.session_end = clock.next_session_end(clock.now_ms())
-        # the hub's tables and the history's appenders, looked up once: they run per fill
+        # the hub's tables, looked up once: they run per fill
         self._orders_subs = hub.table("orders")
         self._exec_subs = hub.table("executions")
         self._pos_subs = hub.table("positions")
         self._equity_subs = hub.table("equity")
+        self._bind_books()
+
+    def _bind_books(self) -> None:
+        # what runs per fill or tick, bound once: the history's appenders, and the mark
+        #: mark(symbol, price, short): mark ``symbol`` at ``price`` (its shorts at ``short``,
+        #: or ``price`` when None); returns the positions whose P&L moved
+        self.mark: Callable[[str, float, float | None], Marked] = self.ledger.set_mark
         self._exec_rows = self.executions.data.frombytes
         self._exec_ids = self.executions.exec_ids.append
         self._exec_order_ids = self.executions.order_ids.append
@@ -92,9 +102,7 @@ class OrderEngine:
         self.executions, self.equity_log = books.executions, books.equity_log
         self.symbols, self.account_codes = books.symbols, books.account_codes
         self.equity.restore(books.equity_log, books.account_codes, books.risk)
-        self._exec_rows = self.executions.data.frombytes
-        self._exec_ids = self.executions.exec_ids.append
-        self._exec_order_ids = self.executions.order_ids.append
+        self._bind_books()
 
     def open_account(self, account_id: object, balance: float) -> Account:
         """Open an account with ``balance`` and broadcast its first equity."""
@@ -237,15 +245,7 @@ class OrderEngine:
         if order.status is not _WORKING:
             msg = f"Order {order_id} is {order.status.label.lower()}; only working orders can fill."
             raise InvalidState(msg)
-        remaining = order.qty - order.filledQty
-        if qty is None:
-            qty = remaining
-        else:
-            qty = check_qty(qty)
-            if qty > remaining + flat_tolerance(order.qty):
-                msg = f"Cannot fill {qty} of order {order_id}: only {remaining} remains."
-                raise InvalidOrder(msg)
-            qty = min(qty, remaining)
+        qty = fill_qty(order, qty)
         if price is None:
             price = order.stopPrice if order.type is _STOP else order.limitPrice
             if price is None and self.market is not None:
@@ -261,10 +261,14 @@ class OrderEngine:
             if order.status is not _WORKING:
                 msg = f"Order {order_id} expired at the end of its session; it can no longer fill."
                 raise InvalidState(msg)
-        return self.execute(order, qty, price, now)
+        return self.execute(order, qty, price, now, True)  # type: ignore[return-value]  # (record=True)
 
-    def execute(self, order: PlacedOrder, qty: float, price: float, now: int | None = None) -> Execution:
+    def execute(
+        self, order: PlacedOrder, qty: float, price: float, now: int | None = None, record: bool = False
+    ) -> Execution | None:
         """Book a fill completely, then broadcast it: execution, order, position, equity.
+        Returns the :class:`Execution` when ``record`` or someone subscribes to executions
+        (the market's fills: nobody asks for it otherwise, and the history keeps its row).
 
         Nothing is broadcast until the fill is booked everywhere, so a subscriber (or a
         kernel interrupt landing in one) never sees or leaves a half-booked fill, and a
@@ -288,8 +292,10 @@ class OrderEngine:
         # -- book: history, order, position, risk, equity
         self.exec_seq += 1
         exec_id = f"EXEC-{self.exec_seq}"
-        execution = Execution(symbol, price, qty, side, now, commission, exec_id, order_id)
-        execution.__class__ = _EXECUTION  # read_only(), inline: it runs per fill
+        execution = None
+        if record or self._exec_subs:
+            execution = Execution(symbol, price, qty, side, now, commission, exec_id, order_id)
+            execution.__class__ = _EXECUTION  # read_only(), inline: it runs per fill
         log = self.executions
         symbol_code = self.symbols.by_name.get(symbol)
         if symbol_code is None:
@@ -350,14 +356,6 @@ class OrderEngine:
                 with self.hub.interrupts_held():  # every bracket follows, then the interrupt
                     self.brackets.after_fill(order, account_id, pos_snapshot or pos.snapshot())
         return execution
-
-    def mark(self, symbol: str, price: float, short: float | None = None) -> Marked:
-        """Mark ``symbol`` at ``price`` (its shorts at ``short``); return the positions it moved."""
-        return self.ledger.set_mark(symbol, price, short)
-
-    def publish_marks(self, changed: Marked) -> None:
-        """Broadcast the positions new marks moved (``pl``) and their accounts' equity."""
-        self.equity.publish_marks(changed)
 
     def publish_order(self, order: PlacedOrder, account_id: str | None = None) -> PlacedOrder:
         """Broadcast a snapshot of ``order`` and return it (the engine keeps ``order``)."""

@@ -265,19 +265,16 @@ class Matcher(RestingOrders):
             self.avail_buy[i] = self.avail_sell[i] = v
             self.bid[i] = c - half
             self.ask[i] = c + half
-        for i, o, h, lo, c, _v in rows:
-            self._bar(i, o, h, lo, c, half)
+        for i, o, h, lo, c, v in rows:
+            self.on_bar(i, o, h, lo, c, v, half)
 
     def on_bar(self, i: int, o: float, h: float, lo: float, c: float, size: float, half: float) -> None:
-        """A new bar for symbol ``i`` alone (see :meth:`on_bars`)."""
+        """A new bar for symbol ``i`` (see :meth:`on_bars`): its size and closing quote are
+        set, then it matches along its path when a threshold, a trailing stop or an IOC/FOK
+        order waiting for it asks to.  (One frame a bar: a replay's bars come here.)"""
         self.avail_buy[i] = self.avail_sell[i] = size
         self.bid[i] = c - half
         self.ask[i] = c + half
-        self._bar(i, o, h, lo, c, half)
-
-    def _bar(self, i: int, o: float, h: float, lo: float, c: float, half: float) -> None:
-        """Symbol ``i``'s bar (its size and closing quote set): match along its path when
-        a threshold, a trailing stop or an IOC/FOK order waiting for it asks to."""
         pending = self.pending
         if (
             lo + half <= self.bl[i]

@@ -55,8 +55,10 @@ class VenueHost(Protocol):
 
     session_end: int
 
-    def execute(self, order: PlacedOrder, qty: float, price: float, now: int | None = None) -> Execution:
-        """Book and broadcast a fill of ``order``."""
+    def execute(
+        self, order: PlacedOrder, qty: float, price: float, now: int | None = None, record: bool = False
+    ) -> Execution | None:
+        """Book and broadcast a fill of ``order`` (its record: see OrderEngine.execute)."""
 
     def cancel_with(self, order: PlacedOrder, reason: str | None) -> PlacedOrder:
         """Cancel ``order`` with ``reason`` as its message."""
@@ -67,12 +69,11 @@ class VenueHost(Protocol):
     def roll_session(self, now: int) -> None:
         """The clock passed a session end: expire the day's orders."""
 
-    def mark(self, symbol: str, price: float, short_price: float | None = None) -> list[Any]:
-        """Mark ``symbol``'s longs at ``price`` and its shorts at ``short_price`` (default:
-        ``price`` too); return the positions whose P&L moved."""
-
-    def publish_marks(self, changed: list[Any]) -> None:
-        """Broadcast the positions a new mark moved, and their accounts' equity."""
+    #: mark(symbol, price, short_price=None): mark ``symbol``'s longs at ``price`` and its
+    #: shorts at ``short_price`` (default: ``price`` too); return the positions whose P&L moved
+    mark: Callable[[str, float, float | None], list[Any]]
+    #: publish_marks(changed): broadcast the positions a new mark moved, and their equity
+    publish_marks: Callable[[list[Any]], None]
 
 
 class Venue:
@@ -105,10 +106,9 @@ class Venue:
             m.bid[i], m.ask[i], m.avail_sell[i], m.avail_buy[i] = source.current(i)
             quote = source.quote(symbol)
             if quote is not None:
-                host.mark(symbol, *((quote.bid, quote.ask) if bid_ask else (quote.last,)))
+                host.mark(symbol, *((quote.bid, quote.ask) if bid_ask else (quote.last, None)))
         self._quote_subs = hub.table("quotes")
         self._send = hub.send
-        self._mark = host.mark
         self.ticks = 0
         # the built-in sources make sound ticks from checked input; a source of your own
         # (any next_tick but theirs) has each tick checked before it is applied
@@ -286,7 +286,8 @@ class Venue:
         if self._log_bars:
             self.prices.bar(time, i, o, h, lo, c, volume)  # type: ignore[union-attr]
         symbol = source.symbols[i]
-        changed = self._mark(symbol, bid, ask) if self.bid_ask else self._mark(symbol, c)
+        mark = self._host.mark  # (the engine's books' own, looked up now: a load replaces them)
+        changed = mark(symbol, bid, ask) if self.bid_ask else mark(symbol, c, None)
         try:
             self.matcher.on_bar(i, o, h, lo, c, ask_size, source.half_spread)
         finally:  # as in _apply_rows
@@ -305,17 +306,17 @@ class Venue:
         if len(symbols) > len(matcher.books):
             matcher.grow(source.tick_sizes)
         index = tick.index
-        mark = self._mark
+        mark = self._host.mark
         if self.bid_ask:
             changed = []
             for n, i in enumerate(index):
                 changed.extend(mark(symbols[i], tick.bid[n], tick.ask[n]))
         elif len(index) == 1:
-            changed = mark(symbols[index[0]], tick.last[0])
+            changed = mark(symbols[index[0]], tick.last[0], None)
         else:
             changed = []
             for i, last in zip(index, tick.last, strict=True):
-                changed.extend(mark(symbols[i], last))
+                changed.extend(mark(symbols[i], last, None))
         try:
             if source.bars:
                 matcher.on_bars(
