@@ -20,12 +20,14 @@ from .ledger import QTY_EPSILON, flat_tolerance
 
 __all__ = [
     "DURATIONS",
+    "Checked",
     "OrderFields",
     "check_duration",
     "check_order",
     "check_price",
     "check_qty",
     "checked_fields",
+    "fill_qty",
     "side_order",
 ]
 
@@ -196,7 +198,7 @@ def checked_fields(order: object) -> OrderFields:
 
     The engine builds its PlacedOrder straight from these, saving one object per order.
     """
-    if type(order) is _Checked:  # a plain market order of buy/sell, checked by side_order
+    if type(order) is Checked:  # a plain market order of buy/sell, checked by side_order
         return order
     if type(order) is _Asked:  # buy/sell: the arguments as they came, in PreOrder's order
         (
@@ -312,7 +314,7 @@ class _Asked(tuple[Any, ...]):
 
 
 @mypyc_attr(native_class=False)
-class _Checked(OrderFields):
+class Checked(OrderFields):
     """A plain market order of ``buy``/``sell`` (no prices, brackets or duration) that
     :func:`side_order` found sound as :func:`checked_fields` would: its checked fields."""
 
@@ -325,7 +327,7 @@ def side_order(
     qty: float,
     prices: tuple[float | None, ...],
     duration: OrderDuration | str | None,
-) -> _Asked | _Checked:
+) -> _Asked | Checked:
     """The order of ``buy``/``sell``, for :func:`checked_fields` (or :func:`check_order`):
     ``prices`` are its ``price`` (a market order's fill price in classic mode), ``limit``,
     ``stop``, ``take_profit``, ``stop_loss`` and ``trailing_stop_pips``; the kind follows
@@ -347,7 +349,7 @@ def side_order(
                 qty = float(qty)
             clean = type(symbol) is str and symbol != "" and symbol == symbol.strip()
             if clean and type(qty) is float and MIN_QTY <= qty <= MAX_SIZE:
-                return _new_asked(_Checked, (symbol, kind, side, qty, *_NO_PRICES))
+                return _new_asked(Checked, (symbol, kind, side, qty, *_NO_PRICES))
     if price is not None and kind is not _MARKET:
         msg = "price= is the fill price of a market order; for a limit order use limit=."
         raise InvalidOrder(msg)

@@ -23,7 +23,7 @@ from ..events import TopicHub
 from ..models import DEFAULT_ACCOUNT, Execution, OrderMessage, OrderStatus, OrderType, PlacedOrder, Side
 from ..records import read_only_class
 from .brackets import Brackets, check_sides
-from .checks import OrderFields, check_price, checked_fields, fill_qty
+from .checks import Checked, OrderFields, check_price, checked_fields, fill_qty
 from .commissions import CommissionModel, NoCommission
 from .equity import EquityBook
 from .history import Codes, EquityLog, ExecutionLog
@@ -116,7 +116,7 @@ class OrderEngine:
     def submit(self, order: object, account_id: str = DEFAULT_ACCOUNT) -> PlacedOrder:
         """Place an order: check it, price it, apply the risk rules, attach its brackets,
         hand it to the market; return it as it is now (see BrokerService.submit)."""
-        fields = checked_fields(order)
+        fields = order if type(order) is Checked else checked_fields(order)  # (buy/sell checked it)
         if type(account_id) is not str or account_id not in self.ledger.accounts:
             self.ledger.account(account_id)  # raises UnknownAccount with the explanation
         now = self.clock.now_ms()

@@ -100,7 +100,7 @@ class Venue:
         self.bid_ask = bid_ask
         self._clock = clock
         self.source = source
-        self.matcher = Matcher(self, slippage, list(source.tick_sizes), source.bars)
+        self.use_matcher(Matcher(self, slippage, list(source.tick_sizes), source.bars))
         m = self.matcher
         for i, symbol in enumerate(source.symbols):  # quotes a source starts with (walks, manual)
             m.bid[i], m.ask[i], m.avail_sell[i], m.avail_buy[i] = source.current(i)
@@ -150,9 +150,12 @@ class Venue:
 
     # ------------------------------------------------------------------ the engine's market
 
-    def remove(self, order_id: str) -> None:
-        """The order stopped working: the matcher forgets it."""
-        self.matcher.remove(order_id)
+    def use_matcher(self, matcher: Matcher) -> None:
+        """Match with ``matcher`` (a loaded broker's) from now on."""
+        self.matcher = matcher
+        #: remove(order_id): the order stopped working, the matcher forgets it (bound: the
+        #: engine calls it for every order that ends)
+        self.remove: Callable[[str], None] = matcher.remove
 
     def quote(self, symbol: str) -> Quote:
         """The current quote of ``symbol``, or InvalidState when it has none yet."""

@@ -287,8 +287,10 @@ def _join(
 ) -> None:
     venue = parts.join_market(source, slippage)  # binds the source: nothing below can fail
     index = {symbol: i for i, symbol in enumerate(saved.symbols)}
-    venue.matcher = Matcher.from_state(
-        saved.matcher, venue, slippage, list(source.tick_sizes), source.bars, orders, index
+    venue.use_matcher(
+        Matcher.from_state(
+            saved.matcher, venue, slippage, list(source.tick_sizes), source.bars, orders, index
+        )
     )
     source.restore_quotes(saved.source.quotes)
     venue.ticks = saved.ticks
