@@ -233,8 +233,9 @@ def repeat(guard: BooksGuard, step: Callable[[], bool], times: int, reached: lis
         try:
             while done < times:
                 with lock:
-                    if not step():
-                        break
+                    more = step()
+                if not more:
+                    break
                 done += 1
         except BaseException:
             reached[0] = done

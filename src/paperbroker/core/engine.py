@@ -73,7 +73,7 @@ class OrderEngine:
         self.equity_log = EquityLog(history_limit)
         self.equity = EquityBook(clock, hub, self.equity_log, risk)
         #: broadcast the positions new marks moved (``pl``) and their accounts' equity
-        self.publish_marks: Callable[[Marked], None] = self.equity.publish_marks
+        self.publish_marks: Callable[[Marked, Account | None, int | None], None] = self.equity.publish_marks
         self.symbols = Codes()
         self.account_codes = self.equity.account_codes
         self.order_seq = 0
@@ -350,7 +350,7 @@ class OrderEngine:
                     )
                 )
             if remarked:
-                self.equity.publish_marks(remarked, skip=account)
+                self.equity.publish_marks(remarked, account, now)
         finally:  # also when a subscriber raised (an interrupt): brackets follow the fill
             if follow:
                 with self.hub.interrupts_held():  # every bracket follows, then the interrupt

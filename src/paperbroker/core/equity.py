@@ -103,8 +103,9 @@ class EquityBook:
         data.__class__ = _EQUITY  # read_only(), inline: it runs per fill
         return data
 
-    def publish_marks(self, changed: Marked, skip: Account | None = None) -> None:
-        """New marks moved these positions: ``pl`` for each, then one ``equity`` per account.
+    def publish_marks(self, changed: Marked, skip: Account | None = None, now: int | None = None) -> None:
+        """New marks moved these positions: ``pl`` for each, then one ``equity`` per account
+        (its row booked at ``now``, default the clock's time).
 
         A position's ``pl`` record is built only when the account has ``pl`` subscribers.
         """
@@ -116,7 +117,7 @@ class EquityBook:
                 pl = self._pl_subs.get(account.account_id)
                 if pl:
                     self.hub.send(((pl, pos.snapshot()),))
-                equity = self.book(account)
+                equity = self.book(account, now)
                 if equity is not None:
                     self.hub.send(((self._subs[account.account_id], equity),))
             return
@@ -126,7 +127,7 @@ class EquityBook:
                 self._moved(account, pos)
                 accounts[account.account_id] = account
         for account in accounts.values():
-            self.publish(account)
+            self.publish(account, now)
 
     def _moved(self, account: Account, pos: PositionState) -> None:
         """A mark moved ``pos``: tell the risk book, and ``pl`` when someone listens."""

@@ -72,8 +72,9 @@ class VenueHost(Protocol):
     #: mark(symbol, price, short_price=None): mark ``symbol``'s longs at ``price`` and its
     #: shorts at ``short_price`` (default: ``price`` too); return the positions whose P&L moved
     mark: Callable[[str, float, float | None], list[Any]]
-    #: publish_marks(changed): broadcast the positions a new mark moved, and their equity
-    publish_marks: Callable[[list[Any]], None]
+    #: publish_marks(changed, skip, now): broadcast the positions a new mark moved, and
+    #: their accounts' equity (booked at ``now``, the tick's time; ``skip`` is for fills)
+    publish_marks: Callable[[list[Any], Any, int | None], None]
 
 
 class Venue:
@@ -295,7 +296,7 @@ class Venue:
             self.matcher.on_bar(i, o, h, lo, c, ask_size, source.half_spread)
         finally:  # as in _apply_rows
             if changed:
-                self._host.publish_marks(changed)
+                self._host.publish_marks(changed, None, time)
             subs = self._quote_subs.get(symbol)
             if subs:
                 self._send(((subs, bar_quote(symbol, row)),))
@@ -331,7 +332,7 @@ class Venue:
             # also when a fill raised part way (each fill is whole): the new marks and
             # quotes are in the books already, so their events go out
             if changed:
-                self._host.publish_marks(changed)
+                self._host.publish_marks(changed, None, tick.time)
             subs_by_symbol = self._quote_subs
             if subs_by_symbol:
                 for n, i in enumerate(index):
