@@ -245,7 +245,7 @@ class OrderEngine:
         if order.status is not _WORKING:
             msg = f"Order {order_id} is {order.status.label.lower()}; only working orders can fill."
             raise InvalidState(msg)
-        qty = fill_qty(order, qty)
+        qty = order.qty - order.filledQty if qty is None else fill_qty(order, qty)  # (all: no call)
         if price is None:
             price = order.stopPrice if order.type is _STOP else order.limitPrice
             if price is None and self.market is not None:
