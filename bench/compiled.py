@@ -12,8 +12,8 @@ and the script stops unless the compiled copy makes the same ones.
     python bench/compiled.py [--sizes 2000 6000] [--workloads E0 E1 E2 W1] [--keep DIR]
 
 mypyc comes with mypy (the ``test`` extra); the build takes a minute or two.  The modules
-it compiles are :data:`MODULES`; the records (models.py, records.py), the guard and the
-facade stay Python (see bench/README.md, "A compiled kernel").
+it compiles are :data:`MODULES`; the records (models.py, records.py) and the facade stay
+Python (see bench/README.md, "A compiled kernel").
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ ROOT = HERE.parent
 MODULES = (
     "clock.py",
     "events.py",
+    "guard.py",
     "simulator.py",
     "core/checks.py",
     "core/engine.py",

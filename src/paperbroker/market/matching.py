@@ -276,6 +276,10 @@ class Matcher(RestingOrders):
         self.bid[i] = c - half
         self.ask[i] = c + half
         pending = self.pending
+        if not self.books[i].size:  # no order of this symbol works: nothing to match (most bars)
+            if pending:  # (what waits is of orders that ended before their first bar)
+                pending.pop(i, None)
+            return
         if (
             lo + half <= self.bl[i]
             or h - half >= self.sl[i]
