@@ -9,8 +9,11 @@ a feature by its module (the table ``FEATURES`` below).  Counts are exact and do
 on the machine or its load; they are not instructions (a bytecode costs from a few to
 hundreds), so bench/README.md puts them beside callgrind's instruction totals.
 
-    python bench/breakdown.py [--sizes 1000 3000] [--top 25] [--workloads E0 E1 E2 W1]
-                              [--instructions E0=54338 order=163626 ...]
+    python bench/breakdown.py [--sizes 1000 3000] [--top 25] [--workloads E0 E1 E2 HELD W1]
+                              [--instructions E0=54338 order=163626 held=15000 ...]
+
+HELD is E0 with a position held on every bar (:func:`run_held`); with E0 it also prints
+what a held position adds to a bar (HELD - E0), as E2 with E0 prints an order.
 
 With ``--instructions`` (callgrind's figures per bar, from ``e2e.py --callgrind``) each
 feature also gets an estimate of its instructions: the total shared out in proportion to
@@ -111,12 +114,31 @@ class Counter:
             sys.settrace(None)
 
 
+def run_held(bars: Any) -> None:
+    """E0 with a position: 100 bought on the first bar and held to the end, so every bar
+    re-marks it (its P&L, the risk book's exposure, an equity row)."""
+    import paperbroker as pb
+
+    broker = pb.BrokerService(execution_delay=None, market=pb.BarReplay(bars, symbol="X", volume_share=None))
+    state = {"i": -1}
+
+    def held(_quote: pb.Quote) -> None:
+        i = state["i"] = state["i"] + 1
+        if i == 0:
+            broker.buy("X", 100)
+
+    broker.subscribe(pb.topic("quotes", symbol="X"), held)
+    broker.run()
+
+
 def workload(name: str, n: int) -> Callable[[], object]:
-    """E0/E1/E2 of bench/e2e.py, or W1's paperbroker run, on ``n`` bars."""
+    """E0/E1/E2 of bench/e2e.py, HELD (:func:`run_held`) or W1's paperbroker run, on ``n`` bars."""
     if name == "W1":
         times, closes = w1_orders.make_bars(n)
         return lambda: w1_orders.run_paperbroker(times, closes)
     bars = e2e.make_bars(n)
+    if name == "HELD":
+        return lambda: run_held(bars)
     return lambda: e2e.run_paperbroker(name, bars)
 
 
@@ -174,29 +196,33 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs=2, default=(1_000, 3_000))
     parser.add_argument("--top", type=int, default=25)
-    workloads = ["E0", "E1", "E2", "W1"]
+    workloads = ["E0", "E1", "E2", "HELD", "W1"]
     parser.add_argument("--workloads", nargs="+", default=["E0", "E2", "W1"], choices=workloads)
     parser.add_argument(
         "--instructions",
         nargs="+",
         default=[],
         metavar="NAME=COUNT",
-        help="callgrind's instructions per bar (E0, E1, E2, W1, order): adds an estimate column",
+        help="callgrind's instructions per bar (E0, E1, E2, HELD, W1, order, held): adds an estimate column",
     )
     args = parser.parse_args()
     totals = {k: float(v) for k, v in (item.split("=") for item in args.instructions)}
     results = {name: per_bar(name, tuple(args.sizes)) for name in args.workloads}
     for name, result in results.items():
         show(f"{name}, per bar" if name != "W1" else "W1, per order", result, args.top, totals.get(name))
-    if "E0" in results and "E2" in results:
-        order = {
-            what: {
-                k: results["E2"][what].get(k, 0) - results["E0"][what].get(k, 0)
-                for k in set(results["E2"][what]) | set(results["E0"][what])
+    for name, title, key in (
+        ("E2", "a market-mode order (E2 - E0)", "order"),
+        ("HELD", "a held position's bar (HELD - E0)", "held"),
+    ):
+        if "E0" in results and name in results:
+            extra = {
+                what: {
+                    k: results[name][what].get(k, 0) - results["E0"][what].get(k, 0)
+                    for k in set(results[name][what]) | set(results["E0"][what])
+                }
+                for what in ("ops", "calls", "c_calls")
             }
-            for what in ("ops", "calls", "c_calls")
-        }
-        show("a market-mode order (E2 - E0)", order, args.top, totals.get("order"))
+            show(title, extra, args.top, totals.get(key))
 
 
 if __name__ == "__main__":
