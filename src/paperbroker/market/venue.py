@@ -69,8 +69,8 @@ class VenueHost(Protocol):
     def roll_session(self, now: int) -> None:
         """The clock passed a session end: expire the day's orders."""
 
-    #: mark(symbol, price, short_price=None): mark ``symbol``'s longs at ``price`` and its
-    #: shorts at ``short_price`` (default: ``price`` too); return the positions whose P&L moved
+    #: mark(symbol, price, short_price): mark ``symbol``'s longs at ``price`` and its shorts
+    #: at ``short_price`` (None: ``price`` too); return the positions whose P&L moved
     mark: Callable[[str, float, float | None], list[Any]]
     #: publish_marks(changed, skip, now): broadcast the positions a new mark moved, and
     #: their accounts' equity (booked at ``now``, the tick's time; ``skip`` is for fills)
