@@ -56,21 +56,37 @@ def _bars(seed: int, n: int = 160) -> dict[str, pd.DataFrame]:
     return frames
 
 
-def _record(broker: pb.BrokerService, events: list[tuple[str, dict[str, Any]]]) -> None:
+def _record(
+    broker: pb.BrokerService, events: list[tuple[str, dict[str, Any]]], symbols: tuple[str, ...]
+) -> None:
     """Every event of every topic into ``events``, as (topic, dict)."""
     for name in TOPICS:
-        for symbol in ("X", "Y") if name == "quotes" else (None,):
+        for symbol in symbols if name == "quotes" else (None,):
             where = pb.topic(name, symbol=symbol) if symbol else pb.topic(name)
             broker.subscribe(where, lambda r, n=name: events.append((n, r.to_dict())))
 
 
-def _run(kind: type[pb.BarReplay], seed: int, tmp: Path | None = None, **options: Any) -> dict[str, Any]:
-    """A seeded strategy of market, limit, stop and bracket orders on a replay of ``kind``;
-    every event of every topic, as dicts, and the books at the end."""
-    replay = kind(_bars(seed), volume_share=0.5, spread=options.pop("spread", 0.0), allow_gaps=True)
+def _run(
+    kind: type[pb.BarReplay],
+    seed: int,
+    tmp: Path | None = None,
+    *,
+    symbols: tuple[str, ...] = ("X", "Y"),
+    bars: int = 160,
+    save_at: int = 70,
+    **options: Any,
+) -> dict[str, Any]:
+    """A seeded strategy of market, limit, stop and bracket orders on a replay of ``kind``
+    (of ``symbols``' ``bars`` bars); every event of every topic, as dicts, and the books at
+    the end.  With ``tmp`` the broker is saved after ``save_at`` steps and loaded to run on."""
+    frames = _bars(seed, bars)
+    keep = options.pop("columns", None)  # (a list of columns: the frames' others dropped)
+    data = {symbol: frames[symbol][keep] if keep else frames[symbol] for symbol in symbols}
+    share, spread = options.pop("volume_share", 0.5), options.pop("spread", 0.0)
+    replay = kind(data, volume_share=share, spread=spread, allow_gaps=True)
     broker = pb.BrokerService(execution_delay=None, market=replay, **options)
     events: list[tuple[str, dict[str, Any]]] = []
-    _record(broker, events)
+    _record(broker, events, symbols)
     rng = np.random.default_rng(seed + 1)
 
     def strategy(quote: pb.Quote) -> None:
@@ -94,23 +110,23 @@ def _run(kind: type[pb.BarReplay], seed: int, tmp: Path | None = None, **options
         elif roll < 0.6 and broker.orders(status="working"):
             broker.cancel(broker.orders(status="working")[0].id)
 
-    for symbol in ("X", "Y"):
+    for symbol in symbols:
         broker.subscribe(pb.topic("quotes", symbol=symbol), strategy)
     if tmp is None:
         broker.run()
     else:  # save part way, load, and run the rest on the loaded broker
-        broker.run(70)
+        broker.run(save_at)
         broker = pb.BrokerService.load(broker.save(tmp / "half.json"))
         loaded: list[tuple[str, dict[str, Any]]] = []
-        _record(broker, loaded)
-        for symbol in ("X", "Y"):
+        _record(broker, loaded, symbols)
+        for symbol in symbols:
             broker.subscribe(pb.topic("quotes", symbol=symbol), strategy)
         broker.run()
         events = loaded
     return {
         "events": events,
         "prices": {k: [None if x != x else x for x in v.tolist()] for k, v in broker.price_history().items()},
-        "quotes": [broker.quote(s).to_dict() for s in ("X", "Y")],
+        "quotes": [broker.quote(s).to_dict() for s in symbols],
         "executions": pb.executions_frame(broker).to_dict("list"),
         "equity": broker.equity().to_dict(),
         "positions": [p.to_dict() for p in broker.positions()],
@@ -139,6 +155,56 @@ def test_a_replay_saved_part_way_runs_on_to_the_same_books(tmp_path: Path) -> No
         del halves[part], whole[part]
     assert halves == whole
     assert len(whole["executions"]["id"]) > 10
+
+
+# A replay of one symbol hands the venue each chunk's rows through ``pull`` (one C call a
+# bar); these runs are longer than a chunk (CHUNK_TIMES, 512 times), so they cross its ends.
+
+
+@pytest.mark.parametrize("seed", [3, 8])
+def test_one_symbols_pulled_rows_make_what_the_general_path_makes(seed: int) -> None:
+    short = _run(pb.BarReplay, seed, symbols=("X",), bars=1300)
+    general = _run(_General, seed, symbols=("X",), bars=1300)
+    assert len(short["executions"]["id"]) > 100
+    assert sum(1 for name, _ in short["events"] if name == "quotes") == 1300
+    assert short == general
+
+
+@pytest.mark.parametrize(
+    "given", [{"columns": ["open", "high", "low", "close"]}, {"volume_share": None}, {"spread": 0.06}]
+)
+@pytest.mark.parametrize("symbols", [("X",), ("X", "Y")])
+def test_the_paths_agree_without_volume_unlimited_or_with_a_spread(
+    symbols: tuple[str, ...], given: dict[str, Any]
+) -> None:
+    short = _run(pb.BarReplay, 12, symbols=symbols, bars=600, **given)
+    general = _run(_General, 12, symbols=symbols, bars=600, **given)
+    assert len(short["executions"]["id"]) > 50
+    assert short == general
+
+
+@pytest.mark.parametrize("save_at", [1, 511, 512, 700, 1299])
+def test_one_symbol_saved_while_rows_are_pulled_runs_on_to_the_same_books(tmp_path: Path, save_at: int) -> None:
+    halves = _run(pb.BarReplay, 21, tmp_path, symbols=("X",), bars=1300, save_at=save_at)
+    whole = _run(_General, 21, symbols=("X",), bars=1300)
+    for part in ("events", "prices"):  # the loaded broker's subscribers and price log begin at the load
+        del halves[part], whole[part]
+    assert halves == whole
+
+
+def test_a_pulled_replay_knows_where_it_is() -> None:
+    frame = _bars(6, 1300)["X"]
+    replay = pb.BarReplay(frame, symbol="X", volume_share=None)
+    broker = pb.BrokerService(execution_delay=None, market=replay)
+    for steps in (1, 600, 511, 100):  # into the first chunk, across two ends, into the third
+        broker.run(steps)
+        played = replay.rows_played()
+        assert replay.remaining == 1300 - played
+        assert broker.quote("X").time == int(frame.index[played - 1].value // 1_000_000)
+        assert broker.quote("X").last == frame["close"].iloc[played - 1]
+    assert played == 1212
+    assert broker.run() == 88 and replay.remaining == 0
+    assert broker.run() == 0
 
 
 def test_the_current_quote_is_the_last_bar_each_symbol_had() -> None:

@@ -13,7 +13,9 @@ Each step is the next time in the data; the frames are checked and loaded by
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from operator import length_hint
 from typing import Any, ClassVar, TypeVar
 
 import numpy as np
@@ -24,6 +26,7 @@ from .replay import CHUNK_TIMES, NO_CHUNK, Chunk, Loaded, load_frames
 from .source import BarRow, MarketSource, QuotesState, Tick, _positive
 
 _INF = math.inf
+_PULLED_OUT: Callable[[], Any] = iter(()).__next__  # pull with no rows: StopIteration
 
 __all__ = ["BarReplay", "BarReplayState", "QuoteReplay", "QuoteReplayState"]
 
@@ -181,6 +184,10 @@ class BarReplay(_Replay):
 
     bars = True
     _required = ("open", "high", "low", "close")
+    _pulled: Iterator[BarRow] | None = None  # the chunk's rows pull hands out
+    _k_at = 0
+    #: the next row of a one-symbol replay, one C call; StopIteration: ask :meth:`next_bar`
+    pull: Callable[[], BarRow] = _PULLED_OUT
     _optional = ("volume",)
 
     def __init__(
@@ -228,29 +235,18 @@ class BarReplay(_Replay):
 
     def _load(self, k: int) -> Chunk:
         chunk = super()._load(k)
-        cols = chunk.columns
-        n = len(chunk.codes)
-        close = np.array(cols["close"])
-        volume = np.array(cols["volume"]) if "volume" in cols else np.full(n, _INF)
-        size = volume * self._share if self._share is not None else np.full(n, _INF)
-        sizes = size.tolist()
-        half = self.half_spread
-        chunk.rows = list(
-            zip(
-                self._time[self._starts[chunk.first] : self._starts[chunk.end]].tolist(),
-                chunk.codes,
-                cols["open"],
-                cols["high"],
-                cols["low"],
-                cols["close"],
-                volume.tolist(),
-                (close - half).tolist(),
-                (close + half).tolist(),
-                sizes,
-                sizes,
-                strict=True,
-            )
-        )
+        cols, arrays = chunk.columns, self._cols  # the chunk's columns are lists already: reused
+        r0, r1 = int(self._starts[chunk.first]), int(self._starts[chunk.end])
+        volume = cols.get("volume", [_INF] * (r1 - r0))
+        share, half, close = self._share, self.half_spread, cols["close"]
+        unlimited = share is None or "volume" not in cols
+        sizes = [_INF] * (r1 - r0) if unlimited else (arrays["volume"][r0:r1] * share).tolist()
+        bid = ask = close
+        if half:
+            bid, ask = (arrays["close"][r0:r1] - half).tolist(), (arrays["close"][r0:r1] + half).tolist()
+        times, opens, highs, lows = self._time[r0:r1].tolist(), cols["open"], cols["high"], cols["low"]
+        rows = zip(times, chunk.codes, opens, highs, lows, close, volume, bid, ask, sizes, sizes, strict=True)
+        chunk.rows = list(rows)
         return chunk
 
     def rows_played(self) -> int:
@@ -269,7 +265,9 @@ class BarReplay(_Replay):
     def next_bar(self) -> BarRow | None:
         """The next time's bar as a :data:`BarRow`, when one symbol has a bar then (the
         venue's short path: no :class:`Tick`); ``None`` when several have (then
-        :meth:`next_tick` gives it) or at the end of the data."""
+        :meth:`next_tick` gives it) or at the end of the data.  In a replay of one symbol
+        :attr:`pull` then hands out the rest of the chunk, a C call a row, no Python frame.
+        """
         k, chunk = self._k, self._chunk
         if not chunk.first <= k < chunk.end:
             if k >= len(self):
@@ -281,8 +279,38 @@ class BarReplay(_Replay):
             return None
         self._k = k + 1
         row = chunk.rows[s0]
-        self._latest[row[1]] = row  # type: ignore[call-overload]  # a Tick only if asked for (_row)
+        latest = self._latest
+        latest[row[1]] = row  # type: ignore[call-overload]  # a Tick only if asked for (_row)
+        if len(latest) == 1:  # a row a time to the chunk's end: pull takes over
+            self._pulled = pulled = iter(chunk.rows[j + 1 :])
+            self.pull = pulled.__next__
         return row
+
+    # pull's rows: the cursor and last row are read off its rows left; moving the cursor ends it
+    @property
+    def _k(self) -> int:
+        pulled = self._pulled
+        return self._k_at if pulled is None else self._chunk.end - length_hint(pulled)
+
+    @_k.setter
+    def _k(self, k: int) -> None:
+        self._k_at = k
+        if self._pulled is not None:
+            self._pulled = None
+            self.pull = _PULLED_OUT
+
+    @property
+    def _latest(self) -> list[Tick | None]:
+        latest = self._latest_at
+        if self._pulled is not None:
+            chunk = self._chunk
+            latest[0] = chunk.rows[self._k - 1 - chunk.first]  # type: ignore[call-overload]
+        return latest
+
+    @_latest.setter
+    def _latest(self, latest: list[Tick | None]) -> None:
+        self._k = self._k  # (the cursor as it is, pull ended)
+        self._latest_at = latest
 
     def _row(self, i: int) -> tuple[Tick, int] | None:
         tick: Any = self._latest[i]
