@@ -60,13 +60,6 @@ class PriceLog:
     def __len__(self) -> int:
         return len(self._data) // _WIDTH
 
-    def bar(self, time: int, i: int, o: float, h: float, lo: float, c: float, volume: float) -> None:
-        """Append one bar of symbol ``i`` (a bar source's tick of one symbol)."""
-        self._data.frombytes(self._pack(time, i, o, h, lo, c, volume))
-        self.total += 1
-        if len(self._data) >= self._cap:
-            self._trim()
-
     def _record_bars(self, tick: Tick) -> None:
         add, pack, time = self._data.frombytes, self._pack, tick.time
         o, h, lo, c, v = tick.open, tick.high, tick.low, tick.last, tick.volume

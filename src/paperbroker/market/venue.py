@@ -37,7 +37,7 @@ from .prices import PriceLog, ReplayPrices
 from .random_walk import RandomWalk
 from .replay_sources import BarReplay, QuoteReplay
 from .slippage import Slippage
-from .source import BarRow, MarketSource, Tick, bar_quote, bar_row, tick_quote
+from .source import MarketSource, Tick, bar_quote, tick_quote
 from .tick_checks import tick_problem
 
 if TYPE_CHECKING:
@@ -124,7 +124,6 @@ class Venue:
             self.prices = ReplayPrices(history_limit, source)
         else:
             self.prices = PriceLog(history_limit, source.symbols, source.bars)
-        self._log_bars = not own
 
     # ------------------------------------------------------------------ the matcher's host
 
@@ -231,14 +230,42 @@ class Venue:
         A source that raises, or gives a tick that cannot be used, raises MarketDataError
         before anything changes: the clock, the books and the matcher are as they were.
         """
-        if self._next_bar is not None:  # a bar replay: a time with one symbol's bar comes as numbers
-            row = self._next_bar()
+        next_bar = self._next_bar
+        if next_bar is not None:  # a bar replay of ours: a time with one symbol's bar as numbers
+            source = self.source
+            try:
+                row = source.pull()  # type: ignore[attr-defined]  # the chunk's next row: no frame
+            except StopIteration:
+                row = next_bar()  # the next chunk's, or None: several bars at once, or the end
             if row is not None:
-                time = row[0]
-                self._clock.set(time)
-                if time >= self._host.session_end:
-                    self._host.roll_session(time)
-                self._bar(row)
+                # the bar applied here, in this frame: the step of most backtests
+                time, i, o, h, lo, c, _volume, bid, ask, _bid_size, ask_size = row
+                clock = self._clock
+                if time >= clock._now:  # noqa: SLF001 - SimClock.set() inline: never back
+                    clock._now = time  # noqa: SLF001
+                else:
+                    clock.set(time)  # raises: the clock is past the data
+                host = self._host
+                if time >= host.session_end:
+                    host.roll_session(time)
+                self.ticks += 1
+                symbol = source.symbols[i]
+                changed = host.mark(symbol, bid, ask) if self.bid_ask else host.mark(symbol, c, None)
+                matcher = self.matcher
+                try:
+                    if matcher.books[i].size or matcher.pending:
+                        matcher.on_bar(i, o, h, lo, c, ask_size, source.half_spread)
+                    else:  # no order of the symbol works: on_bar would set the size and close only
+                        half = source.half_spread
+                        matcher.avail_buy[i] = matcher.avail_sell[i] = ask_size
+                        matcher.bid[i] = c - half
+                        matcher.ask[i] = c + half
+                finally:  # as in apply
+                    if changed:
+                        host.publish_marks(changed, None, time)
+                    subs = self._quote_subs.get(symbol)
+                    if subs:
+                        self._send(((subs, bar_quote(symbol, row)),))
                 return True
         source = self.source
         now = self._clock.now_ms()
@@ -273,36 +300,8 @@ class Venue:
         return True
 
     def apply(self, tick: Tick) -> None:
-        """Mark, match and broadcast one tick's prices."""
-        if len(tick.index) == 1 and self.source.bars:
-            if tick.index[0] >= len(self.matcher.books):  # a symbol new to this source
-                self.matcher.grow(self.source.tick_sizes)
-            self._bar(bar_row(tick, 0))
-        else:
-            self._apply_rows(tick)
-
-    def _bar(self, row: BarRow) -> None:
-        """:meth:`apply` for a bar of one symbol (most replays' ticks), on numbers, not rows;
-        the matcher knows the symbol already."""
-        time, i, o, h, lo, c, volume, bid, ask, _bid_size, ask_size = row
-        self.ticks += 1
-        source = self.source
-        if self._log_bars:
-            self.prices.bar(time, i, o, h, lo, c, volume)  # type: ignore[union-attr]
-        symbol = source.symbols[i]
-        mark = self._host.mark  # (the engine's books' own, looked up now: a load replaces them)
-        changed = mark(symbol, bid, ask) if self.bid_ask else mark(symbol, c, None)
-        try:
-            self.matcher.on_bar(i, o, h, lo, c, ask_size, source.half_spread)
-        finally:  # as in _apply_rows
-            if changed:
-                self._host.publish_marks(changed, None, time)
-            subs = self._quote_subs.get(symbol)
-            if subs:
-                self._send(((subs, bar_quote(symbol, row)),))
-
-    def _apply_rows(self, tick: Tick) -> None:
-        """:meth:`apply` row by row: quotes, or bars of several symbols at once."""
+        """Mark, match and broadcast one tick's prices, row by row: quotes, or bars of one
+        or several symbols (a bar replay's usual step is :meth:`step`'s own)."""
         self.ticks += 1
         self.prices.record(tick)
         source, matcher = self.source, self.matcher
