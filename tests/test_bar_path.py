@@ -184,7 +184,7 @@ def test_the_paths_agree_without_volume_unlimited_or_with_a_spread(
 
 
 @pytest.mark.parametrize("save_at", [1, 511, 512, 700, 1299])
-def test_one_symbol_saved_while_rows_are_pulled_runs_on_to_the_same_books(tmp_path: Path, save_at: int) -> None:
+def test_a_pulled_replay_saved_mid_chunk_runs_on_to_the_same_books(tmp_path: Path, save_at: int) -> None:
     halves = _run(pb.BarReplay, 21, tmp_path, symbols=("X",), bars=1300, save_at=save_at)
     whole = _run(_General, 21, symbols=("X",), bars=1300)
     for part in ("events", "prices"):  # the loaded broker's subscribers and price log begin at the load
