@@ -164,6 +164,37 @@ def test_bar_replay_of_many_symbols_from_a_dict():
     assert (b.quote("A").last, b.quote("B").last) == (3, 30)
 
 
+def test_a_long_frame_plays_each_symbol_in_the_order_it_first_appears():
+    times = pd.to_datetime(["2024-01-02 10:00", "2024-01-02 10:00", "2024-01-02 10:01"], utc=True)
+    long = pd.DataFrame(
+        {"time": times, "symbol": ["B", "A", "B"], "open": [2.0, 1.0, 3.0]}
+        | {"high": [2.0, 1.0, 3.0], "low": [2.0, 1.0, 3.0], "close": [2.0, 1.0, 3.0]}
+    )
+    replay = pb.BarReplay(long, allow_gaps=True)
+    assert replay.symbols == ["B", "A"]
+    b = pb.BrokerService(execution_delay=None, market=replay)
+    seen: list[pb.Quote] = []
+    for symbol in ("A", "B"):
+        b.subscribe(pb.topic("quotes", symbol=symbol), seen.append)
+    b.run()
+    assert [(q.symbol, q.last) for q in seen] == [("B", 2.0), ("A", 1.0), ("B", 3.0)]
+    backwards = long.assign(time=times[[2, 0, 0]])  # B at 10:01, then B at 10:00
+    with pytest.raises(pb.ConfigurationError, match=r"times of 'B' are not sorted: row 2 .* than row 0"):
+        pb.BarReplay(backwards, allow_gaps=True)
+
+
+def test_a_replay_keeps_its_own_copy_of_the_data():
+    frame = pd.DataFrame(
+        {"open": [10.0, 11.0], "high": [10.0, 11.0], "low": [10.0, 11.0], "close": [10.0, 11.0]},
+        index=pd.date_range("2024-01-02 14:30", periods=2, freq="1min", tz="UTC"),
+    )
+    b = pb.BrokerService(execution_delay=None, market=pb.BarReplay(frame, symbol="X"))
+    frame.loc[:, "close"] = 99.0  # the caller reuses the frame: the replay plays what it was given
+    b.run()
+    assert b.quote("X").last == 11.0
+    assert frame["open"].tolist() == [10.0, 11.0]
+
+
 @pytest.mark.parametrize(
     ("rows", "kwargs", "message"),
     [

@@ -79,7 +79,8 @@ class _Frame:
         self.labels = frame.index
         self.columns: dict[str, np.ndarray[Any, Any]] = {}
         for column in (*required, *(c for c in optional if c in names)):
-            values = pd.to_numeric(frame[names[column]], errors="coerce").to_numpy(dtype=float)
+            # a copy: the replay must not change with the caller's frame, nor change it
+            values = pd.to_numeric(frame[names[column]], errors="coerce").to_numpy(dtype=float, copy=True)
             self.columns[column] = values
             self._check_values(column, values, frame[names[column]])
         self.symbols = frame[names["symbol"]].astype(str).to_numpy() if "symbol" in names else None
@@ -94,9 +95,9 @@ class _Frame:
                 pos = int(np.flatnonzero(index.isna())[0])
                 msg = f"Row {pos} of {where} has no time (NaT); drop it or give it a time."
                 raise ConfigurationError(msg)
-            return np.asarray(index.as_unit("ms").asi8, dtype=np.int64)
+            return np.array(index.as_unit("ms").asi8, dtype=np.int64)  # copies, as below
         if pd.api.types.is_integer_dtype(raw):
-            return np.asarray(raw, dtype=np.int64)
+            return np.array(raw, dtype=np.int64)
         msg = (
             f"The times of {where} must be a DatetimeIndex, a datetime 'time' column or Unix "
             f"milliseconds (integers), got dtype {getattr(raw, 'dtype', type(raw).__name__)}; "
@@ -127,17 +128,17 @@ class _Frame:
 
 def _frames(
     data: Any, symbol: str | None, required: tuple[str, ...], optional: tuple[str, ...]
-) -> list[tuple[_Frame, np.ndarray[Any, Any]]]:
-    """(frame, symbol of each row) pairs."""
+) -> list[tuple[_Frame, list[str], np.ndarray[Any, Any] | None]]:
+    """``(frame, its symbols, each row's index into them)`` triples; the index is None when
+    the frame holds one symbol."""
     if isinstance(data, Mapping):
         if not data:
             msg = "The dict of frames is empty; give at least one symbol -> DataFrame."
             raise ConfigurationError(msg)
-        out = []
-        for name, frame in data.items():
-            part = _Frame(frame, f"the frame for {name!r}", required, optional)
-            out.append((part, np.full(len(part.times), str(name), dtype=object)))
-        return out
+        return [
+            (_Frame(frame, f"the frame for {name!r}", required, optional), [str(name)], None)
+            for name, frame in data.items()
+        ]
     frame = _Frame(data, "the data", required, optional)
     if symbol is not None:
         if not isinstance(symbol, str) or not symbol.strip():
@@ -146,22 +147,28 @@ def _frames(
         if frame.symbols is not None:
             msg = "The data has a 'symbol' column and symbol= was given too; drop one of them."
             raise ConfigurationError(msg)
-        return [(frame, np.full(len(frame.times), symbol, dtype=object))]
+        return [(frame, [symbol], None)]
     if frame.symbols is None:
         msg = (
             "The data has no 'symbol' column; pass symbol='SPY' for a one-symbol frame, add a "
             "'symbol' column, or give a dict {symbol: frame}."
         )
         raise ConfigurationError(msg)
-    return [(frame, frame.symbols.astype(object))]
+    import pandas as pd
+
+    # hashed in C, in the order the symbols first appear (a Python loop a row cost more
+    # than the rest of loading)
+    index, names = pd.factorize(frame.symbols)
+    return [(frame, [str(name) for name in names], index.astype(np.int64, copy=False))]
 
 
-def _check_order(frame: _Frame, rows: np.ndarray[Any, Any], name: str, freq_ms: int | None) -> None:
-    times = frame.times[rows]
+def _check_order(frame: _Frame, rows: np.ndarray[Any, Any] | None, name: str, freq_ms: int | None) -> None:
+    """``name``'s times (its ``rows`` of the frame, None: all of them) rise, at ``freq_ms``."""
+    times = frame.times if rows is None else frame.times[rows]
     steps = np.diff(times)
     if (steps <= 0).any():
         k = int(np.flatnonzero(steps <= 0)[0])
-        pos, prev = int(rows[k + 1]), int(rows[k])
+        pos, prev = (k + 1, k) if rows is None else (int(rows[k + 1]), int(rows[k]))
         what = "repeats the time of" if steps[k] == 0 else "is earlier than"
         msg = (
             f"The times of {name!r} are not sorted: {frame.row(pos)} {what} {frame.row(prev)}. "
@@ -171,7 +178,7 @@ def _check_order(frame: _Frame, rows: np.ndarray[Any, Any], name: str, freq_ms: 
         raise ConfigurationError(msg)
     if freq_ms is not None and (steps != freq_ms).any():
         k = int(np.flatnonzero(steps != freq_ms)[0])
-        pos = int(rows[k + 1])
+        pos = k + 1 if rows is None else int(rows[k + 1])
         msg = (
             f"There is a gap in {name!r}: {frame.row(pos)} comes {int(steps[k]) // 1000} s after the "
             f"bar before it, but the frequency is {freq_ms // 1000} s. Fill the gap (e.g. "
@@ -202,30 +209,35 @@ def load_frames(
             raise ConfigurationError(msg) from exc
     parts = _frames(data, symbol, required, optional)
     symbols: list[str] = []
-    for frame, names in parts:
+    for frame, names, index in parts:
         flagged = check(frame.columns)
         if flagged is not None and flagged[0].any():
             pos = int(np.flatnonzero(flagged[0])[0])
             values = ", ".join(f"{k}={float(v[pos])!r}" for k, v in frame.columns.items())
             msg = f"At {frame.row(pos)} {flagged[1]}, but it has {values}. Fix or drop that row."
             raise ConfigurationError(msg)
-        for name in dict.fromkeys(names.tolist()):
+        for i, name in enumerate(names):
             if name not in symbols:
                 symbols.append(name)
-            _check_order(frame, np.flatnonzero(names == name), name, freq_ms)
+            _check_order(frame, None if index is None else np.flatnonzero(index == i), name, freq_ms)
     code_of = {name: i for i, name in enumerate(symbols)}
-    times = np.concatenate([f.times for f, _ in parts])
-    codes = np.concatenate(
-        [np.array([code_of[n] for n in names.tolist()], dtype=np.int64) for _, names in parts]
-    )
-    columns = {
-        key: np.concatenate([f.columns[key] for f, _ in parts])
-        for key in parts[0][0].columns
-        if all(key in f.columns for f, _ in parts)
-    }
-    order = np.argsort(times, kind="stable")
-    times, codes = times[order], codes[order]
-    columns = {k: v[order] for k, v in columns.items()}
+    codes_of = [np.array([code_of[name] for name in names], dtype=np.int64) for _, names, _ in parts]
+    codes_in = [
+        np.full(len(f.times), of[0], np.int64) if index is None else of[index]
+        for (f, _, index), of in zip(parts, codes_of, strict=True)
+    ]
+    shared = [key for key in parts[0][0].columns if all(key in f.columns for f, _, _ in parts)]
+    if len(parts) == 1:  # nothing to join: the frame's own arrays (copies of the data's)
+        frame = parts[0][0]
+        times, codes = frame.times, codes_in[0]
+        columns = {key: frame.columns[key] for key in shared}
+    else:
+        times, codes = np.concatenate([f.times for f, _, _ in parts]), np.concatenate(codes_in)
+        columns = {key: np.concatenate([f.columns[key] for f, _, _ in parts]) for key in shared}
+    if len(times) > 1 and (times[1:] < times[:-1]).any():  # else sorting would change nothing
+        order = np.argsort(times, kind="stable")
+        times, codes = times[order], codes[order]
+        columns = {k: v[order] for k, v in columns.items()}
     starts = np.concatenate([[0], np.flatnonzero(np.diff(times)) + 1, [len(times)]]).astype(np.int64)
     if not allow_gaps and len(symbols) > 1:
         counts = np.diff(starts)
