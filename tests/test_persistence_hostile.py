@@ -301,6 +301,19 @@ def test_a_given_manual_source_gains_no_symbols_from_a_refused_file(tmp_path: Pa
     assert given.symbols == []
 
 
+def test_risk_position_values_that_are_not_the_ledgers_are_refused(market_file: Path) -> None:
+    saved = market_file.read_bytes()
+    forge(market_file, lambda body: body["risk"]["values"][0].__setitem__(2, 1.0))
+    text = refused(market_file, "risk.values [")
+    assert "is not the value of the ledger's positions" in text
+    market_file.write_bytes(saved)
+    forge(market_file, lambda body: body["risk"]["gross"][0].__setitem__(1, 1.0))
+    refused(market_file, "risk.gross [")
+    market_file.write_bytes(saved)
+    loaded = pb.load(forge(market_file, lambda body: body["risk"]["gross"].append(["B", 0.0])))
+    assert loaded.equity("B").marginUsed == 0.0  # an account listed with 0, as older files do
+
+
 # ---------------------------------------------------------------------- random mutations
 
 

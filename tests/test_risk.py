@@ -62,6 +62,30 @@ def test_margin_account_has_leverage_and_may_short():
     b.buy("X", 200)  # closes 150, opens 50
 
 
+def test_margin_figures_follow_the_marks_of_every_position_held():
+    b = pb.BrokerService(
+        execution_delay=None,
+        initial_balance=10_000.0,
+        market=pb.ManualQuotes({"X": 100.0, "Y": 50.0}, spread=0.0),
+        risk=pb.RiskRules(account="margin", leverage=2.0),
+    )
+    heard: list[pb.EquityData] = []
+    b.subscribe(pb.topic("equity"), heard.append)
+    b.buy("X", 50)  # 5,000
+    b.sell("Y", 40)  # 2,000 short
+    b.set_price("X", 120.0)  # X: +1,000, worth 6,000
+    b.set_price("Y", 45.0)  # Y: +200, worth 1,800
+    eq = b.equity()
+    assert eq.equity == pytest.approx(11_200.0)
+    assert (eq.marginUsed, eq.buyingPower) == (pytest.approx(3_900.0), pytest.approx(22_400.0 - 7_800.0))
+    assert (heard[-1].marginUsed, heard[-1].buyingPower) == (eq.marginUsed, eq.buyingPower)
+    rejected(b, lambda: b.buy("Y", 400), r"needs 16,200.00 .* \(360 x 45\) but only 14,600.00 is")
+    b.buy("X", 121)  # 14,520 of the 14,600 left
+    assert b.equity().buyingPower == pytest.approx(80.0)
+    b.reset_account(pb.DEFAULT_ACCOUNT)
+    assert (b.equity().marginUsed, b.equity().buyingPower) == (0.0, 20_000.0)
+
+
 def test_max_position_counts_working_orders():
     b = broker(pb.RiskRules(max_position=10))
     b.buy("X", 6)

@@ -328,10 +328,8 @@ class OrderEngine:
                 ledger.marks[symbol] = price
         pos = ledger.apply_fill(account, symbol, side, qty, price, commission)
         risk = self.risk
-        if risk is not None:
-            if order.status is _WORKING:  # (a finished order's reservation went with order_done)
-                risk.filled(order_id, qty)
-            risk.position(account_id, symbol, pos.qty, pos.mark)
+        if risk is not None and order.status is _WORKING:  # (a finished one's went with order_done)
+            risk.filled(order_id, qty)
         equity = self.equity.book(account, now)
         # -- broadcast, in cascade order, as one batch
         order_subs = self._orders_subs.get(account_id, ())

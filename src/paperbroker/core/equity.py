@@ -56,7 +56,7 @@ class EquityBook:
         subs = self._subs.get(account.account_id)
         if subs:
             money = (account.balance, account.unrealized, account.realized, account.commission)
-            self.hub.send(((subs, self._data(account.account_id, *money)),))
+            self.hub.send(((subs, self._data(account, *money)),))
 
     def open(self, account: Account) -> None:
         """Book and broadcast a new account's first row, which later rows of the same tick
@@ -81,7 +81,7 @@ class EquityBook:
             if last is not None and last[0] == now and log.replace(last[1], row):
                 if account_id not in self._subs:  # (what _data finds first)
                     return None
-                return self._data(account_id, balance, unrealized, realized, commission)
+                return self._data(account, balance, unrealized, realized, commission)
             self.last_rows[account_id] = (now, log.total)
         self._rows(log.pack(*row))
         log.total += 1  # log.added(), inline: it runs per fill
@@ -89,17 +89,17 @@ class EquityBook:
             log.trim()
         if account_id not in self._subs:  # nobody listens: no record (what _data finds first)
             return None
-        return self._data(account_id, balance, unrealized, realized, commission)
+        return self._data(account, balance, unrealized, realized, commission)
 
     def _data(
-        self, account_id: str, balance: float, unrealized: float, realized: float, commission: float
+        self, account: Account, balance: float, unrealized: float, realized: float, commission: float
     ) -> EquityData | None:
         """The EquityData of a row just booked, or None when nobody listens."""
-        if account_id not in self._subs:
+        if account.account_id not in self._subs:
             return None
         data = EquityData(balance + unrealized, balance, unrealized, realized, commission)
         if self.risk is not None:
-            data.marginUsed, data.buyingPower = self.risk.margin(account_id, data.equity)
+            data.marginUsed, data.buyingPower = self.risk.margin(account, data.equity)
         data.__class__ = _EQUITY  # read_only(), inline: it runs per fill
         return data
 
@@ -111,9 +111,7 @@ class EquityBook:
         """
         if len(changed) == 1:  # one position (one symbol held): no accounts to collect
             account, pos = changed[0]
-            if pos.qty and account is not skip:
-                if self.risk is not None:  # _moved and publish, inline: every bar a position is held
-                    self.risk.position(account.account_id, pos.symbol, pos.qty, pos.mark)
+            if pos.qty and account is not skip:  # _moved and publish, inline: every bar held
                 pl = self._pl_subs.get(account.account_id)
                 if pl:
                     self.hub.send(((pl, pos.snapshot()),))
@@ -130,9 +128,7 @@ class EquityBook:
             self.publish(account, now)
 
     def _moved(self, account: Account, pos: PositionState) -> None:
-        """A mark moved ``pos``: tell the risk book, and ``pl`` when someone listens."""
-        if self.risk is not None:
-            self.risk.position(account.account_id, pos.symbol, pos.qty, pos.mark)
+        """A mark moved ``pos``: ``pl`` when someone listens."""
         subs = self._pl_subs.get(account.account_id)
         if subs:
             self.hub.send(((subs, pos.snapshot()),))

@@ -54,8 +54,6 @@ def reset_account(engine: OrderEngine, account_id: str) -> EquityData:
             holders.pop(account_id, None)
             if not holders:
                 ledger.holders.pop(symbol, None)
-            if engine.risk is not None:
-                engine.risk.position(account_id, symbol, 0.0, None)
         account.realized = account.commission = account.unrealized = 0.0
         subs = hub.table("positions").get(account_id, [])
         if subs:

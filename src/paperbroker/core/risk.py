@@ -16,15 +16,16 @@ A broker has :data:`~paperbroker.DEFAULT_RISK` unless given ``risk=RiskRules(...
 
 A refused order is kept with status Rejected and the reason in its ``message``, broadcast,
 and :class:`~paperbroker.errors.OrderRejected` is raised.  :class:`RiskBook` is the state
-behind the rules (reservations, position values, session start equity), updated by the
-broker in O(1) per order event.
+behind the rules (reservations, session start equity), updated by the broker in O(1) per
+order event; the position values come from the ledger's positions when a rule or a margin
+figure reads them, so a new mark costs the rules nothing.
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -131,9 +132,11 @@ class RiskState:
 
     ``reservations`` are ``(order id, account, symbol, side, qty left, buying power per
     unit)``; ``pending`` the working quantity per account, symbol and side; ``reserved``
-    the buying power held per account; ``values`` and ``gross`` the position values;
-    ``day_start`` each account's equity when the session began.  The totals are kept as
-    they were summed, not summed again, so a loaded book decides exactly as the saved one.
+    the buying power held per account; ``values`` and ``gross`` the position values
+    (``|qty| x mark``) and their sums, from the ledger's positions (for readers of the file;
+    a load checks them against the positions); ``day_start`` each account's equity when the
+    session began.  The reservation totals are kept as they were summed, not summed again,
+    so a loaded book decides exactly as the saved one.
     """
 
     rules: RiskRules
@@ -162,19 +165,23 @@ class RiskBook:
         self._orders: dict[str, _Reservation] = {}
         self._pending: dict[tuple[str, str, int], float] = {}
         self._reserved: dict[str, float] = {}
-        self._value: dict[tuple[str, str], float] = {}
-        self._gross: dict[str, float] = {}
         self._day_start: dict[str, float] = {}
 
-    def state(self) -> RiskState:
-        """The book as plain data (see :class:`RiskState`)."""
+    def state(self, accounts: Iterable[Account]) -> RiskState:
+        """The book as plain data (see :class:`RiskState`); ``accounts`` are the ledger's."""
+        accounts = list(accounts)
         return RiskState(
             self.rules,
             tuple((i, r.account, r.symbol, r.side, r.left, r.per_unit) for i, r in self._orders.items()),
             tuple((a, s, side, qty) for (a, s, side), qty in self._pending.items()),
             tuple(self._reserved.items()),
-            tuple((a, s, value) for (a, s), value in self._value.items()),
-            tuple(self._gross.items()),
+            tuple(
+                (a.account_id, p.symbol, abs(p.qty) * p.mark)
+                for a in accounts
+                for p in a.positions.values()
+                if p.mark is not None
+            ),
+            tuple((a.account_id, gross(a)) for a in accounts if a.positions),
             tuple(self._day_start.items()),
         )
 
@@ -183,6 +190,8 @@ class RiskBook:
         """A new book in ``state``; a reservation, total or value listed twice raises
         PersistenceError naming it."""
         book = cls(state.rules)
+        values: dict[tuple[str, str], float] = {}  # (checked against the ledger's positions
+        totals: dict[str, float] = {}  # by persistence.check; the book reads the positions)
         for n, (order_id, account, symbol, side, left, per_unit) in enumerate(state.reservations):
             if order_id in book._orders:
                 raise PersistenceError(f"reservations[{n}][0] {order_id!r} is listed twice")
@@ -190,8 +199,8 @@ class RiskBook:
         tables: list[tuple[str, dict[Any, float], int]] = [
             ("pending", book._pending, 3),
             ("reserved", book._reserved, 1),
-            ("values", book._value, 2),
-            ("gross", book._gross, 1),
+            ("values", values, 2),
+            ("gross", totals, 1),
             ("day_start", book._day_start, 1),
         ]
         for name, table, width in tables:
@@ -294,11 +303,7 @@ class RiskBook:
                 )
         if rules.buying_power and price is not None:
             need = opening * price
-            available = (
-                equity * self.leverage
-                - self._gross.get(account_id, 0.0)
-                - self._reserved.get(account_id, 0.0)
-            )
+            available = equity * self.leverage - gross(account) - self._reserved.get(account_id, 0.0)
             if need > available + 1e-6:
                 return (
                     f"The order needs {_money(need)} of buying power ({opening:g} x {price:g}) but only "
@@ -309,14 +314,12 @@ class RiskBook:
 
     # ------------------------------------------------------------------ state
 
-    def available(self, account: str, equity: float) -> float:
-        """Buying power left: equity * leverage - position values - working reservations."""
-        return equity * self.leverage - self._gross.get(account, 0.0) - self._reserved.get(account, 0.0)
-
-    def margin(self, account: str, equity: float) -> tuple[float, float]:
-        """``(marginUsed, buyingPower)`` for an equity record."""
-        used = self._gross.get(account, 0.0) / self.leverage
-        return used, max(0.0, self.available(account, equity))
+    def margin(self, account: Account, equity: float) -> tuple[float, float]:
+        """``(marginUsed, buyingPower)`` for an equity record: the position values over the
+        leverage, and equity * leverage - position values - working reservations."""
+        held = gross(account)
+        available = equity * self.leverage - held - self._reserved.get(account.account_id, 0.0)
+        return held / self.leverage, max(0.0, available)
 
     def accept(
         self, order_id: str, account: str, symbol: str, side: int, qty: float, notional: float
@@ -378,16 +381,6 @@ class RiskBook:
         reserved = self._reserved[res.account] - qty * res.per_unit
         self._reserved[res.account] = reserved if reserved > 1e-6 else 0.0
 
-    def position(self, account: str, symbol: str, qty: float, mark: float | None) -> None:
-        """A position's size or mark changed: keep the account's gross position value."""
-        key = (account, symbol)
-        value = abs(qty) * mark if (qty and mark is not None) else 0.0
-        old = self._value.pop(key, 0.0)
-        if value:
-            self._value[key] = value
-        gross = self._gross.get(account, 0.0) + value - old
-        self._gross[account] = gross if gross > 1e-6 else 0.0
-
     def new_session(self, equities: Mapping[str, float]) -> None:
         """A session began: the daily loss limit counts from these equities."""
         self._day_start.update(equities)
@@ -396,3 +389,12 @@ class RiskBook:
         """``symbol``'s pip: its rules' pip or tick size, else the market's tick."""
         sym = self.rules.for_symbol(symbol)
         return sym.pip_size or sym.tick_size or tick
+
+
+def gross(account: Account) -> float:
+    """The value of ``account``'s open positions, ``|qty| x mark`` summed."""
+    total = 0.0
+    for pos in account.positions.values():
+        if pos.mark is not None:
+            total += abs(pos.qty) * pos.mark
+    return total

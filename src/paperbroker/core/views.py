@@ -89,7 +89,8 @@ class BookViews:
     def equity(self, account_id: str) -> EquityData:
         """The account's balance, equity and P&L now (with margin figures under risk rules)."""
         engine = self._engine
-        data = engine.ledger.account(account_id).equity()
+        account = engine.ledger.account(account_id)
+        data = account.equity()
         if engine.risk is not None:
-            data.marginUsed, data.buyingPower = engine.risk.margin(account_id, data.equity)
+            data.marginUsed, data.buyingPower = engine.risk.margin(account, data.equity)
         return read_only(data)

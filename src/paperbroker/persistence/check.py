@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -39,6 +40,7 @@ def check_document(doc: Document) -> None:
         raise FieldError("settings.mark 'bid_ask' (or ledger.short_marks) needs a market section")
     if doc.risk is not None:
         _known(doc.risk.accounts(), accounts, "risk")
+        _check_values(doc)
         for n, row in enumerate(doc.risk.reservations):
             _working(orders, row[0], f"risk.reservations[{n}][0]", "holds buying power")
     if doc.brackets is not None:
@@ -149,6 +151,28 @@ def _check_history(history: History, accounts: set[str], exec_seq: int, order_se
 
 def _near(a: float, b: float) -> bool:
     return math.isclose(a, b, rel_tol=1e-7, abs_tol=1e-6)
+
+
+def _check_values(doc: Document) -> None:
+    """The risk section's position values and their sums must be the ledger's positions'
+    ``|qty| x mark`` (the loaded book reads the positions; the figures are for readers).
+    An account listed with 0 and no positions is what earlier versions wrote."""
+    assert doc.risk is not None
+    want: dict[Any, float] = {
+        (a.id, p.symbol): abs(p.qty) * p.mark for a in doc.ledger.accounts for p in a.positions
+    }
+    totals: dict[Any, float] = {}
+    for (account, _), value in want.items():
+        totals[account] = totals.get(account, 0.0) + value
+    values: dict[Any, float] = {(a, s): v for a, s, v in doc.risk.values}
+    for name, rows, expected in (("values", values, want), ("gross", dict(doc.risk.gross), totals)):
+        for key in rows.keys() | expected.keys():
+            if not _near(rows.get(key, 0.0), expected.get(key, 0.0)):
+                shown = list(key) if isinstance(key, tuple) else [key]
+                raise FieldError(
+                    f"risk.{name} {shown} is not the value of the ledger's positions "
+                    f"({expected.get(key, 0.0)!r}, |qty| x mark)"
+                )
 
 
 def _check_books(doc: Document) -> None:

@@ -122,7 +122,7 @@ def collect(parts: BrokerParts) -> Document:
         engine.book.state(),
         history,
         market,
-        None if engine.risk is None else engine.risk.state(),
+        None if engine.risk is None else engine.risk.state(engine.ledger.accounts.values()),
         brackets if brackets.parents or brackets.positions else None,
         Session(tuple(engine.day_orders)) if session else None,
     )
