@@ -37,12 +37,14 @@ class EquityBook:
         self._pl_subs = hub.table("pl")
         self._codes = self.account_codes.by_name
         self._rows = log.data.frombytes
+        self._pack = log.pack
 
     def restore(self, log: EquityLog, account_codes: Codes, risk: RiskBook | None) -> None:
         """Book into a loaded broker's equity log, account codes and risk book."""
         self.log, self.account_codes, self.risk = log, account_codes, risk
         self._codes = account_codes.by_name
         self._rows = log.data.frombytes
+        self._pack = log.pack
 
     def publish(self, account: Account, now: int | None = None) -> None:
         """Book the account's equity row and broadcast it."""
@@ -74,17 +76,19 @@ class EquityBook:
         account_id = account.account_id
         if now is None:
             now = self.clock.now_ms()
-        row = (now, self._codes[account_id], balance, balance + unrealized, realized, unrealized, commission)
+        code = self._codes[account_id]
         log = self.log
+        total = log.total
         if self.one_row_per_tick:  # market mode: one row per account per tick, the last wins
             last = self.last_rows.get(account_id)
-            if last is not None and last[0] == now and log.replace(last[1], row):
-                if account_id not in self._subs:  # (what _data finds first)
-                    return None
-                return self._data(account, balance, unrealized, realized, commission)
-            self.last_rows[account_id] = (now, log.total)
-        self._rows(log.pack(*row))
-        log.total += 1  # log.added(), inline: it runs per fill
+            if last is not None and last[0] == now:
+                row = (now, code, balance, balance + unrealized, realized, unrealized, commission)
+                if log.replace(last[1], row):
+                    return self._data(account, balance, unrealized, realized, commission)
+            self.last_rows[account_id] = (now, total)
+        # the row packed from its numbers (no tuple to unpack): it runs per fill and per bar held
+        self._rows(self._pack(now, code, balance, balance + unrealized, realized, unrealized, commission))
+        log.total = total + 1  # log.added(), inline
         if len(log.data) >= log.cap:
             log.trim()
         if account_id not in self._subs:  # nobody listens: no record (what _data finds first)
