@@ -631,15 +631,35 @@ def test_a_market_file_written_before_the_components_saved_themselves_still_load
     loaded = pb.load(data)
     again = json.loads(pb.save(loaded, tmp_path / "again.json").read_bytes())
     body = json.loads(data.read_bytes())["body"]
-    # risk.values and gross now follow from the positions, in their order and summed afresh
-    # (the file's were summed as the marks moved); an account flat since is not listed with 0
+    # risk.values now follow from the positions, in their order; gross is the running sum as
+    # the file has it; an account flat since is not listed with 0
     values = {(a, s): v for a, s, v in again["body"]["risk"].pop("values")}
     assert values == {(a, s): v for a, s, v in body["risk"].pop("values")}
     gross = dict(again["body"]["risk"].pop("gross"))
-    assert gross == pytest.approx({a: v for a, v in body["risk"].pop("gross") if v != 0.0}, rel=1e-12)
+    assert gross == {a: v for a, v in body["risk"].pop("gross") if v != 0.0}
     assert again["body"] == body  # nothing else lost or changed
     fresh = market_broker(walk())
     drive_market(fresh, 60)
     protect_and_park(fresh)
-    assert state(loaded) == state(fresh)
-    go_on(fresh, loaded, drive_market, 60)
+    # The file's running gross was summed by the risk book of its day, mark by mark, and the
+    # ledger now sums in another order: the margin figures it gives agree but for the last
+    # bits, everything else exactly, now and after both go on the same way.
+    assert margins_rounded(state(loaded)) == margins_rounded(state(fresh))
+    events = [Events(fresh), Events(loaded)]
+    assert drive_market(fresh, 60) == drive_market(loaded, 60)
+    assert margins_rounded(events[0].events) == margins_rounded(events[1].events)
+    assert margins_rounded(state(loaded)) == margins_rounded(state(fresh))
+
+
+def margins_rounded(value: Any) -> Any:
+    """``value`` with every ``marginUsed`` and ``buyingPower`` in it rounded to 1e-6."""
+    if isinstance(value, pb.EquityData):
+        return margins_rounded(value.to_dict())
+    if isinstance(value, dict):
+        return {
+            k: round(v, 6) if k in ("marginUsed", "buyingPower") and v is not None else margins_rounded(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [margins_rounded(v) for v in value]
+    return value

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 import paperbroker as pb
@@ -84,6 +85,34 @@ def test_margin_figures_follow_the_marks_of_every_position_held():
     assert b.equity().buyingPower == pytest.approx(80.0)
     b.reset_account(pb.DEFAULT_ACCOUNT)
     assert (b.equity().marginUsed, b.equity().buyingPower) == (0.0, 20_000.0)
+
+
+@pytest.mark.parametrize("mark", ["last", "bid_ask"])
+def test_margin_used_stays_the_value_of_the_positions_through_fills_flips_and_marks(mark):
+    """Margin used is |qty| x mark of every position, over the leverage, whatever opened,
+    added to, reduced, flipped or closed them and however the marks moved since."""
+    rng = np.random.default_rng(5)
+    prices = {"X": 100.0, "Y": 50.0, "Z": 20.0}
+    b = pb.BrokerService(
+        execution_delay=None,
+        initial_balance=1e9,
+        market=pb.ManualQuotes(prices, spread=0.02),
+        mark=mark,
+        risk=pb.RiskRules(account="margin", leverage=4.0),
+    )
+    for step in range(400):
+        symbol = "XYZ"[int(rng.integers(3))]
+        if rng.random() < 0.5:
+            prices[symbol] = round(prices[symbol] * float(rng.uniform(0.97, 1.03)), 2)
+            b.set_price(symbol, prices[symbol])
+        else:
+            (b.buy if rng.random() < 0.5 else b.sell)(symbol, float(rng.integers(1, 30)))
+        value = sum(p.qty * p.last for p in b.positions())
+        assert b.equity().marginUsed == pytest.approx(value / 4.0, rel=1e-9, abs=1e-6), step
+    for p in b.positions():  # flat again: nothing is tied up, not even rounding residue
+        (b.sell if p.side is pb.Side.BUY else b.buy)(p.symbol, p.qty)
+    assert b.positions() == []
+    assert b.equity().marginUsed == 0.0
 
 
 def test_max_position_counts_working_orders():

@@ -144,7 +144,15 @@ class LedgerState:
 class Account:
     """One account's money and positions."""
 
-    __slots__ = ("account_id", "commission", "initial_balance", "positions", "realized", "unrealized")
+    __slots__ = (
+        "account_id",
+        "commission",
+        "gross",
+        "initial_balance",
+        "positions",
+        "realized",
+        "unrealized",
+    )
 
     def __init__(self, account_id: str, initial_balance: float) -> None:
         self.account_id = account_id
@@ -152,6 +160,9 @@ class Account:
         self.realized = 0.0
         self.commission = 0.0
         self.unrealized = 0.0
+        #: the value of the open positions, ``|qty| x mark`` summed, kept as marks and
+        #: fills change it (what margin and buying power read, O(1) however many are held)
+        self.gross = 0.0
         self.positions: dict[str, PositionState] = {}
 
     @property
@@ -233,6 +244,7 @@ class Ledger:
                 pos.qty, pos.side, pos.avg = row.qty, row.side, row.avg
                 pos.realized, pos.unrealized, pos.mark = row.realized, row.unrealized, row.mark
                 account.positions[row.symbol] = pos
+                account.gross += abs(row.qty) * row.mark
                 ledger.holders.setdefault(row.symbol, {})
             if not _near(saved.unrealized, sum(p.unrealized for p in account.positions.values())):
                 raise PersistenceError(f"{where}.unrealized {saved.unrealized!r} is not its positions' sum")
@@ -304,6 +316,8 @@ class Ledger:
             account.positions[symbol] = pos
             self.holders.setdefault(symbol, {})[account.account_id] = account
         old = pos.qty
+        # its value before the fill, |qty| x mark, for the account's gross (held: it has a mark)
+        was = (old if old >= 0.0 else -old) * pos.mark if old else 0.0  # type: ignore[operator]
         delta = qty if side > 0 else -qty
         new = old + delta
         tol = ((old if old >= 0.0 else -old) + qty) * QTY_RELATIVE  # flat_tolerance(), inline
@@ -340,6 +354,7 @@ class Ledger:
         unrealized = (mark - pos.avg) * new + 0.0  # + 0.0 turns -0.0 into 0.0
         account.unrealized += unrealized - pos.unrealized
         pos.unrealized = unrealized
+        account.gross += (new if new >= 0.0 else -new) * mark - was
         if new == 0.0:
             self._forget(account, pos)
         return pos
@@ -359,14 +374,17 @@ class Ledger:
         changed = []
         for account in holders.values():
             pos = account.positions[symbol]
-            mark = price if pos.qty > 0.0 else short_price
+            qty = pos.qty
+            mark = price if qty > 0.0 else short_price
             if pos.mark == mark:
                 continue
             # a new mark is a change even when rounding leaves the P&L equal: ``last`` moved
             pos.mark = mark
-            value = (mark - pos.avg) * pos.qty + 0.0  # account.set_unrealized, inline: every bar held
-            account.unrealized += value - pos.unrealized
+            value = (mark - pos.avg) * qty + 0.0  # account.set_unrealized, inline: every bar held
+            moved = value - pos.unrealized  # (mark - old mark) x qty
+            account.unrealized += moved
             pos.unrealized = value
+            account.gross += moved if qty > 0.0 else -moved  # |qty| x (mark - old mark)
             changed.append((account, pos))
         return changed
 
@@ -377,5 +395,5 @@ class Ledger:
         del holders[account.account_id]
         if not holders:
             del self.holders[pos.symbol]
-        if not account.positions:
-            account.unrealized = 0.0  # drop rounding residue once the account is flat
+        if not account.positions:  # drop rounding residue once the account is flat
+            account.unrealized = account.gross = 0.0

@@ -54,7 +54,7 @@ def reset_account(engine: OrderEngine, account_id: str) -> EquityData:
             holders.pop(account_id, None)
             if not holders:
                 ledger.holders.pop(symbol, None)
-        account.realized = account.commission = account.unrealized = 0.0
+        account.realized = account.commission = account.unrealized = account.gross = 0.0
         subs = hub.table("positions").get(account_id, [])
         if subs:
             hub.send([(subs, record) for record in closed])

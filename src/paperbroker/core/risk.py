@@ -17,8 +17,9 @@ A broker has :data:`~paperbroker.DEFAULT_RISK` unless given ``risk=RiskRules(...
 A refused order is kept with status Rejected and the reason in its ``message``, broadcast,
 and :class:`~paperbroker.errors.OrderRejected` is raised.  :class:`RiskBook` is the state
 behind the rules (reservations, session start equity), updated by the broker in O(1) per
-order event; the position values come from the ledger's positions when a rule or a margin
-figure reads them, so a new mark costs the rules nothing.
+order event; the value of an account's positions is the ledger's running
+``Account.gross``, so a new mark costs the rules nothing and a verdict or a margin figure
+reads one number however many positions are held.
 """
 
 from __future__ import annotations
@@ -132,11 +133,11 @@ class RiskState:
 
     ``reservations`` are ``(order id, account, symbol, side, qty left, buying power per
     unit)``; ``pending`` the working quantity per account, symbol and side; ``reserved``
-    the buying power held per account; ``values`` and ``gross`` the position values
-    (``|qty| x mark``) and their sums, from the ledger's positions (for readers of the file;
-    a load checks them against the positions); ``day_start`` each account's equity when the
-    session began.  The reservation totals are kept as they were summed, not summed again,
-    so a loaded book decides exactly as the saved one.
+    the buying power held per account; ``values`` the position values (``|qty| x mark``,
+    for readers of the file) and ``gross`` each account's running sum of them (the
+    ledger's); a load checks both against the positions; ``day_start`` each account's
+    equity when the session began.  The running totals are kept as they were summed, not
+    summed again, so a loaded book decides exactly as the saved one.
     """
 
     rules: RiskRules
@@ -181,7 +182,7 @@ class RiskBook:
                 for p in a.positions.values()
                 if p.mark is not None
             ),
-            tuple((a.account_id, gross(a)) for a in accounts if a.positions),
+            tuple((a.account_id, a.gross) for a in accounts if a.positions),
             tuple(self._day_start.items()),
         )
 
@@ -191,7 +192,7 @@ class RiskBook:
         PersistenceError naming it."""
         book = cls(state.rules)
         values: dict[tuple[str, str], float] = {}  # (checked against the ledger's positions
-        totals: dict[str, float] = {}  # by persistence.check; the book reads the positions)
+        totals: dict[str, float] = {}  # by persistence.check; the loader gives the ledger gross)
         for n, (order_id, account, symbol, side, left, per_unit) in enumerate(state.reservations):
             if order_id in book._orders:
                 raise PersistenceError(f"reservations[{n}][0] {order_id!r} is listed twice")
@@ -303,7 +304,7 @@ class RiskBook:
                 )
         if rules.buying_power and price is not None:
             need = opening * price
-            available = equity * self.leverage - gross(account) - self._reserved.get(account_id, 0.0)
+            available = equity * self.leverage - account.gross - self._reserved.get(account_id, 0.0)
             if need > available + 1e-6:
                 return (
                     f"The order needs {_money(need)} of buying power ({opening:g} x {price:g}) but only "
@@ -317,7 +318,7 @@ class RiskBook:
     def margin(self, account: Account, equity: float) -> tuple[float, float]:
         """``(marginUsed, buyingPower)`` for an equity record: the position values over the
         leverage, and equity * leverage - position values - working reservations."""
-        held = gross(account)
+        held = account.gross
         available = equity * self.leverage - held - self._reserved.get(account.account_id, 0.0)
         return held / self.leverage, max(0.0, available)
 
@@ -389,12 +390,3 @@ class RiskBook:
         """``symbol``'s pip: its rules' pip or tick size, else the market's tick."""
         sym = self.rules.for_symbol(symbol)
         return sym.pip_size or sym.tick_size or tick
-
-
-def gross(account: Account) -> float:
-    """The value of ``account``'s open positions, ``|qty| x mark`` summed."""
-    total = 0.0
-    for pos in account.positions.values():
-        if pos.mark is not None:
-            total += abs(pos.qty) * pos.mark
-    return total

@@ -155,8 +155,8 @@ def _near(a: float, b: float) -> bool:
 
 def _check_values(doc: Document) -> None:
     """The risk section's position values and their sums must be the ledger's positions'
-    ``|qty| x mark`` (the loaded book reads the positions; the figures are for readers).
-    An account listed with 0 and no positions is what earlier versions wrote."""
+    ``|qty| x mark``, but for rounding (``gross`` is the running sum the loaded ledger
+    takes).  An account listed with 0 and no positions is what earlier versions wrote."""
     assert doc.risk is not None
     want: dict[Any, float] = {
         (a.id, p.symbol): abs(p.qty) * p.mark for a in doc.ledger.accounts for p in a.positions

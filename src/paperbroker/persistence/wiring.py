@@ -208,6 +208,9 @@ def assemble(
         equity_log = EquityLog.from_state(doc.history.equity, limit)
     with within("risk"):
         risk = None if doc.risk is None else RiskBook.from_state(doc.risk)
+    if doc.risk is not None:  # the running sums as saved (checked against the positions):
+        for account_id, total in doc.risk.gross:  # a loaded book decides as the saved one
+            ledger.accounts[account_id].gross = total
     delay = RANDOM_DELAY if settings.execution_delay == "random" else settings.execution_delay
     parts = build_parts(delay, settings.initial_balance, rng, commission, limit, clock, None, None, None)
     engine = parts.engine
