@@ -314,6 +314,23 @@ def test_risk_position_values_that_are_not_the_ledgers_are_refused(market_file: 
     assert loaded.equity("B").marginUsed == 0.0  # an account listed with 0, as older files do
 
 
+def test_an_initial_balance_that_is_not_the_equity_rows_is_refused(classic: Path, market_file: Path) -> None:
+    """The executions check P&L and commissions; the initial balance is checked by the
+    account's last equity row, which every change of its money books."""
+    for path in (classic, market_file):
+        saved = path.read_bytes()
+        forge(path, lambda body: body["ledger"]["accounts"][0].__setitem__("initial_balance", 1))
+        text = refused(path, "ledger.accounts[0].initial_balance 1 ")
+        assert "does not fit the account's last equity row" in text
+        path.write_bytes(saved)
+        loaded = pb.load(path)  # as saved, it loads, and goes on booking rows that fit
+        if path is classic:
+            loaded.fill_all()
+        else:
+            loaded.run(5)
+        pb.load(pb.save(loaded, path))
+
+
 # ---------------------------------------------------------------------- random mutations
 
 

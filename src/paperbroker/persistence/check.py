@@ -36,6 +36,7 @@ def check_document(doc: Document) -> None:
     _check_orders(doc, accounts)
     _check_history(doc.history, accounts, doc.settings.exec_seq, doc.settings.order_seq)
     _check_books(doc)
+    _check_money(doc)
     if doc.market is None and (doc.settings.mark != "last" or doc.ledger.short_marks):
         raise FieldError("settings.mark 'bid_ask' (or ledger.short_marks) needs a market section")
     if doc.risk is not None:
@@ -218,6 +219,35 @@ def _check_books(doc: Document) -> None:
             raise FieldError(
                 f"orders.orders[{n}][1].filledQty {order.filledQty!r} is not its executions' sum"
             )
+
+
+def _check_money(doc: Document) -> None:
+    """An account's money must be what its last equity row says: every change of it books
+    a row, so a balance, P&L or commission that differs was changed in the file (the
+    initial balance is the one figure the executions cannot check)."""
+    rows = _rows(doc.history.equity, "equity")
+    if not len(rows):
+        return
+    codes = rows[:, 1]
+    for n, saved in enumerate(doc.ledger.accounts):
+        mine = np.flatnonzero(codes == doc.history.accounts.index(saved.id))
+        if not len(mine):
+            continue  # its rows were dropped (history_limit)
+        row = int(mine[-1])
+        _, _, balance, _, realized, _, commission = rows[row].tolist()
+        expected = saved.initial_balance + saved.realized - saved.commission
+        for field, value, want in (
+            ("initial_balance", expected, balance),
+            ("realized", saved.realized, realized),
+            ("commission", saved.commission, commission),
+        ):
+            if not _near(value, want):
+                shown = saved.initial_balance if field == "initial_balance" else value
+                raise FieldError(
+                    f"ledger.accounts[{n}].{field} {shown!r} does not fit the account's last equity "
+                    f"row (history.equity.data row {row}: balance {balance!r}, realized {realized!r}, "
+                    f"commission {commission!r}; balance = initial_balance + realized - commission)"
+                )
 
 
 def _check_ids(log: LogState, exec_seq: int, order_seq: int) -> None:
