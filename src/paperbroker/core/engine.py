@@ -129,10 +129,9 @@ class OrderEngine:
         tif = "GTC" if duration is None else duration.type
         brackets, risk = take_profit is not None or stop_loss is not None or trailing is not None, self.risk
         if market is not None:
-            market.check_symbol(symbol)
             # a market order's reference price (its quote) serves only risk rules and brackets
             priced = kind is _MARKET and (risk is not None or brackets)
-            ref = (market.price(symbol, side is _BUY) if priced else None) or limit or seen
+            ref = market.check_symbol(symbol, side is _BUY if priced else None) or limit or seen
         else:
             if tif == "IOC" or tif == "FOK":
                 msg = f"{tif} needs a market to fill against at once; build the broker with market=..."

@@ -21,8 +21,9 @@ __all__ = ["Books", "MarketPort"]
 class MarketPort(Protocol):
     """What the engine needs from the market in market mode (the venue provides it)."""
 
-    def check_symbol(self, symbol: str) -> None:
-        """Raise InvalidOrder for a symbol the market will never quote."""
+    def check_symbol(self, symbol: str, buy: bool | None = None) -> float | None:
+        """Raise InvalidOrder for a symbol the market will never quote; with ``buy``,
+        return :meth:`price` too."""
 
     def price(self, symbol: str, buy: bool) -> float | None:
         """What a market order would pay now: the ask to buy, the bid to sell."""

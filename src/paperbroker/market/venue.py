@@ -176,16 +176,23 @@ class Venue:
         i = self.source.index.get(symbol)
         return self.source.tick_sizes[i] if i is not None else 0.01
 
-    def check_symbol(self, symbol: str) -> None:
-        """Refuse an order for a symbol this market will never quote."""
-        i = self.source.index.get(symbol)
-        if i is not None and i < len(self.matcher.books):  # known, and in the matcher
-            return
-        if self.source.ensure_symbol(symbol) is None:
-            known = ", ".join(self.source.symbols)
-            msg = f"This market does not trade {symbol!r}; its symbols are {known}."
-            raise InvalidOrder(msg)
-        self.matcher.grow(self.source.tick_sizes)
+    def check_symbol(self, symbol: str, buy: bool | None = None) -> float | None:
+        """Refuse an order for a symbol this market will never quote; with ``buy``, also
+        return what :meth:`price` would (one call for the two on an order's way in)."""
+        source = self.source
+        i = source.index.get(symbol)
+        matcher = self.matcher
+        if i is None or i >= len(matcher.books):  # not known yet, or not in the matcher yet
+            if source.ensure_symbol(symbol) is None:
+                known = ", ".join(source.symbols)
+                msg = f"This market does not trade {symbol!r}; its symbols are {known}."
+                raise InvalidOrder(msg)
+            matcher.grow(source.tick_sizes)
+            return None  # (no quote yet)
+        if buy is None:
+            return None
+        value = matcher.ask[i] if buy else matcher.bid[i]
+        return None if value != value else value
 
     def price(self, symbol: str, buy: bool) -> float | None:
         """What a market order would pay now: the ask to buy, the bid to sell."""
