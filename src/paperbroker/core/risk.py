@@ -116,6 +116,9 @@ class RiskRules:
         return self.symbols.get(symbol, self.default)
 
 
+_new = object.__new__
+
+
 class _Reservation:
     __slots__ = ("account", "left", "per_unit", "side", "symbol")
 
@@ -326,7 +329,10 @@ class RiskBook:
         self, order_id: str, account: str, symbol: str, side: int, qty: float, notional: float
     ) -> None:
         """Reserve for a working order (``notional``: the buying power its opening part needs)."""
-        self._orders[order_id] = _Reservation(account, symbol, side, qty, notional / qty)
+        res = _new(_Reservation)  # _Reservation(...) written out: its __init__ is a frame an order
+        res.account, res.symbol, res.side = account, symbol, side
+        res.left, res.per_unit = qty, notional / qty
+        self._orders[order_id] = res
         key = (account, symbol, side)
         self._pending[key] = self._pending.get(key, 0.0) + qty
         self._reserved[account] = self._reserved.get(account, 0.0) + notional
