@@ -110,3 +110,23 @@ def test_one_record_goes_to_every_subscriber() -> None:
     broker.subscribe(pb.topic("orders"), second.append)
     returned = broker.buy("X", 1, limit=10.0)
     assert first[0] is second[0] is returned
+
+
+@pytest.mark.parametrize("risk", [pb.DEFAULT_RISK, None])
+def test_the_equity_record_a_subscriber_gets_is_the_one_the_broker_reports(risk) -> None:
+    """The equity record of a fill (built field by field, without its constructor) has
+    every field, is read-only, and equals ``equity()`` (built by the constructor)."""
+    broker = pb.BrokerService(execution_delay=None, market=pb.ManualQuotes({"X": 100.0}), risk=risk)
+    heard: list[pb.EquityData] = []
+    broker.subscribe(pb.topic("equity"), heard.append)
+    broker.buy("X", 3)
+    broker.set_price("X", 104.5)
+    for record in heard:
+        assert [f.name for f in dataclasses.fields(record)] == [
+            f.name for f in dataclasses.fields(pb.EquityData)
+        ]
+        assert all(hasattr(record, f.name) for f in dataclasses.fields(record))
+        _refused(record, "equity", 0.0)
+    assert heard[-1] == broker.equity()
+    assert heard[-1].to_dict() == broker.equity().to_dict()
+    assert (heard[-1].marginUsed is None) is (risk is None)

@@ -19,6 +19,7 @@ from .risk import RiskBook
 __all__ = ["EquityBook"]
 
 _EQUITY = read_only_class(EquityData)
+_new = object.__new__
 
 
 class EquityBook:
@@ -101,9 +102,18 @@ class EquityBook:
         """The EquityData of a row just booked, or None when nobody listens."""
         if account.account_id not in self._subs:
             return None
-        data = EquityData(balance + unrealized, balance, unrealized, realized, commission)
-        if self.risk is not None:
-            data.marginUsed, data.buyingPower = self.risk.margin(account, data.equity)
+        # EquityData(...) written out: its __init__ is a Python call a fill; every field is
+        # set here (tests/test_read_only_records.py compares it with the constructor's)
+        data = _new(EquityData)
+        data.equity = equity = balance + unrealized
+        data.balance = balance
+        data.unrealizedPL = unrealized
+        data.realizedPL = realized
+        data.commission = commission
+        if self.risk is None:
+            data.marginUsed = data.buyingPower = None
+        else:
+            data.marginUsed, data.buyingPower = self.risk.margin(account, equity)
         data.__class__ = _EQUITY  # read_only(), inline: it runs per fill
         return data
 
