@@ -40,9 +40,10 @@ async def test_one_task_however_many_subscribers():
     assert [t for t in asyncio.all_tasks() if t.get_name() == "paperbroker-simulator"] == []
 
 
-def test_without_a_running_loop_nothing_starts():
+def test_without_a_running_loop_nothing_starts_and_the_warning_says_what_to_do():
     b = pb.BrokerService(execution_delay=0.01)
-    b.subscribe(pb.topic("orders"), lambda x: None)
+    with pytest.warns(RuntimeWarning, match=r"No asyncio event loop is running.*execution_delay=None"):
+        b.subscribe(pb.topic("orders"), lambda x: None)
     assert not b.simulator_running
 
 

@@ -9,11 +9,16 @@ import gc
 import tracemalloc
 from typing import Any
 
+import pytest
+
 import paperbroker as pb
 
 from .reliability import Reference, check_consistent, close
 
 
+# the delayed fills are stepped by run() below, without a loop: the broker's warning that
+# its background simulator cannot start is expected
+@pytest.mark.filterwarnings("ignore:No asyncio event loop is running:RuntimeWarning")
 def test_memory_is_bounded_by_the_history_limit() -> None:
     """With history_limit=200, once the kept history has reached its bound (the first 2,000
     fills), later rounds of 2,000 fills need no more memory: the kept executions, equity rows
