@@ -226,25 +226,27 @@ def _check_money(doc: Document) -> None:
     a row, so a balance, P&L or commission that differs was changed in the file (the
     initial balance is the one figure the executions cannot check)."""
     rows = _rows(doc.history.equity, "equity")
-    if not len(rows):
-        return
-    codes = rows[:, 1]
+    # each account code's last row, in one pass: the first of each code in the reversed rows
+    codes, first = np.unique(rows[::-1, 1], return_index=True)
+    last = dict(zip(codes.astype(int).tolist(), (len(rows) - 1 - first).tolist(), strict=True))
+    code_of = {name: code for code, name in enumerate(doc.history.accounts)}
     for n, saved in enumerate(doc.ledger.accounts):
-        mine = np.flatnonzero(codes == doc.history.accounts.index(saved.id))
-        if not len(mine):
-            continue  # its rows were dropped (history_limit)
-        row = int(mine[-1])
+        row = last.get(code_of[saved.id])
+        if row is None:
+            continue  # no rows, or its rows were dropped (history_limit)
         _, _, balance, _, realized, _, commission = rows[row].tolist()
-        expected = saved.initial_balance + saved.realized - saved.commission
-        for field, value, want in (
-            ("initial_balance", expected, balance),
-            ("realized", saved.realized, realized),
-            ("commission", saved.commission, commission),
+        for field, value, fits in (
+            (
+                "initial_balance",
+                saved.initial_balance,
+                _near(saved.initial_balance + saved.realized - saved.commission, balance),
+            ),
+            ("realized", saved.realized, _near(saved.realized, realized)),
+            ("commission", saved.commission, _near(saved.commission, commission)),
         ):
-            if not _near(value, want):
-                shown = saved.initial_balance if field == "initial_balance" else value
+            if not fits:
                 raise FieldError(
-                    f"ledger.accounts[{n}].{field} {shown!r} does not fit the account's last equity "
+                    f"ledger.accounts[{n}].{field} {value!r} does not fit the account's last equity "
                     f"row (history.equity.data row {row}: balance {balance!r}, realized {realized!r}, "
                     f"commission {commission!r}; balance = initial_balance + realized - commission)"
                 )
