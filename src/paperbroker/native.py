@@ -4,8 +4,10 @@ builds one to measure it; the package as installed is pure Python).
 mypyc turns every class of a module it compiles into a native class.  Two kinds must say
 otherwise, with ``@mypyc_attr(...)``: a class that Python code subclasses
 (``allow_interpreted_subclasses=True``: :class:`~paperbroker.market.source.MarketSource`,
-which your own price sources extend), and a subclass of a built-in type
-(``native_class=False``).  The decorator comes with mypy; without it, it does nothing.
+which your own price sources extend), a subclass of a built-in type, and a class the code
+builds with ``object.__new__`` to skip its ``__init__`` frame, which mypyc refuses for a
+native class (both ``native_class=False``).  The decorator comes with mypy; without it,
+it does nothing.
 """
 
 from __future__ import annotations

@@ -16,10 +16,9 @@ A broker has :data:`~paperbroker.DEFAULT_RISK` unless given ``risk=RiskRules(...
 
 A refused order is kept with status Rejected and the reason in its ``message``, broadcast,
 and :class:`~paperbroker.errors.OrderRejected` is raised.  :class:`RiskBook` is the state
-behind the rules (reservations, session start equity), updated by the broker in O(1) per
-order event; the value of an account's positions is the ledger's running
-``Account.gross``, so a new mark costs the rules nothing and a verdict or a margin figure
-reads one number however many positions are held.
+behind the rules (reservations, session start equity), updated in O(1) per order event;
+an account's position value is the ledger's running ``Account.gross``, so a mark costs
+the rules nothing and a verdict or a margin figure reads one number however many are held.
 """
 
 from __future__ import annotations
@@ -32,6 +31,7 @@ from typing import Any
 
 from ..errors import ConfigurationError, PersistenceError
 from ..models import Side
+from ..native import mypyc_attr
 from ..statetypes import Finite, NonNegative, Sign
 from .ledger import Account
 
@@ -119,6 +119,8 @@ class RiskRules:
 _new = object.__new__
 
 
+# a Python class when compiled: accept() builds it with object.__new__ (paperbroker.native)
+@mypyc_attr(native_class=False)
 class _Reservation:
     __slots__ = ("account", "left", "per_unit", "side", "symbol")
 
