@@ -80,12 +80,13 @@ def make_bars(n: int, seed: int = 13) -> pd.DataFrame:
 # Each runner returns (fills, final equity); the job around it measures the CPU time.
 
 
-def run_paperbroker(scenario: str, bars: pd.DataFrame) -> tuple[int, float]:
-    """A ``quotes`` subscriber on a replay, run to the end."""
+def paperbroker_backtest(scenario: str, bars: pd.DataFrame, history_limit: int | None = 100_000) -> Any:
+    """A broker on a replay of ``bars`` with the scenario's ``quotes`` subscriber, not yet run."""
     import paperbroker as pb
 
     n = len(bars)
-    broker = pb.BrokerService(execution_delay=None, market=pb.BarReplay(bars, symbol="X", volume_share=None))
+    market = pb.BarReplay(bars, symbol="X", volume_share=None)
+    broker = pb.BrokerService(execution_delay=None, market=market, history_limit=history_limit)
     buy, sell = broker.buy, broker.sell
     state = {"i": -1, "fast": 0.0, "slow": 0.0, "held": 0}
     closes: list[float] = []
@@ -114,6 +115,12 @@ def run_paperbroker(scenario: str, bars: pd.DataFrame) -> tuple[int, float]:
 
     strategy = {"E0": e0, "E1": e1, "E2": e2}[scenario]
     broker.subscribe(pb.topic("quotes", symbol="X"), strategy)
+    return broker
+
+
+def run_paperbroker(scenario: str, bars: pd.DataFrame) -> tuple[int, float]:
+    """A ``quotes`` subscriber on a replay, run to the end."""
+    broker = paperbroker_backtest(scenario, bars)
     broker.run()
     return broker.execution_count, broker.equity().equity
 
@@ -320,17 +327,22 @@ def child_env() -> dict[str, str]:
     return {**os.environ, "PYTHONHASHSEED": "0", "OPENBLAS_NUM_THREADS": "1"}
 
 
-def spawn(framework: str, scenario: str, n: int) -> dict[str, Any]:
-    """Run :func:`job` in a process of its own."""
+def run_job(script: str, *args: object) -> dict[str, Any]:
+    """``script --job ARGS...`` in a process of its own; the JSON line it prints last."""
     out = subprocess.run(
-        [sys.executable, __file__, "--job", framework, scenario, str(n)],
+        [sys.executable, script, "--job", *map(str, args)],
         capture_output=True, text=True, env=child_env(), check=False,
     )  # fmt: skip
     if out.returncode != 0:
-        msg = f"{framework} {scenario} {n} failed:\n{out.stderr}"
+        msg = f"{' '.join(map(str, args))} failed:\n{out.stderr}"
         raise RuntimeError(msg)
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
+
+
+def spawn(framework: str, scenario: str, n: int) -> dict[str, Any]:
+    """Run :func:`job` in a process of its own."""
+    return run_job(__file__, framework, scenario, n)
 
 
 def available(framework: str) -> bool:
