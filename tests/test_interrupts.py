@@ -91,6 +91,20 @@ def _market_step() -> tuple[pb.BrokerService, Callable[[], Any]]:
     return broker, lambda: broker.set_quote("X", bid=100.6, ask=100.8)
 
 
+def _order_inside_a_step() -> tuple[pb.BrokerService, Callable[[], Any]]:
+    """A strategy's order placed from its quote subscriber: a guarded call inside a step."""
+    broker = _classic(market=pb.ManualQuotes({"X": 100.0}))
+    broker.buy("X", 2, limit=99.0)
+
+    def strategy(quote: pb.Quote) -> None:
+        if quote.bid < 100.0:
+            broker.cancel(broker.orders(status=pb.OrderStatus.WORKING)[0].id)
+            broker.buy("X", 3)
+
+    broker.subscribe(pb.topic("quotes", symbol="X"), strategy)
+    return broker, lambda: broker.set_quote("X", bid=99.4, ask=99.6)
+
+
 CASES: dict[str, Setup] = {
     "fill": _fill,
     "partial fill": _partial_fill,
@@ -99,6 +113,7 @@ CASES: dict[str, Setup] = {
     "submit": _submit,
     "flatten": _flatten,
     "market step": _market_step,
+    "order inside a step": _order_inside_a_step,
 }
 
 

@@ -141,13 +141,16 @@ class BooksGuard:
 # ``global _depth`` is this module's), with the wrapped function's own parameters: a call
 # then passes its arguments on as they came, without packing them into ``*args`` and
 # ``**kwargs`` (about a tenth of the guard's cost).  The factories are kept per shape.
+# A call made inside a guarded one on the main thread (a subscriber's ``buy`` during a
+# step) only takes the lock: an interrupt there already waits for the outermost call,
+# which is the one that counts ``_depth`` and passes the interrupt on.
 _WRAPPER = """
 def factory(function, _lock, _defaults):
     {unpack}
     def call({params}):
         global _depth, _pending
         lock = {lock}
-        if _get_ident() != _MAIN:
+        if _depth or _get_ident() != _MAIN:  # a call inside a guarded one, or another thread
             with lock:
                 return function({args})
         if not _depth and _getsignal(_SIGINT) is not _on_sigint:
