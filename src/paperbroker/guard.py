@@ -153,7 +153,7 @@ def factory(function, _lock, _defaults):
         if _depth or _get_ident() != _MAIN:  # a call inside a guarded one, or another thread
             with lock:
                 return function({args})
-        if not _depth and _getsignal(_SIGINT) is not _on_sigint:
+        if _getsignal(_SIGINT) is not _on_sigint:  # the outermost call: ours in place first
             _install()
         _depth += 1
         try:
